@@ -1,0 +1,146 @@
+package tlv
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"testing"
+)
+
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The EF.COM of ICAO Doc 9303 Part 11 Appendix D.4.
+const efCOM = "60145F0104303130365F36063034303030305C026175"
+
+func TestDecodeEFCOM(t *testing.T) {
+	v, err := Expect(unhex(t, efCOM), 0x60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := DecodeAll(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Object{{0x5F01, []byte("0106")}, {0x5F36, []byte("040000")}, {0x5C, []byte{0x61, 0x75}}}
+	if len(objs) != len(want) {
+		t.Fatalf("got %d objects, want %d", len(objs), len(want))
+	}
+	for i := range want {
+		if objs[i].Tag != want[i].Tag || !bytes.Equal(objs[i].Value, want[i].Value) {
+			t.Errorf("object %d = %X %X, want %X %X", i, objs[i].Tag, objs[i].Value, want[i].Tag, want[i].Value)
+		}
+	}
+	if !Constructed(0x60) || Constructed(0x5F01) || !Constructed(0x7F61) {
+		t.Error("Constructed is wrong")
+	}
+}
+
+func TestRoundTripLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000} {
+		v := bytes.Repeat([]byte{0xAB}, n)
+		for _, tag := range []uint32{0x04, 0x5F2E, 0x7F61} {
+			enc := Encode(tag, v)
+			got, err := Expect(enc, tag)
+			if err != nil {
+				t.Fatalf("n=%d tag=%X: %v", n, tag, err)
+			}
+			if !bytes.Equal(got, v) {
+				t.Fatalf("n=%d tag=%X: value differs", n, tag)
+			}
+			gt, hdr, gn, err := Header(enc[:min(len(enc), 6)])
+			if err != nil || gt != tag || gn != n || hdr+n != len(enc) {
+				t.Fatalf("Header(n=%d tag=%X) = %X %d %d %v", n, tag, gt, hdr, gn, err)
+			}
+		}
+	}
+}
+
+func TestHostile(t *testing.T) {
+	junk := make([]byte, 10<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range junk {
+		junk[i] = byte(r.Uint32())
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrTruncated},
+		{"tag only", []byte{0x60}, ErrTruncated},
+		{"long tag truncated", []byte{0x5F}, ErrTruncated},
+		{"tag of four bytes", []byte{0x5F, 0x81, 0x81, 0x01, 0x00}, ErrBadTag},
+		{"padding byte", []byte{0x00, 0x00}, ErrBadTag},
+		{"FF", []byte{0xFF, 0x01, 0x00}, ErrBadTag},
+		{"indefinite", []byte{0x30, 0x80, 0x00, 0x00}, ErrBadLength},
+		{"length of 5 bytes", []byte{0x04, 0x85, 1, 1, 1, 1, 1}, ErrBadLength},
+		{"length bytes truncated", []byte{0x04, 0x82, 0x01}, ErrTruncated},
+		{"value truncated", []byte{0x04, 0x05, 1, 2}, ErrTruncated},
+		{"oversized length", []byte{0x04, 0x84, 0xFF, 0xFF, 0xFF, 0xFF, 0}, ErrBadLength},
+		{"huge claimed, short data", []byte{0x04, 0x84, 0x10, 0x00, 0x00, 0x00, 0}, ErrTruncated},
+		{"10 MB of junk", junk, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(tt.in)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExpectTrailing(t *testing.T) {
+	if _, err := Expect([]byte{0x04, 0x01, 0xAA, 0x00}, 0x04); err == nil {
+		t.Error("trailing byte accepted")
+	}
+	if _, err := Expect([]byte{0x04, 0x01, 0xAA}, 0x05); err == nil {
+		t.Error("wrong tag accepted")
+	}
+	v, ok, err := Find(unhex(t, "5F0104303130365C026175"), 0x5C)
+	if err != nil || !ok || !bytes.Equal(v, []byte{0x61, 0x75}) {
+		t.Errorf("Find = %X %v %v", v, ok, err)
+	}
+}
+
+func FuzzDecodeAll(f *testing.F) {
+	f.Add(unhex(f, efCOM))
+	f.Add([]byte{0x5F, 0x1F, 0x82, 0x00, 0x01, 0x41})
+	f.Add([]byte{0x7F, 0x61, 0x84, 0x7F, 0xFF, 0xFF, 0xFF})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		objs, err := DecodeAll(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must re-encode to the same number of bytes
+		// once non-minimal lengths are normalised, and decode again.
+		var re []byte
+		for _, o := range objs {
+			re = append(re, Encode(o.Tag, o.Value)...)
+		}
+		again, err := DecodeAll(re)
+		if err != nil {
+			t.Fatalf("re-encoding does not decode: %v", err)
+		}
+		if len(again) != len(objs) {
+			t.Fatalf("re-decoded %d objects, want %d", len(again), len(objs))
+		}
+		for i := range objs {
+			if again[i].Tag != objs[i].Tag || !bytes.Equal(again[i].Value, objs[i].Value) {
+				t.Fatalf("object %d differs", i)
+			}
+		}
+	})
+}
