@@ -16,7 +16,7 @@ func TestCommandCases(t *testing.T) {
 		{Command{INS: 0xA4, P1: 0x04, P2: 0x0C, Data: []byte{0xA0, 0, 0, 2, 0x47, 0x10, 0x01}}, "00A4040C07A0000002471001"},
 		{Command{INS: 0x84, Ne: 8}, "0084000008"},
 		{Command{INS: 0xB0, Ne: 256}, "00B0000000"},
-		{Command{CLA: 0x0C, INS: 0x82, Data: []byte{1, 2}, Ne: 0x28}, "0C8200000201022"+"8"},
+		{Command{CLA: 0x0C, INS: 0x82, Data: []byte{1, 2}, Ne: 0x28}, "0C8200000201022" + "8"},
 		{Command{INS: 0x44}, "00440000"},
 	}
 	for _, tt := range tests {
