@@ -20,7 +20,7 @@ func split(s string, base int, parent string) ([]object, error) {
 	var (
 		objs []object
 		seen [100]bool
-		pos  int  // byte offset in s
+		pos  int    // byte offset in s
 		ch   = base // character offset in the payload
 	)
 	for pos < len(s) {
