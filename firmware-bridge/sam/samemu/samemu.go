@@ -340,11 +340,12 @@ func (e *Emulator) write(ctx context.Context, w io.Writer, b []byte) error {
 	const chunk = 16
 	start := time.Now()
 	for off := 0; off < len(b); off += chunk {
+		// A byte reaches the far end once its last bit has been sent.
 		end := min(off+chunk, len(b))
-		if _, err := w.Write(b[off:end]); err != nil {
+		if err := sleepUntil(ctx, start.Add(wireTime(end, e.Baud))); err != nil {
 			return err
 		}
-		if err := sleepUntil(ctx, start.Add(wireTime(end, e.Baud))); err != nil {
+		if _, err := w.Write(b[off:end]); err != nil {
 			return err
 		}
 	}
