@@ -68,7 +68,7 @@ func BenchmarkPayload(b *testing.B) {
 	})
 	_ = sink
 	benchfig.Report(b, "emv_parse_ns", parse, "ns")
-	benchfig.Report(b, "json_unmarshal_ns", unmarshal, "ns")
+	benchfig.Report(b, "emv_json_unmarshal_ns", unmarshal, "ns")
 	benchfig.Report(b, "emv_build_ns", build, "ns")
-	benchfig.Report(b, "json_marshal_ns", marshal, "ns")
+	benchfig.Report(b, "emv_json_marshal_ns", marshal, "ns")
 }
