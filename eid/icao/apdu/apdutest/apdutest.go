@@ -12,10 +12,9 @@ import (
 	"sync"
 )
 
-// Step is one recorded exchange, written in hexadecimal (spaces allowed).
-type Step struct {
-	Cmd, Resp string
-}
+// Step is one recorded exchange: the command and the response, written in
+// hexadecimal (spaces allowed).
+type Step [2]string
 
 // Playback is an apdu.Transmitter that replays Steps.
 type Playback struct {
@@ -36,7 +35,7 @@ func (p *Playback) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
 		return nil, fmt.Errorf("apdutest: unexpected command %X after %d steps", cmd, p.n)
 	}
 	st := p.Steps[p.n]
-	want, err := unhex(st.Cmd)
+	want, err := unhex(st[0])
 	if err != nil {
 		return nil, fmt.Errorf("apdutest: step %d: %w", p.n, err)
 	}
@@ -44,7 +43,7 @@ func (p *Playback) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
 		return nil, fmt.Errorf("apdutest: step %d: command %X, want %X", p.n, cmd, want)
 	}
 	p.n++
-	return unhex(st.Resp)
+	return unhex(st[1])
 }
 
 // Close reports an error if some steps were not played.
