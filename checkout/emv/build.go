@@ -157,7 +157,7 @@ func (p *Payload) check(strict bool) *Error {
 		if a.Value != "" {
 			return errorf(ErrValue, a.ID, -1, "IDs 26-51 are templates: set GUI and Fields, not Value")
 		}
-		if err := checkGUITemplate(a.ID, a.GUI, a.Fields, lim(32)); err != nil {
+		if err := checkGUITemplate(a.ID, a.GUI, a.Fields, lim(32), strict); err != nil {
 			return err
 		}
 	}
@@ -247,7 +247,7 @@ func (p *Payload) check(strict bool) *Error {
 			return errorf(ErrDuplicate, t.ID, -1, "unreserved template %s given twice", t.ID)
 		}
 		seen[n] = true
-		if err := checkGUITemplate(t.ID, t.GUI, t.Fields, lim(32)); err != nil {
+		if err := checkGUITemplate(t.ID, t.GUI, t.Fields, lim(32), strict); err != nil {
 			return err
 		}
 	}
@@ -255,7 +255,7 @@ func (p *Payload) check(strict bool) *Error {
 }
 
 // checkGUITemplate checks a template of IDs 26-51 or 80-99.
-func checkGUITemplate(id, gui string, fields []Field, maxGUI int) *Error {
+func checkGUITemplate(id, gui string, fields []Field, maxGUI int, strict bool) *Error {
 	if gui == "" {
 		return errorf(ErrTemplate, id, -1, "no globally unique identifier (sub-field 00)")
 	}
@@ -264,6 +264,9 @@ func checkGUITemplate(id, gui string, fields []Field, maxGUI int) *Error {
 	}
 	if err := checkSubFields(id, fields, 1, 99, nil); err != nil {
 		return err
+	}
+	if !strict {
+		return nil // Parse read it from at most 99 characters
 	}
 	return checkTemplateLen(id, guiTemplate(gui, fields))
 }
@@ -320,6 +323,9 @@ func (a *AdditionalData) check(strict bool) *Error {
 	if err := checkSubFields("62", a.Other, 0, 99, func(id string) bool { return a.field(id) != nil }); err != nil {
 		return err
 	}
+	if !strict {
+		return nil
+	}
 	return checkTemplateLen("62", a.encode())
 }
 
@@ -347,6 +353,9 @@ func (l *Language) check(strict bool) *Error {
 	}
 	if err := checkSubFields("64", l.Other, 3, 99, nil); err != nil {
 		return err
+	}
+	if !strict {
+		return nil
 	}
 	return checkTemplateLen("64", l.encode())
 }

@@ -18,7 +18,7 @@ type object struct {
 // the top level), both for error messages.
 func split(s string, base int, parent string) ([]object, error) {
 	var (
-		objs []object
+		objs = make([]object, 0, 20)
 		seen [100]bool
 		pos  int    // byte offset in s
 		ch   = base // character offset in the payload
@@ -113,16 +113,20 @@ func Parse(s string) (*Payload, error) {
 	}
 
 	p := &Payload{CRC: last.value}
-	offsets := make(map[string]int, len(objs))
+	var offsets [100]int
+	for i := range offsets {
+		offsets[i] = -1
+	}
 	for _, o := range objs {
-		offsets[o.id] = o.off
+		n, _ := idNumber(o.id)
+		offsets[n] = o.off
 		if err := p.set(o); err != nil {
 			return nil, err
 		}
 	}
 	if err := p.check(false); err != nil {
-		if off, ok := offsets[topID(err.ID)]; ok && err.Offset < 0 {
-			err.Offset = off
+		if n, ok := idNumber(topID(err.ID)); ok && err.Offset < 0 {
+			err.Offset = offsets[n]
 		}
 		return nil, err
 	}
