@@ -18,7 +18,7 @@ type object struct {
 // the top level), both for error messages.
 func split(s string, base int, parent string) ([]object, error) {
 	var (
-		objs = make([]object, 0, 20)
+		objs = make([]object, 0, min(20, len(s)/5+1)) // an object takes at least 5 characters
 		seen [100]bool
 		pos  int    // byte offset in s
 		ch   = base // character offset in the payload
