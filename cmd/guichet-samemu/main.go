@@ -91,7 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	e := samemu.New()
-	e.Baud, e.ReadDelay = *baud, *readDelay
+	e.SetBaud(*baud)
+	e.SetReadDelay(*readDelay)
 	switch {
 	case *noCard:
 	case *cardPath != "":

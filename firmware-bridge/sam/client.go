@@ -99,8 +99,11 @@ type Client struct {
 	port io.ReadWriter
 	opts Options
 
-	mu  sync.Mutex // serialises exchanges and guards dec
+	mu  sync.Mutex // serialises exchanges and guards dec and staleUntil
 	dec frame.Decoder
+	// staleUntil is when the reply to an abandoned command can no longer
+	// come: the next exchange waits for it, or for that time, first.
+	staleUntil time.Time
 
 	// The reading goroutine hands what it reads to exchanges over chunks;
 	// it stops when quit is closed or the port fails, and closes done.
@@ -170,7 +173,7 @@ func (c *Client) Close() error {
 
 // Exchange sends cmd with data and returns the module's reply. A status
 // other than success (90, or 9F for find card) is returned as a
-// *StatusError. Lost, corrupted and short replies, and the module's own
+// *StatusError; the success status of the wrong command as ErrMalformed. Lost, corrupted and short replies, and the module's own
 // checksum and length errors, are retried as Options.Retries says.
 func (c *Client) Exchange(ctx context.Context, cmd Command, data []byte) (Reply, error) {
 	c.mu.Lock()
@@ -188,10 +191,22 @@ func (c *Client) Exchange(ctx context.Context, cmd Command, data []byte) (Reply,
 			if err := c.settle(ctx, c.opts.Timeout/10, timeout); err != nil {
 				return Reply{}, fmt.Errorf("sam: %s: %w", cmd, err)
 			}
-		} else {
-			c.discard()
+		} else if err := c.awaitStale(ctx); err != nil {
+			return Reply{}, fmt.Errorf("sam: %s: %w", cmd, err)
 		}
+		sent := time.Now()
 		rep, err := c.once(ctx, cmd, data, timeout)
+		var se *StatusError
+		switch {
+		case err == nil || errors.As(err, &se):
+			c.staleUntil = time.Time{}
+		case ctx.Err() != nil:
+			// Abandoned: the module may answer until the timeout.
+			c.staleUntil = sent.Add(timeout)
+		default:
+			// Damaged or late: what is left of it comes soon, if at all.
+			c.staleUntil = time.Now().Add(c.opts.Timeout / 10)
+		}
 		if err == nil || !retryable(err) || ctx.Err() != nil {
 			return rep, err
 		}
@@ -217,6 +232,40 @@ func (c *Client) discard() {
 		default:
 			c.dec.Reset()
 			return
+		}
+	}
+}
+
+// awaitStale waits until the reply to an abandoned command has come, or
+// can no longer come, and discards it with whatever else arrived.
+func (c *Client) awaitStale(ctx context.Context) error {
+	defer c.discard()
+	if c.staleUntil.IsZero() {
+		return nil
+	}
+	t := time.NewTimer(time.Until(c.staleUntil))
+	defer t.Stop()
+	for {
+		for {
+			_, err := c.dec.Next()
+			if err == nil {
+				c.staleUntil = time.Time{}
+				return nil
+			}
+			if errors.Is(err, frame.ErrIncomplete) {
+				break
+			}
+		}
+		select {
+		case chunk := <-c.chunks:
+			c.dec.Write(chunk)
+		case <-t.C:
+			c.staleUntil = time.Time{}
+			return nil
+		case <-c.done:
+			return c.portErr()
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -307,7 +356,16 @@ func parseReply(cmd Command, b []byte) (Reply, error) {
 		return Reply{}, fmt.Errorf("sam: %s: %w: %d bytes, no status word", cmd, ErrMalformed, len(b))
 	}
 	r := Reply{SW1: b[0], SW2: b[1], Status: Status(b[2]), Data: b[3:]}
-	if r.Status != StatusOK && r.Status != StatusFound {
+	success := StatusOK
+	if cmd == CmdFindCard {
+		success = StatusFound
+	}
+	switch r.Status {
+	case success:
+	case StatusOK, StatusFound:
+		// The success of another command: a stray reply, not ours.
+		return r, fmt.Errorf("sam: %s: %w: success status %02X belongs to another command", cmd, ErrMalformed, byte(r.Status))
+	default:
 		return r, &StatusError{Command: cmd, SW1: r.SW1, SW2: r.SW2, Status: r.Status}
 	}
 	if cmd == CmdReadBase {

@@ -171,7 +171,7 @@ func TestFaultAlwaysFails(t *testing.T) {
 	} {
 		t.Run(tc.fault.String()+"/"+tc.cmd.String(), func(t *testing.T) {
 			r := newRig(t, fastOpts)
-			r.emu.SlowByteDelay = 20 * time.Millisecond // 15 bytes: 300 ms, over Timeout
+			r.emu.SetSlowByteDelay(20 * time.Millisecond) // 15 bytes: 300 ms, over Timeout
 			r.emu.Inject(tc.fault, tc.cmd, 0)
 			start := time.Now()
 			_, err := r.client.ReadCard(ctxTimeout(t, 10*time.Second))
@@ -273,6 +273,32 @@ func TestStatusErrors(t *testing.T) {
 	}
 	if err := r.client.Reset(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A command abandoned by its caller must not leave its late reply to be
+// taken for the answer to the next command.
+func TestAbandonedReplyIsNotTakenForTheNext(t *testing.T) {
+	r := newRig(t, sam.Options{Timeout: 300 * time.Millisecond, ReadTimeout: time.Second})
+	r.emu.SetReadDelay(200 * time.Millisecond)
+	ctx := ctxTimeout(t, 5*time.Second)
+	if err := r.client.FindCard(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.client.SelectCard(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.client.ReadBase(ctxTimeout(t, 50*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("abandoned read: %v", err)
+	}
+	r.emu.RemoveCard()
+	// The late read reply (status 90) must not pass for the answer to
+	// find card, which is "no card" now.
+	if err := r.client.FindCard(ctx); !errors.Is(err, sam.StatusNoCard) {
+		t.Fatalf("find after abandoned read: %v", err)
+	}
+	if err := r.client.Status(ctx); err != nil {
+		t.Fatalf("status: %v", err)
 	}
 }
 

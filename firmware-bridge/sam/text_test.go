@@ -211,6 +211,15 @@ func TestSplitBaseAndParseReply(t *testing.T) {
 			}
 		})
 	}
+	for cmd, body := range map[Command][]byte{
+		CmdFindCard:   {0, 0, 0x90},
+		CmdStatus:     {0, 0, 0x9F, 0, 0, 0, 0},
+		CmdSelectCard: {0, 0, 0x9F},
+	} {
+		if _, err := parseReply(cmd, body); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s answered % X: %v, want ErrMalformed", cmd, body, err)
+		}
+	}
 	var se *StatusError
 	_, err := parseReply(CmdFindCard, []byte{0, 0, 0x80})
 	if !errors.As(err, &se) || se.Command != CmdFindCard || se.Status != StatusNoCard {

@@ -63,7 +63,7 @@ func medianRead(b *testing.B, e *samemu.Emulator, n int) time.Duration {
 func BenchmarkSAMRead(b *testing.B) {
 	const runs = 9
 	paced := samemu.New()
-	paced.Baud = 115200
+	paced.SetBaud(115200)
 	p := medianRead(b, paced, runs)
 	u := medianRead(b, samemu.New(), runs)
 	wire := time.Duration(wireBytes) * 10 * time.Second / 115200

@@ -139,13 +139,13 @@ func TestReadCardFaults(t *testing.T) {
 func TestReadCardSlow(t *testing.T) {
 	e, path := emulate(t)
 	r := openFast(t, path)
-	e.SlowByteDelay = 3 * time.Millisecond // 19 bytes of select reply: about 60 ms
+	e.SetSlowByteDelay(3 * time.Millisecond) // 19 bytes of select reply: about 60 ms
 	e.Inject(samemu.FaultSlow, bridge.CmdSelectCard, 0)
 	if _, err := r.ReadCard(ctxTimeout(t, 10*time.Second), device.CardAccess{}); err != nil {
 		t.Fatalf("slow within timeout: %v", err)
 	}
 	e.ClearFaults()
-	e.SlowByteDelay = 30 * time.Millisecond // 570 ms, over the 150 ms timeout
+	e.SetSlowByteDelay(30 * time.Millisecond) // 570 ms, over the 150 ms timeout
 	e.Inject(samemu.FaultSlow, bridge.CmdSelectCard, 0)
 	start := time.Now()
 	_, err := r.ReadCard(ctxTimeout(t, 10*time.Second), device.CardAccess{})

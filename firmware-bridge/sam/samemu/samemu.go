@@ -37,7 +37,7 @@ const (
 	FaultCorruptChecksum       // the checksum byte is wrong
 	FaultShortReply            // a well-formed frame whose data is cut in half
 	FaultTruncated             // the frame stops half way and nothing follows
-	FaultSlow                  // the frame is sent a byte at a time, SlowByteDelay apart
+	FaultSlow                  // the frame is sent a byte at a time (SetSlowByteDelay)
 	FaultGarbage               // noise, including preamble fragments, before the frame
 	FaultSilent                // no reply at all
 )
@@ -69,20 +69,13 @@ type rule struct {
 	left  int         // replies still to damage; <= 0 for all
 }
 
-// Emulator is one emulated module. Set its exported fields before Serve;
-// the card and the faults can change at any time.
+// Emulator is one emulated module. Its settings, card and faults may be
+// changed at any time, also while it serves.
 type Emulator struct {
-	// Baud paces the emulator to a UART at this rate, 10 bits a byte: a
-	// request is answered no sooner than its bytes would have taken to
-	// arrive, and the reply is sent at that rate. 0 sends at once.
-	Baud int
-	// SlowByteDelay is the pause between bytes under FaultSlow; 0 means 2 ms.
-	SlowByteDelay time.Duration
-	// ReadDelay is how long the module takes to read the card over the air
-	// before it answers read base information; 0 answers at once.
-	ReadDelay time.Duration
-
 	mu              sync.Mutex
+	baud            int
+	slowByteDelay   time.Duration
+	readDelay       time.Duration
 	text, photo     []byte // text nil: no card
 	found, selected bool
 	rules           []rule
@@ -92,6 +85,42 @@ type Emulator struct {
 // New returns an emulator with no card in its field.
 func New() *Emulator {
 	return &Emulator{counts: map[sam.Command]int{}}
+}
+
+// SetBaud paces the emulator to a UART at baud, 10 bits a byte: a request
+// is answered no sooner than its bytes would have taken to arrive, and the
+// reply is sent at that rate. 0, the default, sends at once.
+func (e *Emulator) SetBaud(baud int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.baud = baud
+}
+
+// SetSlowByteDelay sets the pause between bytes under FaultSlow; the
+// default is 2 ms.
+func (e *Emulator) SetSlowByteDelay(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.slowByteDelay = d
+}
+
+// SetReadDelay sets how long the module takes to read the card over the air
+// before it answers read base information; the default, 0, answers at once.
+func (e *Emulator) SetReadDelay(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.readDelay = d
+}
+
+// settings returns the pacing settings.
+func (e *Emulator) settings() (baud int, slow time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	slow = e.slowByteDelay
+	if slow <= 0 {
+		slow = 2 * time.Millisecond
+	}
+	return e.baud, slow
 }
 
 // SetCard places a card with text t and the WLT photo in the field; a nil
@@ -184,10 +213,10 @@ func (e *Emulator) Serve(ctx context.Context, rw io.ReadWriter) error {
 				default:
 					reply, fault = e.handle(ctx, body)
 				}
-				if e.Baud > 0 {
+				if baud, _ := e.settings(); baud > 0 {
 					// Answer no sooner than the request would have arrived.
 					used := before - dec.Buffered()
-					if err := sleepUntil(ctx, first.Add(wireTime(used, e.Baud))); err != nil {
+					if err := sleepUntil(ctx, first.Add(wireTime(used, baud))); err != nil {
 						return nil
 					}
 				}
@@ -257,7 +286,7 @@ func (e *Emulator) handle(ctx context.Context, body []byte) ([]byte, Fault) {
 		reply = binary.BigEndian.AppendUint16(reply, uint16(len(e.photo)))
 		reply = append(reply, e.text...)
 		reply = append(reply, e.photo...)
-		readDelay = e.ReadDelay
+		readDelay = e.readDelay
 	default:
 		reply = status(sam.StatusCommand)
 	}
@@ -313,10 +342,7 @@ func (e *Emulator) send(ctx context.Context, w io.Writer, body []byte, fault Fau
 		}
 		f = append(noise, f...)
 	case FaultSlow:
-		delay := e.SlowByteDelay
-		if delay <= 0 {
-			delay = 2 * time.Millisecond
-		}
+		_, delay := e.settings()
 		for i := range f {
 			if _, err := w.Write(f[i : i+1]); err != nil {
 				return err
@@ -330,10 +356,11 @@ func (e *Emulator) send(ctx context.Context, w io.Writer, body []byte, fault Fau
 	return e.write(ctx, w, f)
 }
 
-// write sends b at once, or paced to Baud in small chunks against absolute
+// write sends b at once, or paced to the baud rate in small chunks against absolute
 // deadlines so that timer slack does not add up.
 func (e *Emulator) write(ctx context.Context, w io.Writer, b []byte) error {
-	if e.Baud <= 0 {
+	baud, _ := e.settings()
+	if baud <= 0 {
 		_, err := w.Write(b)
 		return err
 	}
@@ -342,7 +369,7 @@ func (e *Emulator) write(ctx context.Context, w io.Writer, b []byte) error {
 	for off := 0; off < len(b); off += chunk {
 		// A byte reaches the far end once its last bit has been sent.
 		end := min(off+chunk, len(b))
-		if err := sleepUntil(ctx, start.Add(wireTime(end, e.Baud))); err != nil {
+		if err := sleepUntil(ctx, start.Add(wireTime(end, baud))); err != nil {
 			return err
 		}
 		if _, err := w.Write(b[off:end]); err != nil {

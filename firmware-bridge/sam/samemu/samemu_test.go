@@ -228,7 +228,7 @@ func TestFaultSelection(t *testing.T) {
 
 func TestSlowBytesAreSpread(t *testing.T) {
 	e := New()
-	e.SlowByteDelay = 10 * time.Millisecond
+	e.SetSlowByteDelay(10 * time.Millisecond)
 	l := open(t, e)
 	e.Inject(FaultSlow, 0, 1)
 	start := time.Now()
@@ -243,7 +243,7 @@ func TestSlowBytesAreSpread(t *testing.T) {
 
 func TestPacing(t *testing.T) {
 	e := New()
-	e.Baud = 9600 // 1.04 ms a byte: measurable
+	e.SetBaud(9600) // 1.04 ms a byte: measurable
 	if err := e.SetCard(SampleText(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -260,14 +260,14 @@ func TestPacing(t *testing.T) {
 
 func TestReadDelay(t *testing.T) {
 	e := New()
-	e.ReadDelay = 150 * time.Millisecond
+	e.SetReadDelay(150 * time.Millisecond)
 	e.SetCard(SampleText(), nil)
 	l := open(t, e)
 	l.expect(sam.CmdFindCard, sam.StatusFound)
 	l.expect(sam.CmdSelectCard, sam.StatusOK)
 	start := time.Now()
 	l.expect(sam.CmdReadBase, sam.StatusOK)
-	if d := time.Since(start); d < e.ReadDelay {
+	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Fatalf("read answered after %v", d)
 	}
 }
