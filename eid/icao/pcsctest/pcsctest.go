@@ -252,3 +252,29 @@ func StopShared() {
 		os.RemoveAll(shared.dir)
 	}
 }
+
+// WaitCard waits until PC/SC sees a card in slot (present) or none. Tests
+// call it between removing one virtual card and inserting the next, so that
+// pcscd notices the change instead of carrying the old card's state over.
+func (d *Daemon) WaitCard(ctx context.Context, slot int, present bool) error {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	rs := []scard.ReaderState{{Reader: d.Reader(slot), CurrentState: scard.StateUnaware}}
+	for {
+		err := c.GetStatusChange(rs, 100*time.Millisecond)
+		if err != nil && !errors.Is(err, scard.ErrTimeout) {
+			return err
+		}
+		st := rs[0].EventState
+		if st&scard.StatePresent != 0 == present && st&scard.StateEmpty != 0 == !present {
+			return nil
+		}
+		rs[0].CurrentState = st &^ scard.StateChanged
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pcsctest: slot %d never became present=%v: %w", slot, present, err)
+		}
+	}
+}

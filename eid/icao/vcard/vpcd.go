@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -48,7 +49,7 @@ func Serve(ctx context.Context, addr string, r Responder) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	slog.Debug("vcard: inserted", "vpcd", addr)
-	err := serveConn(conn, r)
+	err := serveConn(quickACK(conn), r)
 	if ctx.Err() != nil {
 		slog.Debug("vcard: removed", "vpcd", addr)
 		return nil
@@ -90,6 +91,35 @@ func serveConn(conn io.ReadWriter, r Responder) error {
 			return fmt.Errorf("vcard: vpcd: %w", err)
 		}
 	}
+}
+
+// quickACKConn re-arms TCP_QUICKACK before each read. vpcd writes a
+// message's length and its payload in two segments; with Nagle on its side
+// and delayed ACKs on ours, the payload would wait some 40 ms for our ACK
+// of the length, at every APDU.
+type quickACKConn struct {
+	net.Conn
+	raw syscall.RawConn
+}
+
+func quickACK(c net.Conn) io.ReadWriter {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
+	}
+	tc.SetNoDelay(true)
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &quickACKConn{Conn: c, raw: raw}
+}
+
+func (q *quickACKConn) Read(p []byte) (int, error) {
+	q.raw.Control(func(fd uintptr) {
+		syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpQuickACK, 1)
+	})
+	return q.Conn.Read(p)
 }
 
 // Intercept wraps a Responder so that tests can watch, change or replace

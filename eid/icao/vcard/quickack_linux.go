@@ -1,0 +1,5 @@
+package vcard
+
+import "syscall"
+
+const tcpQuickACK = syscall.TCP_QUICKACK
