@@ -1,0 +1,124 @@
+// Command guichet-vcard runs a virtual ePassport in vsmartcard's vpcd
+// reader, so that a technician can try `guichet card read` without a real
+// passport. pcscd with the vsmartcard-vpcd driver must be running.
+//
+//	guichet-vcard [--vpcd HOST:PORT] [--card FILE] [--mrz DOCNO,YYMMDD,YYMMDD] [--photo FILE] [--csca-out FILE]
+//
+// The card holds the ICAO specimen holder unless --card names a YAML file
+// with the fields of vcard.Holder (document_number, surname, given_names,
+// birth_date, expiry_date, sex, nationality, issuer, personal_number);
+// --mrz overrides the three fields that open the chip. Each start creates a
+// fresh test CSCA; --csca-out writes it for `guichet card read --csca`.
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/guichet/guichet/eid/icao"
+	"github.com/guichet/guichet/eid/icao/vcard"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "guichet-vcard:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("guichet-vcard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("vpcd", vcard.DefaultVPCD, "vpcd slot `ADDRESS` (its second slot listens on the next port)")
+	cardFile := fs.String("card", "", "YAML `FILE` with the holder's data")
+	mrzData := fs.String("mrz", "", "`DOCNO,YYMMDD,YYMMDD`: document number, birth and expiry dates")
+	photoFile := fs.String("photo", "", "face image `FILE` (JPEG or JPEG 2000); a demo face by default")
+	cscaOut := fs.String("csca-out", "", "write the test CSCA certificate as PEM to `FILE`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	h, photo, err := load(*cardFile, *mrzData, *photoFile)
+	if err != nil {
+		return err
+	}
+	iss, err := vcard.NewIssuer("UT")
+	if err != nil {
+		return err
+	}
+	doc, err := vcard.Issue(h, photo, iss)
+	if err != nil {
+		return err
+	}
+	if *cscaOut != "" {
+		if err := os.WriteFile(*cscaOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.CSCA.Raw}), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "virtual ePassport in vpcd at %s; read it with:\n  guichet card read --mrz %s,%s,%s", *addr, h.DocumentNumber, h.BirthDate, h.ExpiryDate)
+	if *cscaOut != "" {
+		fmt.Fprintf(stdout, " --csca %s", *cscaOut)
+	}
+	fmt.Fprintln(stdout)
+	card := vcard.NewCard(doc, nil)
+	// vpcd drops the connection when pcscd restarts: insert the card again.
+	for {
+		err := vcard.Serve(ctx, *addr, card)
+		if ctx.Err() != nil {
+			return nil
+		}
+		slog.Warn("guichet-vcard: vpcd connection lost, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+		card.Reset()
+	}
+}
+
+// load gathers the holder and the photo from the flags.
+func load(cardFile, mrzData, photoFile string) (vcard.Holder, []byte, error) {
+	h := vcard.Specimen
+	if cardFile != "" {
+		b, err := os.ReadFile(cardFile)
+		if err != nil {
+			return h, nil, err
+		}
+		h = vcard.Holder{}
+		if err := yaml.Unmarshal(b, &h); err != nil {
+			return h, nil, fmt.Errorf("%s: %w", cardFile, err)
+		}
+	}
+	if mrzData != "" {
+		a, err := icao.ParseAccess(mrzData)
+		if err != nil {
+			return h, nil, err
+		}
+		h.DocumentNumber, h.BirthDate, h.ExpiryDate = a.DocumentNumber, a.BirthDate, a.ExpiryDate
+	}
+	photo := vcard.DemoPhoto
+	if photoFile != "" {
+		b, err := os.ReadFile(photoFile)
+		if err != nil {
+			return h, nil, err
+		}
+		photo = b
+	}
+	return h, photo, nil
+}
