@@ -1,0 +1,369 @@
+// Package config holds the typed configuration of the appliance daemon and
+// of the reference platform, each loaded from one YAML file and validated at
+// start. Errors name the field at fault ("broker.urls[0]: ...") so that a
+// technician can fix the file without reading code.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Daemon is the configuration of guichetd.
+type Daemon struct {
+	// Device identifies this appliance to the platform.
+	Device DeviceID `yaml:"device"`
+	// StateDir holds the durable store and the device key.
+	StateDir string `yaml:"state_dir"`
+	// Broker is how the appliance reaches the platform.
+	Broker Broker `yaml:"broker"`
+	// PlatformKey is the platform's Ed25519 public key (base64) that signs
+	// acks, configuration and commands. Empty only in the demo, where it is
+	// read from PlatformKeyFile.
+	PlatformKey     string `yaml:"platform_key"`
+	PlatformKeyFile string `yaml:"platform_key_file"`
+	// Sync tunes the link to the platform.
+	Sync Sync `yaml:"sync"`
+	// Hardware selects "sim" (every device simulated) or "real" (drivers
+	// named per device below).
+	Hardware string `yaml:"hardware"`
+	// Devices names the driver of each device and its options.
+	Devices Devices `yaml:"devices"`
+	// UI is the local web UI.
+	UI UI `yaml:"ui"`
+	// Checkout tunes the payment flow.
+	Checkout Checkout `yaml:"checkout"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// DeviceID names the appliance and the shop or counter it is bound to.
+type DeviceID struct {
+	ID     string `yaml:"id"`
+	Tenant string `yaml:"tenant"`
+	// Site is the shop or counter binding.
+	Site string `yaml:"site"`
+}
+
+// Broker lists the MQTT brokers to fail over between, with TLS material.
+type Broker struct {
+	URLs []string `yaml:"urls"`
+	// CA, Cert and Key are PEM files; Cert and Key make the per-device
+	// client certificate. They apply to ssl:// and tls:// URLs.
+	CA       string `yaml:"ca"`
+	Cert     string `yaml:"cert"`
+	Key      string `yaml:"key"`
+	Username string `yaml:"username"`
+	// PasswordFile holds the broker password, kept out of this file.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Sync tunes the outbox link.
+type Sync struct {
+	// Window is how many records may be in flight, unacknowledged.
+	Window int `yaml:"window"`
+	// AckTimeout is how long to wait for the platform's ack before sending
+	// the unacknowledged records again.
+	AckTimeout Duration `yaml:"ack_timeout"`
+	// MinBackoff and MaxBackoff bound the reconnection delay (with jitter).
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+}
+
+// Devices names the driver of each device. With hardware "sim" the
+// simulated drivers are used whatever is written here.
+type Devices struct {
+	CodeReaders []Driver `yaml:"code_readers"`
+	CardReader  Driver   `yaml:"card_reader"`
+	Display     Driver   `yaml:"display"`
+	GPIO        Driver   `yaml:"gpio"`
+}
+
+// Driver is one device: the driver's registered name and its own options,
+// decoded by the driver into its typed struct.
+type Driver struct {
+	Driver  string    `yaml:"driver"`
+	Options yaml.Node `yaml:"options"`
+}
+
+// UI is the local web UI.
+type UI struct {
+	// Listen is the host:port of the UI and of the local API used by the
+	// guichet command. Keep it on loopback: it has no authentication of
+	// its own beyond the roles' sign-in.
+	Listen string `yaml:"listen"`
+	// Languages offered; the first is the default.
+	Languages []string `yaml:"languages"`
+}
+
+// Checkout tunes the payment flow.
+type Checkout struct {
+	Currency string `yaml:"currency"` // ISO 4217 alpha, e.g. CNY
+	// WaitOnline is how long the cashier's screen waits for the platform's
+	// answer before it says "queued".
+	WaitOnline Duration `yaml:"wait_online"`
+}
+
+// Duration is a time.Duration written as "1.5s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration: %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// maxFile bounds a configuration file: anything larger is not one.
+const maxFile = 1 << 20
+
+// LoadDaemon reads, defaults and validates the daemon's configuration.
+func LoadDaemon(path string) (*Daemon, error) {
+	c := &Daemon{}
+	if err := load(path, c); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// load decodes the YAML file at path into v, refusing unknown fields.
+func load(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(data) > maxFile {
+		return fmt.Errorf("config: %s: larger than %d bytes", path, maxFile)
+	}
+	return decode(path, data, v)
+}
+
+func decode(path string, data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("config: %s: empty file", path)
+		}
+		return fmt.Errorf("config: %s: %s", path, strings.ReplaceAll(err.Error(), "yaml: ", ""))
+	}
+	return nil
+}
+
+func (c *Daemon) setDefaults() {
+	if c.Hardware == "" {
+		c.Hardware = "sim"
+	}
+	if c.StateDir == "" {
+		c.StateDir = "/var/lib/guichet"
+	}
+	if c.Device.Tenant == "" {
+		c.Device.Tenant = "default"
+	}
+	if c.Sync.Window == 0 {
+		c.Sync.Window = 1000
+	}
+	if c.Sync.AckTimeout == 0 {
+		c.Sync.AckTimeout = Duration(5 * time.Second)
+	}
+	if c.Sync.MinBackoff == 0 {
+		c.Sync.MinBackoff = Duration(200 * time.Millisecond)
+	}
+	if c.Sync.MaxBackoff == 0 {
+		c.Sync.MaxBackoff = Duration(30 * time.Second)
+	}
+	if c.UI.Listen == "" {
+		c.UI.Listen = "127.0.0.1:8080"
+	}
+	if len(c.UI.Languages) == 0 {
+		c.UI.Languages = []string{"zh", "en", "fr"}
+	}
+	if c.Checkout.Currency == "" {
+		c.Checkout.Currency = "CNY"
+	}
+	if c.Checkout.WaitOnline == 0 {
+		c.Checkout.WaitOnline = Duration(3 * time.Second)
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+}
+
+// FieldError is a validation error that names its field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every field and returns the first error, naming the field.
+func (c *Daemon) Validate() error {
+	if err := validID("device.id", c.Device.ID); err != nil {
+		return err
+	}
+	if err := validID("device.tenant", c.Device.Tenant); err != nil {
+		return err
+	}
+	if c.StateDir == "" {
+		return fieldErr("state_dir", "must be set")
+	}
+	if err := c.Broker.validate("broker"); err != nil {
+		return err
+	}
+	if c.PlatformKey == "" && c.PlatformKeyFile == "" {
+		return fieldErr("platform_key", "must be set (or platform_key_file)")
+	}
+	if c.Sync.Window < 1 || c.Sync.Window > 65535 {
+		return fieldErr("sync.window", "must be between 1 and 65535, not %d", c.Sync.Window)
+	}
+	if c.Sync.AckTimeout.D() < 10*time.Millisecond {
+		return fieldErr("sync.ack_timeout", "must be at least 10ms")
+	}
+	if c.Sync.MinBackoff.D() <= 0 || c.Sync.MaxBackoff < c.Sync.MinBackoff {
+		return fieldErr("sync.max_backoff", "must be at least sync.min_backoff, both positive")
+	}
+	switch c.Hardware {
+	case "sim", "real":
+	default:
+		return fieldErr("hardware", "unknown hardware kind %q (want sim or real)", c.Hardware)
+	}
+	if c.Hardware == "real" {
+		for i, d := range c.Devices.CodeReaders {
+			if d.Driver == "" {
+				return fieldErr(fmt.Sprintf("devices.code_readers[%d].driver", i), "must be set")
+			}
+		}
+	}
+	if _, _, err := splitHostPort(c.UI.Listen); err != nil {
+		return fieldErr("ui.listen", "%v", err)
+	}
+	for i, l := range c.UI.Languages {
+		switch l {
+		case "zh", "en", "fr":
+		default:
+			return fieldErr(fmt.Sprintf("ui.languages[%d]", i), "unknown language %q (want zh, en or fr)", l)
+		}
+	}
+	if len(c.Checkout.Currency) != 3 || strings.ToUpper(c.Checkout.Currency) != c.Checkout.Currency {
+		return fieldErr("checkout.currency", "must be an ISO 4217 code such as CNY, not %q", c.Checkout.Currency)
+	}
+	if c.Checkout.WaitOnline.D() <= 0 || c.Checkout.WaitOnline.D() > time.Minute {
+		return fieldErr("checkout.wait_online", "must be between 0 and 1m")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fieldErr("log_level", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	}
+	return nil
+}
+
+func (b *Broker) validate(prefix string) error {
+	if len(b.URLs) == 0 {
+		return fieldErr(prefix+".urls", "at least one broker URL is needed")
+	}
+	tls := false
+	for i, raw := range b.URLs {
+		f := fmt.Sprintf("%s.urls[%d]", prefix, i)
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fieldErr(f, "not a URL: %q", raw)
+		}
+		switch u.Scheme {
+		case "tcp", "mqtt":
+		case "ssl", "tls", "mqtts":
+			tls = true
+		default:
+			return fieldErr(f, "unknown scheme %q in %q (want tcp:// or ssl://)", u.Scheme, raw)
+		}
+		host, port, err := splitHostPort(u.Host)
+		if err != nil || host == "" || port == "" {
+			return fieldErr(f, "want scheme://host:port, not %q", raw)
+		}
+	}
+	if (b.Cert == "") != (b.Key == "") {
+		return fieldErr(prefix+".key", "cert and key go together")
+	}
+	for _, p := range []struct{ name, path string }{{"ca", b.CA}, {"cert", b.Cert}, {"key", b.Key}, {"password_file", b.PasswordFile}} {
+		if p.path == "" {
+			continue
+		}
+		if _, err := os.Stat(p.path); err != nil {
+			return fieldErr(prefix+"."+p.name, "%v", err)
+		}
+	}
+	if b.Cert != "" && !tls {
+		return fieldErr(prefix+".cert", "a client certificate needs an ssl:// broker URL")
+	}
+	return nil
+}
+
+// validID accepts the characters that are safe in an MQTT topic level and a
+// file name.
+func validID(field, s string) error {
+	if s == "" {
+		return fieldErr(field, "must be set")
+	}
+	if len(s) > 64 {
+		return fieldErr(field, "longer than 64 characters")
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
+			return fieldErr(field, "%q has a character other than letters, digits, '-', '_' or '.'", s)
+		}
+	}
+	return nil
+}
+
+func splitHostPort(hp string) (host, port string, err error) {
+	i := strings.LastIndexByte(hp, ':')
+	if i < 0 {
+		return "", "", fmt.Errorf("want host:port, not %q", hp)
+	}
+	host, port = strings.Trim(hp[:i], "[]"), hp[i+1:]
+	if port == "" {
+		return "", "", fmt.Errorf("no port in %q", hp)
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return "", "", fmt.Errorf("bad port in %q", hp)
+		}
+	}
+	return host, port, nil
+}

@@ -1,0 +1,525 @@
+// Package outbox is the appliance's durable store: the queue of signed
+// records waiting for the platform's ack, and a small key-value ledger the
+// flows keep beside it, in one SQLite database (WAL, synchronous=FULL).
+//
+// Append returns only once the record is on disk: the screen may then say
+// "done" or "queued". Concurrent callers are grouped into one transaction,
+// so throughput grows with the number of writers instead of staying at one
+// fsync per record; a lone writer pays one fsync. docs/decisions.md has the
+// measurements behind the choice of engine.
+//
+// A record leaves the outbox only when the platform acks it (Ack), never
+// when the broker has it.
+package outbox
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // the SQLite engine, in pure Go
+
+	"github.com/guichet/guichet/sync/envelope"
+)
+
+// Identity is who signs the records.
+type Identity struct {
+	Tenant string
+	Device string
+	Key    ed25519.PrivateKey
+}
+
+// Record is what a flow asks to send to the platform.
+type Record struct {
+	// Key is the idempotency key of the business operation. Appending a key
+	// already waiting in the outbox returns the waiting entry.
+	Key    string
+	Type   string
+	Schema int
+	// Body is the record's JSON content.
+	Body []byte
+	// Puts are ledger writes committed in the same transaction.
+	Puts []Put
+}
+
+// Put writes Value under Bucket/Key in the ledger; a nil Value deletes.
+type Put struct {
+	Bucket string
+	Key    string
+	Value  []byte
+}
+
+// Entry is a record as stored: its place in the chain and its signed frame.
+type Entry struct {
+	Seq     uint64
+	Key     string
+	Type    string
+	Frame   []byte
+	Created time.Time
+	// Existing is set when Append found the key already waiting.
+	Existing bool
+}
+
+// Stats describes the queue.
+type Stats struct {
+	LastSeq uint64 `json:"last_seq"`
+	Acked   uint64 `json:"acked"`
+	Depth   uint64 `json:"depth"`
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("outbox: closed")
+
+// Store is an open outbox. Its methods are safe for concurrent use.
+type Store struct {
+	id   Identity
+	w    *sql.DB // one connection: the committer's
+	r    *sql.DB // readers
+	reqs chan *request
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	lastSeq atomic.Uint64
+	acked   atomic.Uint64
+
+	// Owned by the committer goroutine.
+	lastHash envelope.Hash
+	boot     uint32
+	opened   time.Time
+
+	wakeMu sync.Mutex
+	wake   chan struct{}
+
+	closeOnce sync.Once
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 1024
+
+// Open opens or creates the outbox at path.
+func Open(path string, id Identity) (*Store, error) {
+	if len(id.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("outbox: identity has no signing key")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{id: id, w: w, r: r, reqs: make(chan *request, maxBatch), done: make(chan struct{}), wake: make(chan struct{}), opened: time.Now()}
+	if err := s.init(); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("outbox: %s: %w", path, err)
+	}
+	s.wg.Add(1)
+	go s.commitLoop()
+	return s, nil
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+	seq INTEGER PRIMARY KEY,
+	key TEXT NOT NULL UNIQUE,
+	type TEXT NOT NULL,
+	frame BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger (
+	bucket TEXT NOT NULL,
+	k TEXT NOT NULL,
+	v BLOB NOT NULL,
+	PRIMARY KEY (bucket, k)
+) WITHOUT ROWID;
+`
+
+func (s *Store) init() error {
+	ctx := context.Background()
+	if _, err := s.w.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var owner []byte
+	switch err := tx.QueryRow(`SELECT v FROM meta WHERE k='device'`).Scan(&owner); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.Exec(`INSERT INTO meta(k,v) VALUES('device',?)`, []byte(s.id.Tenant+"/"+s.id.Device)); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case string(owner) != s.id.Tenant+"/"+s.id.Device:
+		// A store moved between devices would break both chains.
+		return fmt.Errorf("store belongs to %q, not %s/%s", owner, s.id.Tenant, s.id.Device)
+	}
+	s.lastSeq.Store(metaUint(tx, "last_seq"))
+	s.acked.Store(metaUint(tx, "acked"))
+	s.boot = uint32(metaUint(tx, "boot")) + 1
+	var h []byte
+	if err := tx.QueryRow(`SELECT v FROM meta WHERE k='last_hash'`).Scan(&h); err == nil && len(h) == len(s.lastHash) {
+		copy(s.lastHash[:], h)
+	}
+	if err := setMeta(tx, "boot", uint64(s.boot)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func metaUint(tx *sql.Tx, k string) uint64 {
+	var v []byte
+	if err := tx.QueryRow(`SELECT v FROM meta WHERE k=?`, k).Scan(&v); err != nil || len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func setMeta(tx *sql.Tx, k string, v uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	_, err := tx.Exec(`INSERT INTO meta(k,v) VALUES(?,?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`, k, b[:])
+	return err
+}
+
+// request is one caller's share of a group commit.
+type request struct {
+	rec   *Record // an append, or nil
+	puts  []Put   // ledger writes (with or without rec)
+	ackTo uint64  // forget records up to this seq, or 0
+	entry Entry
+	err   error
+	done  chan struct{}
+}
+
+// Append commits r durably and returns its entry.
+func (s *Store) Append(ctx context.Context, r Record) (Entry, error) {
+	if r.Key == "" || len(r.Key) > envelope.MaxKey {
+		return Entry{}, fmt.Errorf("outbox: bad idempotency key")
+	}
+	if r.Schema == 0 {
+		r.Schema = 1
+	}
+	if !json.Valid(r.Body) {
+		return Entry{}, fmt.Errorf("outbox: record %s: body is not JSON", r.Type)
+	}
+	req := &request{rec: &r, puts: r.Puts, done: make(chan struct{})}
+	if err := s.submit(ctx, req); err != nil {
+		return Entry{}, err
+	}
+	return req.entry, nil
+}
+
+// Put commits ledger writes durably.
+func (s *Store) Put(ctx context.Context, puts ...Put) error {
+	return s.submit(ctx, &request{puts: puts, done: make(chan struct{})})
+}
+
+// Ack forgets every record with seq <= upto: the platform has applied them.
+func (s *Store) Ack(ctx context.Context, upto uint64) error {
+	if upto <= s.acked.Load() {
+		return nil
+	}
+	if last := s.lastSeq.Load(); upto > last {
+		return fmt.Errorf("outbox: ack for seq %d beyond last record %d", upto, last)
+	}
+	return s.submit(ctx, &request{ackTo: upto, done: make(chan struct{})})
+}
+
+func (s *Store) submit(ctx context.Context, req *request) error {
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return ErrClosed
+	}
+	// Once queued, the commit goes ahead whatever the caller's context
+	// says: the caller learns the outcome unless it stops waiting.
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) commitLoop() {
+	defer s.wg.Done()
+	batch := make([]*request, 0, maxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.done:
+			s.failPending()
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// failPending answers requests still queued at Close.
+func (s *Store) failPending() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.err = ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commit(batch []*request) {
+	seq, hash := s.lastSeq.Load(), s.lastHash
+	acked := s.acked.Load()
+	appended := false
+	err := func() error {
+		tx, err := s.w.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		var ins, put, del *sql.Stmt
+		for _, req := range batch {
+			if req.rec != nil {
+				if ins == nil {
+					if ins, err = tx.Prepare(`INSERT INTO outbox(seq,key,type,frame,created) VALUES(?,?,?,?,?) ON CONFLICT(key) DO NOTHING`); err != nil {
+						return err
+					}
+				}
+				e, isNew, err := s.appendOne(tx, ins, req.rec, seq+1, hash)
+				if err != nil {
+					return err
+				}
+				if isNew {
+					seq++
+					hash = envelope.HashOf(mustPayload(e.Frame))
+					appended = true
+				}
+				req.entry = e
+			}
+			for _, p := range req.puts {
+				if p.Value == nil {
+					if del == nil {
+						if del, err = tx.Prepare(`DELETE FROM ledger WHERE bucket=? AND k=?`); err != nil {
+							return err
+						}
+					}
+					if _, err := del.Exec(p.Bucket, p.Key); err != nil {
+						return err
+					}
+					continue
+				}
+				if put == nil {
+					if put, err = tx.Prepare(`INSERT INTO ledger(bucket,k,v) VALUES(?,?,?) ON CONFLICT(bucket,k) DO UPDATE SET v=excluded.v`); err != nil {
+						return err
+					}
+				}
+				if _, err := put.Exec(p.Bucket, p.Key, p.Value); err != nil {
+					return err
+				}
+			}
+			if req.ackTo > acked && req.ackTo <= seq {
+				acked = req.ackTo
+			}
+		}
+		if acked > s.acked.Load() {
+			if _, err := tx.Exec(`DELETE FROM outbox WHERE seq <= ?`, acked); err != nil {
+				return err
+			}
+			if err := setMeta(tx, "acked", acked); err != nil {
+				return err
+			}
+		}
+		if appended {
+			if err := setMeta(tx, "last_seq", seq); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO meta(k,v) VALUES('last_hash',?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`, hash[:]); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	if err == nil {
+		s.lastSeq.Store(seq)
+		s.lastHash = hash
+		s.acked.Store(acked)
+	} else {
+		err = fmt.Errorf("outbox: commit: %w", err)
+	}
+	for _, req := range batch {
+		if err != nil {
+			req.err = err
+		}
+		close(req.done)
+	}
+	if appended && err == nil {
+		s.signal()
+	}
+}
+
+func mustPayload(frame []byte) []byte {
+	p, _, err := envelope.Split(frame)
+	if err != nil {
+		panic("outbox: own frame unreadable: " + err.Error())
+	}
+	return p
+}
+
+// appendOne inserts rec as seq, chained to prev, unless its key is waiting
+// already; then it returns the waiting entry.
+func (s *Store) appendOne(tx *sql.Tx, ins *sql.Stmt, rec *Record, seq uint64, prev envelope.Hash) (Entry, bool, error) {
+	now := time.Now()
+	payload, err := json.Marshal(envelope.Record{
+		Tenant: s.id.Tenant, Device: s.id.Device, Seq: seq, Key: rec.Key, Type: rec.Type,
+		Schema: rec.Schema, Wall: now.UnixMilli(), Boot: s.boot, Mono: time.Since(s.opened).Nanoseconds(),
+		Prev: prev, Body: rec.Body,
+	})
+	if err != nil {
+		return Entry{}, false, err
+	}
+	frame := envelope.Seal(s.id.Key, payload)
+	res, err := ins.Exec(seq, rec.Key, rec.Type, frame, now.UnixMilli())
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return Entry{Seq: seq, Key: rec.Key, Type: rec.Type, Frame: frame, Created: now}, true, nil
+	}
+	var e Entry
+	var created int64
+	if err := tx.QueryRow(`SELECT seq,key,type,frame,created FROM outbox WHERE key=?`, rec.Key).Scan(&e.Seq, &e.Key, &e.Type, &e.Frame, &created); err != nil {
+		return Entry{}, false, err
+	}
+	e.Created, e.Existing = time.UnixMilli(created), true
+	return e, false, nil
+}
+
+// Pending returns up to limit waiting records with seq > after, in order.
+func (s *Store) Pending(ctx context.Context, after uint64, limit int) ([]Entry, error) {
+	if a := s.acked.Load(); after < a {
+		after = a
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT seq,key,type,frame,created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: pending: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var created int64
+		if err := rows.Scan(&e.Seq, &e.Key, &e.Type, &e.Frame, &created); err != nil {
+			return nil, fmt.Errorf("outbox: pending: %w", err)
+		}
+		e.Created = time.UnixMilli(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Get reads a ledger value.
+func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, bool, error) {
+	var v []byte
+	err := s.r.QueryRowContext(ctx, `SELECT v FROM ledger WHERE bucket=? AND k=?`, bucket, key).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("outbox: get %s/%s: %w", bucket, key, err)
+	}
+	return v, true, nil
+}
+
+// Scan calls fn for every ledger entry of bucket whose key starts with
+// prefix, in key order, until fn returns false.
+func (s *Store) Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT k,v FROM ledger WHERE bucket=? AND k >= ? ORDER BY k`, bucket, prefix)
+	if err != nil {
+		return fmt.Errorf("outbox: scan %s: %w", bucket, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return fmt.Errorf("outbox: scan %s: %w", bucket, err)
+		}
+		if len(k) < len(prefix) || k[:len(prefix)] != prefix || !fn(k, v) {
+			break
+		}
+	}
+	return rows.Err()
+}
+
+// Stats returns the queue's counters.
+func (s *Store) Stats() Stats {
+	last, acked := s.lastSeq.Load(), s.acked.Load()
+	return Stats{LastSeq: last, Acked: acked, Depth: last - acked}
+}
+
+// Appended returns a channel that is closed at the next append, for the
+// link to wake up on.
+func (s *Store) Appended() <-chan struct{} {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	return s.wake
+}
+
+func (s *Store) signal() {
+	s.wakeMu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.wakeMu.Unlock()
+}
+
+// Close stops the committer after the commit under way and closes the
+// database. Requests not yet committed fail with ErrClosed.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.wg.Wait()
+		err = errors.Join(s.w.Close(), s.r.Close())
+	})
+	return err
+}
