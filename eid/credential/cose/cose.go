@@ -285,6 +285,18 @@ func sigStructure(protected, payload []byte) ([]byte, error) {
 // an empty unprotected header. signer is an *ecdsa.PrivateKey on P-256, an
 // ed25519.PrivateKey, or any crypto.Signer holding such a key (an HSM).
 func Sign(rand io.Reader, signer crypto.Signer, h Headers, payload []byte) ([]byte, error) {
+	return SignHeaders(rand, signer, h, Headers{}, payload)
+}
+
+// SignHeaders is Sign with unprotected headers u as well; u.Alg must be
+// zero, and a kid goes in one bucket only.
+func SignHeaders(rand io.Reader, signer crypto.Signer, h, u Headers, payload []byte) ([]byte, error) {
+	if u.Alg != 0 {
+		return nil, errors.New("cose: algorithm in the unprotected header")
+	}
+	if h.KeyID != nil && u.KeyID != nil {
+		return nil, errors.New("cose: kid in both header buckets")
+	}
 	alg, err := AlgorithmFor(signer.Public())
 	if err != nil {
 		return nil, err
@@ -293,12 +305,16 @@ func Sign(rand io.Reader, signer crypto.Signer, h Headers, payload []byte) ([]by
 		return nil, fmt.Errorf("cose: header algorithm %s but %s key", h.Alg, alg)
 	}
 	h.Alg = alg
-	if len(h.KeyID) > MaxKeyIDLen {
-		return nil, fmt.Errorf("cose: kid of %d bytes", len(h.KeyID))
+	if len(h.KeyID) > MaxKeyIDLen || len(u.KeyID) > MaxKeyIDLen {
+		return nil, errors.New("cose: kid too long")
 	}
 	protected, err := encodeHeaders(h)
 	if err != nil {
 		return nil, fmt.Errorf("cose: encode protected header: %w", err)
+	}
+	unprotected, err := encodeHeaders(u)
+	if err != nil {
+		return nil, fmt.Errorf("cose: encode unprotected header: %w", err)
 	}
 	if payload == nil {
 		payload = []byte{}
@@ -331,7 +347,7 @@ func Sign(rand io.Reader, signer crypto.Signer, h Headers, payload []byte) ([]by
 	}
 	out, err := encMode.Marshal(cbor.Tag{Number: tagSign1, Content: message{
 		Protected:   protected,
-		Unprotected: cbor.RawMessage{0xa0}, // empty map
+		Unprotected: unprotected,
 		Payload:     payload,
 		Signature:   sig,
 	}})

@@ -267,3 +267,27 @@ func FuzzDecode(f *testing.F) {
 		_ = m.Verify(pub)
 	})
 }
+
+func TestKidUnprotected(t *testing.T) {
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	raw, err := SignHeaders(rand.Reader, ed, Headers{}, Headers{KeyID: []byte("u")}, []byte("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.KeyID()) != "u" || m.Protected.KeyID != nil {
+		t.Fatalf("kid: %+v", m)
+	}
+	if err := m.Verify(ed.Public()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SignHeaders(rand.Reader, ed, Headers{KeyID: []byte("a")}, Headers{KeyID: []byte("b")}, nil); err == nil {
+		t.Fatal("kid in both buckets accepted")
+	}
+	if _, err := SignHeaders(rand.Reader, ed, Headers{}, Headers{Alg: EdDSA}, nil); err == nil {
+		t.Fatal("unprotected alg accepted")
+	}
+}
