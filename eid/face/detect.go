@@ -57,7 +57,7 @@ func NewCascade(facePath, eyePath string) (*Cascade, error) {
 	if eyePath == "" {
 		eyePath = DefaultEyeCascade
 	}
-	c := &Cascade{face: gocv.NewCascadeClassifier(), eye: gocv.NewCascadeClassifier(), MinFace: 0.12, gray: gocv.NewMat()}
+	c := &Cascade{face: gocv.NewCascadeClassifier(), eye: gocv.NewCascadeClassifier(), MinFace: 0.15, gray: gocv.NewMat()}
 	for _, l := range []struct {
 		cc   *gocv.CascadeClassifier
 		path string
