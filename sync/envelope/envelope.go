@@ -13,10 +13,10 @@
 package envelope
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"

@@ -200,14 +200,14 @@ func (l *Link) clientOptions(broker string, lost chan<- error) *mqtt.ClientOptio
 	will, _ := json.Marshal(statusPayload{Online: false})
 	o := mqtt.NewClientOptions().
 		AddBroker(broker).
-		SetClientID(l.cfg.Tenant + "." + l.cfg.Device).
+		SetClientID(l.cfg.Tenant+"."+l.cfg.Device).
 		SetCleanSession(false).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(l.cfg.KeepAlive).
-		SetPingTimeout(l.cfg.KeepAlive / 2).
-		SetConnectTimeout(5 * time.Second).
-		SetWriteTimeout(5 * time.Second).
+		SetPingTimeout(l.cfg.KeepAlive/2).
+		SetConnectTimeout(5*time.Second).
+		SetWriteTimeout(5*time.Second).
 		SetOrderMatters(true).
 		SetBinaryWill(l.topics().Status(), will, 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
