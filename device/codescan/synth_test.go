@@ -109,4 +109,5 @@ func cameraFrame(tb testing.TB, text string, seed uint64) gocv.Mat {
 	}
 	return blurred
 }
+
 var black = color.RGBA{0, 0, 0, 255}
