@@ -166,25 +166,21 @@ var (
 		}
 		return em
 	}()
-	// claimsDec reads claims and key sets: no tags, no indefinite lengths,
-	// no duplicate keys, little nesting.
-	claimsDec = mustDecMode(1024)
-	// listDec reads revocation lists, which may be long.
-	listDec = mustDecMode(MaxRevoked)
+	// claimsDec reads claims and lists: no tags, no indefinite lengths, no
+	// duplicate keys, little nesting.
+	claimsDec = func() cbor.DecMode {
+		dm, err := cbor.DecOptions{
+			DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+			IndefLength:       cbor.IndefLengthForbidden,
+			TagsMd:            cbor.TagsForbidden,
+			MaxNestedLevels:   8,
+			MaxArrayElements:  MaxKeys,
+			MaxMapPairs:       64,
+			FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
+		}.DecMode()
+		if err != nil {
+			panic(err)
+		}
+		return dm
+	}()
 )
-
-func mustDecMode(maxElems int) cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  maxElems,
-		MaxMapPairs:       64,
-		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}

@@ -27,8 +27,8 @@ const (
 	// MaxRevoked bounds the entries of a revocation list.
 	MaxRevoked = 1 << 20
 	// MaxListSize bounds the signed bytes of a list, checked before any
-	// parsing: a million 16-byte hashes and their framing.
-	MaxListSize = 24 << 20
+	// parsing: a million 16-byte hashes and the framing.
+	MaxListSize = 20 << 20
 )
 
 // RevocationHashLen is the length of a revocation list entry.
@@ -108,10 +108,12 @@ type keySetWire struct {
 	Keys     []keyEntry `cbor:"3,keyasint"`
 }
 
+// revocationsWire holds the entries as one byte string of concatenated
+// hashes: 16 bytes an entry instead of 17, and one allocation to decode.
 type revocationsWire struct {
-	Seq      uint64   `cbor:"1,keyasint"`
-	IssuedAt int64    `cbor:"2,keyasint"`
-	Revoked  [][]byte `cbor:"3,keyasint"`
+	Seq      uint64 `cbor:"1,keyasint"`
+	IssuedAt int64  `cbor:"2,keyasint"`
+	Revoked  []byte `cbor:"3,keyasint"`
 }
 
 // SignKeySet returns ks as a COSE_Sign1 signed by the platform root key.
@@ -136,10 +138,12 @@ func SignRevocations(root crypto.Signer, l RevocationList) ([]byte, error) {
 	rev := slices.Clone(l.Revoked)
 	slices.SortFunc(rev, bytes.Compare)
 	rev = slices.CompactFunc(rev, bytes.Equal)
-	if rev == nil {
-		rev = [][]byte{}
+	for i, h := range rev {
+		if len(h) != RevocationHashLen {
+			return nil, fmt.Errorf("eid: revocation list: entry %d of %d bytes, want %d", i, len(h), RevocationHashLen)
+		}
 	}
-	w := revocationsWire{Seq: l.Seq, IssuedAt: l.IssuedAt.Unix(), Revoked: rev}
+	w := revocationsWire{Seq: l.Seq, IssuedAt: l.IssuedAt.Unix(), Revoked: append([]byte{}, bytes.Join(rev, nil)...)}
 	if err := checkRevocations(w); err != nil {
 		return nil, fmt.Errorf("eid: revocation list: %w", err)
 	}
@@ -212,18 +216,33 @@ func ParseKeySet(signed []byte, root crypto.PublicKey) (*KeySet, error) {
 // ParseRevocations checks that signed is a revocation list signed by the
 // platform root key and decodes it.
 func ParseRevocations(signed []byte, root crypto.PublicKey) (*RevocationList, error) {
-	payload, err := openList(signed, root, ContentTypeRevocations)
+	w, err := parseRevocations(signed, root)
 	if err != nil {
 		return nil, err
 	}
+	rl := &RevocationList{Seq: w.Seq, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(),
+		Revoked: make([][]byte, 0, len(w.Revoked)/RevocationHashLen)}
+	for h := range slices.Chunk(w.Revoked, RevocationHashLen) {
+		rl.Revoked = append(rl.Revoked, h)
+	}
+	return rl, nil
+}
+
+// parseRevocations checks and decodes a signed revocation list, leaving
+// the entries as one sorted byte string.
+func parseRevocations(signed []byte, root crypto.PublicKey) (revocationsWire, error) {
 	var w revocationsWire
-	if err := listDec.Unmarshal(payload, &w); err != nil {
-		return nil, fmt.Errorf("%w: revocation list: %v", ErrListMalformed, err)
+	payload, err := openList(signed, root, ContentTypeRevocations)
+	if err != nil {
+		return w, err
+	}
+	if err := claimsDec.Unmarshal(payload, &w); err != nil {
+		return w, fmt.Errorf("%w: revocation list: %v", ErrListMalformed, err)
 	}
 	if err := checkRevocations(w); err != nil {
-		return nil, fmt.Errorf("%w: revocation list: %v", ErrListMalformed, err)
+		return w, fmt.Errorf("%w: revocation list: %v", ErrListMalformed, err)
 	}
-	return &RevocationList{Seq: w.Seq, IssuedAt: time.Unix(w.IssuedAt, 0).UTC(), Revoked: w.Revoked}, nil
+	return w, nil
 }
 
 func checkKeySet(w keySetWire) error {
@@ -256,15 +275,17 @@ func checkRevocations(w revocationsWire) error {
 	if w.Revoked == nil {
 		return errors.New("no revoked entries field")
 	}
-	if len(w.Revoked) > MaxRevoked {
-		return fmt.Errorf("%d entries, at most %d", len(w.Revoked), MaxRevoked)
+	if len(w.Revoked)%RevocationHashLen != 0 {
+		return fmt.Errorf("entries of %d bytes, not a multiple of %d", len(w.Revoked), RevocationHashLen)
 	}
-	for i, h := range w.Revoked {
-		if len(h) != RevocationHashLen {
-			return fmt.Errorf("entry %d of %d bytes, want %d", i, len(h), RevocationHashLen)
-		}
-		// Sorted and unique, so that one list has one encoding.
-		if i > 0 && bytes.Compare(w.Revoked[i-1], h) >= 0 {
+	n := len(w.Revoked) / RevocationHashLen
+	if n > MaxRevoked {
+		return fmt.Errorf("%d entries, at most %d", n, MaxRevoked)
+	}
+	// Sorted and unique, so that one list has one encoding.
+	for i := 1; i < n; i++ {
+		prev := w.Revoked[(i-1)*RevocationHashLen : i*RevocationHashLen]
+		if bytes.Compare(prev, w.Revoked[i*RevocationHashLen:(i+1)*RevocationHashLen]) >= 0 {
 			return fmt.Errorf("entry %d out of order or repeated", i)
 		}
 	}

@@ -155,7 +155,7 @@ func TestRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.v.SetRevocations(signedRL); err != nil {
+	if _, _, err := p.v.SetRevocations(signedRL); err != nil {
 		t.Fatal(err)
 	}
 
@@ -283,14 +283,14 @@ func TestStaleRevocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.v.SetRevocations(old); err != nil {
+	if _, _, err := p.v.SetRevocations(old); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.v.Verify(code, t0); ReasonOf(err) != ReasonStaleRevocations {
 		t.Fatalf("with a 25 h old list: %v", err)
 	}
 	fresh, _ := SignRevocations(p.root, RevocationList{Seq: 2, IssuedAt: t0.Add(-time.Hour)})
-	if _, err := p.v.SetRevocations(fresh); err != nil {
+	if _, _, err := p.v.SetRevocations(fresh); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.v.Verify(code, t0); err != nil {
