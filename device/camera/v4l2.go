@@ -1,0 +1,110 @@
+package camera
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/guichet/guichet/device"
+	"gocv.io/x/gocv"
+)
+
+func init() {
+	Drivers.Register("v4l2", func(ctx context.Context, opts device.Options) (Camera, error) {
+		var o V4L2Options
+		if err := opts.Decode(&o); err != nil {
+			return nil, fmt.Errorf("v4l2 camera options: %w", err)
+		}
+		return OpenV4L2(o)
+	})
+}
+
+// V4L2Options configure the "v4l2" camera.
+type V4L2Options struct {
+	// Device is a device index ("0") or path ("/dev/video0"); default 0.
+	Device string `yaml:"device"`
+	// Width, Height and FPS ask the camera for a mode; 0 leaves its
+	// default. Counter cameras are usually asked for 1280x720 at 30.
+	Width  int     `yaml:"width"`
+	Height int     `yaml:"height"`
+	FPS    float64 `yaml:"fps"`
+	// FourCC asks for a pixel format such as "MJPG", which USB cameras
+	// need for 720p at 30 fps over USB 2.
+	FourCC string `yaml:"fourcc"`
+}
+
+// V4L2 is a Video4Linux2 camera read through OpenCV.
+type V4L2 struct {
+	name string
+
+	mu     sync.Mutex
+	vc     *gocv.VideoCapture
+	closed bool
+}
+
+// OpenV4L2 opens the camera o.Device and asks for o's mode.
+func OpenV4L2(o V4L2Options) (*V4L2, error) {
+	dev := o.Device
+	if dev == "" {
+		dev = "0"
+	}
+	var src any = dev
+	if n, err := strconv.Atoi(dev); err == nil {
+		src = n
+	}
+	vc, err := gocv.OpenVideoCaptureWithAPI(src, gocv.VideoCaptureV4L2)
+	if err != nil {
+		return nil, fmt.Errorf("camera: v4l2 %s: %w", dev, err)
+	}
+	if !vc.IsOpened() {
+		vc.Close()
+		return nil, fmt.Errorf("camera: v4l2 %s: cannot open the device", dev)
+	}
+	if o.FourCC != "" {
+		if len(o.FourCC) != 4 {
+			vc.Close()
+			return nil, fmt.Errorf("camera: v4l2 %s: fourcc %q is not 4 characters", dev, o.FourCC)
+		}
+		vc.Set(gocv.VideoCaptureFOURCC, vc.ToCodec(o.FourCC))
+	}
+	if o.Width > 0 && o.Height > 0 {
+		vc.Set(gocv.VideoCaptureFrameWidth, float64(o.Width))
+		vc.Set(gocv.VideoCaptureFrameHeight, float64(o.Height))
+	}
+	if o.FPS > 0 {
+		vc.Set(gocv.VideoCaptureFPS, o.FPS)
+	}
+	// One buffered frame: a reader that decodes slower than the camera
+	// should see the newest frame, not one from a second ago.
+	vc.Set(gocv.VideoCaptureBufferSize, 1)
+	return &V4L2{name: dev, vc: vc}, nil
+}
+
+// Read stores the next frame in dst. The V4L2 read itself cannot be
+// interrupted; it returns within a frame period of a working camera.
+func (c *V4L2) Read(ctx context.Context, dst *gocv.Mat) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if !c.vc.Read(dst) || dst.Empty() {
+		return fmt.Errorf("camera: v4l2 %s: no frame (unplugged?)", c.name)
+	}
+	return ctx.Err()
+}
+
+// Close releases the device.
+func (c *V4L2) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.vc.Close()
+}
