@@ -42,7 +42,7 @@ type Limits struct {
 // the ORL faces placed in a 640×480 scene (see quality_test.go).
 var DefaultLimits = Limits{
 	MinFace: 0.25, MaxFace: 0.9,
-	MinSharpness: 60,
+	MinSharpness: 15,
 	MinMean:      60, MaxMean: 200,
 	MaxClipped: 0.15,
 }
