@@ -175,7 +175,10 @@ func decode(path string, data []byte, v any) error {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("config: %s: empty file", path)
 		}
-		return fmt.Errorf("config: %s: %s", path, strings.ReplaceAll(err.Error(), "yaml: ", ""))
+		// yaml lists several errors on several lines; the daemon reports one.
+		msg := strings.ReplaceAll(err.Error(), "yaml: ", "")
+		msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "unmarshal errors:\n", "")), " ")
+		return fmt.Errorf("config: %s: %s", path, msg)
 	}
 	return nil
 }

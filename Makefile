@@ -1,0 +1,61 @@
+# guichet: `make demo` runs the appliance on simulated hardware; `make test`
+# runs every test. Both install what is missing first (Debian 12, as root).
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export GOFLAGS := -buildvcs=false
+
+# Debian packages the build, the demo and the tests need.
+APT_PACKAGES := gcc g++ pkg-config libopencv-dev opencv-data libzxing-dev \
+	mosquitto mosquitto-clients nats-server \
+	pcscd vsmartcard-vpcd libpcsclite-dev util-linux iproute2 \
+	chromium zbar-tools zxing-cpp-tools sqlite3
+
+GO_TEST_TIMEOUT ?= 20m
+UI_PORT ?= 8080
+
+.PHONY: all deps build demo test vet fmt-check unit bench fuzz fault-test clean
+
+all: build
+
+# deps installs the Debian packages that are missing, and nothing else.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v go >/dev/null || { echo "Go 1.26 is needed in /usr/local/go or on PATH"; exit 1; }
+
+build: deps
+	go build -o bin/ ./cmd/...
+
+demo: build
+	UI_PORT=$(UI_PORT) deploy/demo/demo.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: deps
+	go vet ./...
+
+# test: formatting, vet, then every test (unit, wire-level, real broker,
+# pcscd, browser) under the race detector.
+test: deps fmt-check vet build
+	go test -race -timeout $(GO_TEST_TIMEOUT) ./...
+
+bench: deps
+	set -o pipefail; go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./... | go run ./internal/benchfig/benchfmt
+
+# fuzz runs each fuzz target for FUZZTIME.
+FUZZTIME ?= 20s
+fuzz: deps
+	@for pkg in $$(go list ./...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin var

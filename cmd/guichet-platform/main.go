@@ -1,0 +1,178 @@
+// Command guichet-platform is the reference central platform used by the
+// demo and the tests. It speaks the same MQTT protocol as a production
+// platform: it applies each device's records exactly once into its own
+// SQLite store and answers with signed acks and authorisation results.
+//
+// Usage:
+//
+//	guichet-platform [--config FILE] [run]          consume and ack until SIGTERM
+//	guichet-platform [--config FILE] stats [--json] records applied and duplicates refused, per device
+//	guichet-platform [--config FILE] enrol --device ID [--tenant T] --key BASE64
+//	guichet-platform [--config FILE] pubkey         print the platform's public key
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/internal/daemon"
+	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/logging"
+	"github.com/guichet/guichet/sync/platform"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("guichet-platform", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "/etc/guichet/platform.yaml", "configuration `FILE`")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey]")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cmd, rest := "run", fs.Args()
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	cfg, err := config.LoadPlatform(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "guichet-platform:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "run":
+		err = serve(ctx, cfg, stderr)
+	case "stats":
+		err = stats(ctx, cfg, rest, stdout)
+	case "enrol":
+		err = enrol(ctx, cfg, rest, stderr)
+	case "pubkey":
+		k, kerr := keys.LoadOrCreate(cfg.KeyFile)
+		if err = kerr; err == nil {
+			fmt.Fprintln(stdout, keys.EncodePublic(k.Public().(ed25519.PublicKey)))
+		}
+	default:
+		fs.Usage()
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "guichet-platform:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
+	log := logging.New(stderr, cfg.LogLevel)
+	key, err := keys.LoadOrCreate(cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	tlsConf, password, err := daemon.BrokerAuth(&cfg.Broker)
+	if err != nil {
+		return err
+	}
+	store, err := platform.OpenStore(cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	srv := platform.NewServer(platform.ServerConfig{
+		Instance: cfg.Instance, Brokers: cfg.Broker.URLs, TLS: tlsConf, Username: cfg.Broker.Username, Password: password,
+		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log,
+	}, store, &rules{cfg: cfg.Rules})
+	log.Info("guichet-platform running", "instance", cfg.Instance, "brokers", cfg.Broker.URLs)
+	err = srv.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("guichet-platform stopped", "refused", srv.Refused())
+	return err
+}
+
+// Stats is what `stats --json` prints.
+type Stats struct {
+	Devices    []platform.DeviceStats `json:"devices"`
+	Applied    uint64                 `json:"applied"`
+	Duplicates uint64                 `json:"duplicates"`
+	Rejected   uint64                 `json:"rejected"`
+}
+
+func stats(ctx context.Context, cfg *config.Platform, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	store, err := platform.OpenStore(cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	devs, err := store.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	st := Stats{Devices: devs}
+	if st.Devices == nil {
+		st.Devices = []platform.DeviceStats{}
+	}
+	for _, d := range devs {
+		st.Applied += d.Applied
+		st.Duplicates += d.Duplicates
+		st.Rejected += d.Rejected
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "%-12s %-20s %10s %10s %10s\n", "TENANT", "DEVICE", "APPLIED", "DUPLICATES", "REJECTED")
+	for _, d := range devs {
+		fmt.Fprintf(stdout, "%-12s %-20s %10d %10d %10d\n", d.Tenant, d.Device, d.Applied, d.Duplicates, d.Rejected)
+	}
+	return nil
+}
+
+func enrol(ctx context.Context, cfg *config.Platform, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.String("device", "", "device `ID`")
+	tenant := fs.String("tenant", "default", "`TENANT` of the device")
+	keyText := fs.String("key", "", "the device's public key, base64 (guichet keygen prints it)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dev == "" || *keyText == "" {
+		return errors.New("enrol: --device and --key are required")
+	}
+	k, err := keys.ParsePublic(*keyText)
+	if err != nil {
+		return fmt.Errorf("enrol: --key: %w", err)
+	}
+	store, err := platform.OpenStore(cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return store.Enrol(ctx, *tenant, *dev, k)
+}

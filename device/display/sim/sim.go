@@ -1,0 +1,49 @@
+// Package sim is the simulated customer display: it keeps the screen in
+// memory, and the web UI's customer page renders it. It registers as
+// display driver "sim" (also used for a real second screen driven by the
+// kiosk browser).
+package sim
+
+import (
+	"context"
+	"sync"
+
+	"github.com/guichet/guichet/device"
+)
+
+// Display holds the current screen.
+type Display struct {
+	mu      sync.Mutex
+	screen  device.Screen
+	version uint64
+	changed chan struct{}
+}
+
+// New returns a blank display.
+func New() *Display { return &Display{changed: make(chan struct{})} }
+
+func init() {
+	device.Displays.Register("sim", func(context.Context, device.Options) (device.Display, error) { return New(), nil })
+}
+
+// Show replaces the screen.
+func (d *Display) Show(_ context.Context, s device.Screen) error {
+	d.mu.Lock()
+	d.screen = device.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)}
+	d.version++
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.mu.Unlock()
+	return nil
+}
+
+// Current returns the screen, its version, and a channel closed at the
+// next change.
+func (d *Display) Current() (device.Screen, uint64, <-chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.screen, d.version, d.changed
+}
+
+// Close does nothing.
+func (d *Display) Close() error { return nil }

@@ -1,0 +1,263 @@
+// Package daemon wires the appliance together: it opens the devices named
+// by the configuration, the durable store, the link to the platform, the
+// flows and the UI, runs them until its context ends, and stops them in the
+// order that loses nothing (UI first, store last).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/device"
+	displaysim "github.com/guichet/guichet/device/display/sim"
+	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/sync/link"
+	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/ui"
+
+	// Drivers shipped with the appliance, registered by name.
+	_ "github.com/guichet/guichet/device/cardreader/pcsc"
+	_ "github.com/guichet/guichet/device/cardreader/sam"
+	_ "github.com/guichet/guichet/device/cardreader/sim"
+	_ "github.com/guichet/guichet/device/gpio/sim"
+)
+
+// Devices are the opened devices.
+type Devices struct {
+	CodeReaders []device.CodeReader
+	CardReader  device.CardReader
+	Display     device.Display
+	Lines       device.Lines
+}
+
+// Close closes every device.
+func (d *Devices) Close() {
+	for _, c := range d.CodeReaders {
+		c.Close()
+	}
+	for _, c := range []interface{ Close() error }{d.CardReader, d.Display, d.Lines} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+func opts(n *yaml.Node) device.Options {
+	if n == nil || n.Kind == 0 {
+		return device.NoOptions{}
+	}
+	return n
+}
+
+// pick returns the driver to use: the configured one, or "sim" when the
+// hardware is simulated and nothing is configured.
+func pick(hw string, d config.Driver, field string) (string, error) {
+	if d.Driver != "" {
+		return d.Driver, nil
+	}
+	if hw == "sim" {
+		return "sim", nil
+	}
+	return "", fmt.Errorf("%s: must name a driver when hardware is real", field)
+}
+
+// OpenDevices opens the devices named by cfg. It is the first thing the
+// daemon does, so a wrong driver stops it before it touches its store.
+func OpenDevices(ctx context.Context, cfg *config.Daemon) (_ *Devices, err error) {
+	d := &Devices{}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	for i, cr := range cfg.Devices.CodeReaders {
+		field := fmt.Sprintf("devices.code_readers[%d]", i)
+		r, err := device.CodeReaders.Open(ctx, cr.Driver, opts(&cr.Options))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", field, err)
+		}
+		d.CodeReaders = append(d.CodeReaders, r)
+	}
+	name, err := pick(cfg.Hardware, cfg.Devices.CardReader, "devices.card_reader.driver")
+	if err != nil {
+		return nil, err
+	}
+	if d.CardReader, err = device.CardReaders.Open(ctx, name, opts(&cfg.Devices.CardReader.Options)); err != nil {
+		return nil, fmt.Errorf("devices.card_reader: %w", err)
+	}
+	if name, err = pick(cfg.Hardware, cfg.Devices.Display, "devices.display.driver"); err != nil {
+		return nil, err
+	}
+	if d.Display, err = device.Displays.Open(ctx, name, opts(&cfg.Devices.Display.Options)); err != nil {
+		return nil, fmt.Errorf("devices.display: %w", err)
+	}
+	if name, err = pick(cfg.Hardware, cfg.Devices.GPIO, "devices.gpio.driver"); err != nil {
+		return nil, err
+	}
+	if d.Lines, err = device.LineSets.Open(ctx, name, opts(&cfg.Devices.GPIO.Options)); err != nil {
+		return nil, fmt.Errorf("devices.gpio: %w", err)
+	}
+	return d, nil
+}
+
+// Status is what `guichet status --json` prints.
+type Status struct {
+	Device   string       `json:"device"`
+	Tenant   string       `json:"tenant"`
+	Hardware string       `json:"hardware"`
+	Queue    outbox.Stats `json:"queue"`
+	Link     link.Status  `json:"link"`
+}
+
+// Run runs the appliance until ctx ends.
+func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
+	devs, err := OpenDevices(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer devs.Close()
+	platformKey, err := platformKey(cfg)
+	if err != nil {
+		return err
+	}
+	tlsConf, password, err := brokerAuth(&cfg.Broker)
+	if err != nil {
+		return err
+	}
+	// Bind the UI before opening the store, so a port in use stops the
+	// daemon before it changes anything.
+	ln, err := net.Listen("tcp", cfg.UI.Listen)
+	if err != nil {
+		return fmt.Errorf("ui.listen: %w", err)
+	}
+	defer ln.Close()
+
+	key, err := keys.LoadOrCreate(filepath.Join(cfg.StateDir, "device.key"))
+	if err != nil {
+		return err
+	}
+	store, err := outbox.Open(filepath.Join(cfg.StateDir, "outbox.db"), outbox.Identity{Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Key: key})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	screen := displaysim.New()
+	show := func(s device.Screen) {
+		screen.Show(ctx, s)
+		if _, mirror := devs.Display.(*displaysim.Display); !mirror {
+			if err := devs.Display.Show(ctx, s); err != nil {
+				log.Warn("display", "err", err)
+			}
+		}
+	}
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	signalLines := func(p checkout.Payment) {
+		switch p.Status {
+		case checkout.StatusApproved:
+			bg.Add(1)
+			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, device.LineLEDGreen, 500*time.Millisecond) }()
+		case checkout.StatusDeclined:
+			bg.Add(1)
+			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, device.LineBuzzer, 300*time.Millisecond) }()
+		}
+	}
+	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
+		OnChange: func(p checkout.Payment) {
+			show(device.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
+			signalLines(p)
+		}}
+	lk, err := link.New(link.Config{
+		Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Brokers: cfg.Broker.URLs, TLS: tlsConf,
+		Username: cfg.Broker.Username, Password: password, PlatformKey: platformKey,
+		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
+		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
+		Logger: log, OnResult: co.OnResult,
+	}, store)
+	if err != nil {
+		return err
+	}
+	scans := ui.NewScans()
+	srv := &ui.Server{Checkout: co, Screen: screen, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+		Status: func() any {
+			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Queue: store.Stats(), Link: lk.Status()}
+		}}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2+len(devs.CodeReaders))
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- srv.Serve(ctx, ln) }()
+	go func() { defer wg.Done(); lk.Run(ctx) }()
+	for _, r := range devs.CodeReaders {
+		wg.Add(1)
+		go func(r device.CodeReader) {
+			defer wg.Done()
+			for {
+				c, err := r.ReadCode(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						log.Warn("code reader stopped", "err", err)
+					}
+					return
+				}
+				scans.Add(c)
+			}
+		}(r)
+	}
+	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String())
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	log.Info("guichetd stopped", "queue_depth", store.Stats().Depth)
+	return runErr
+}
+
+func platformKey(cfg *config.Daemon) ([]byte, error) {
+	if cfg.PlatformKey != "" {
+		k, err := keys.ParsePublic(cfg.PlatformKey)
+		if err != nil {
+			return nil, fmt.Errorf("platform_key: %w", err)
+		}
+		return k, nil
+	}
+	k, err := keys.LoadPublic(cfg.PlatformKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("platform_key_file: %w", err)
+	}
+	return k, nil
+}
+
+// ErrConfig marks errors caused by the configuration.
+var ErrConfig = errors.New("configuration")
+
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return string(b), nil
+}

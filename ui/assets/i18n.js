@@ -1,0 +1,40 @@
+// Texts of the UI in Chinese, English and French; the language is kept in
+// localStorage per browser (each kiosk screen keeps its own).
+const TEXTS = {
+  zh: {title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
+       pay: "收款", recent: "最近交易", time: "时间", scheme: "方式", status: "状态", approved: "支付成功",
+       declined: "支付失败", queued: "已保存，等待网络", sending: "处理中…", welcome: "欢迎光临", to_pay: "应付",
+       queue: "待同步", online: "在线", offline: "离线", last_sync: "上次同步", sync_now: "立即同步",
+       device: "设备", broker: "服务器", error: "错误"},
+  en: {title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
+       code: "Payment code", pay: "Take payment", recent: "Recent payments", time: "Time", scheme: "Wallet",
+       status: "Status", approved: "Paid", declined: "Declined", queued: "Saved, waiting for the network",
+       sending: "Processing…", welcome: "Welcome", to_pay: "To pay", queue: "Waiting to sync", online: "Online",
+       offline: "Offline", last_sync: "Last sync", sync_now: "Sync now", device: "Device", broker: "Broker", error: "Error"},
+  fr: {title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
+       code: "Code de paiement", pay: "Encaisser", recent: "Derniers paiements", time: "Heure", scheme: "Portefeuille",
+       status: "État", approved: "Payé", declined: "Refusé", queued: "Enregistré, en attente du réseau",
+       sending: "En cours…", welcome: "Bienvenue", to_pay: "À payer", queue: "En attente de synchronisation",
+       online: "En ligne", offline: "Hors ligne", last_sync: "Dernière synchro", sync_now: "Synchroniser",
+       device: "Appareil", broker: "Serveur", error: "Erreur"},
+};
+let LANG = localStorage.getItem("lang") || "zh";
+function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key; }
+function applyTexts() {
+  document.documentElement.lang = LANG;
+  document.querySelectorAll("[data-i18n]").forEach(el => { el.textContent = t(el.dataset.i18n); });
+  const sel = document.getElementById("lang");
+  if (sel) sel.value = LANG;
+}
+function setLang(l) { LANG = l; localStorage.setItem("lang", l); applyTexts(); document.dispatchEvent(new Event("langchange")); }
+document.addEventListener("DOMContentLoaded", () => {
+  const sel = document.getElementById("lang");
+  if (sel) sel.addEventListener("change", () => setLang(sel.value));
+  applyTexts();
+});
+async function api(path, opts) {
+  const r = await fetch(path, opts);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}

@@ -1,0 +1,50 @@
+package ui
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/guichet/guichet/device"
+)
+
+// Scans holds the last code read by any scanner, numbered, so the
+// cashier's page can wait for the next one.
+type Scans struct {
+	mu      sync.Mutex
+	last    device.Code
+	n       uint64
+	changed chan struct{}
+}
+
+// NewScans returns an empty Scans.
+func NewScans() *Scans { return &Scans{changed: make(chan struct{})} }
+
+// Add records a code.
+func (s *Scans) Add(c device.Code) {
+	s.mu.Lock()
+	s.last = c
+	s.n++
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Wait returns the last code if its number is above after, waiting up to d
+// for one.
+func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (device.Code, uint64, bool) {
+	s.mu.Lock()
+	c, n, ch := s.last, s.n, s.changed
+	s.mu.Unlock()
+	if n > after {
+		return c, n, true
+	}
+	select {
+	case <-ch:
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last, s.n, s.n > after
+}

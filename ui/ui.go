@@ -1,0 +1,215 @@
+// Package ui is the appliance's local web UI and the local API behind it:
+// the cashier's screen, the customer-facing screen and the technician's
+// status page, in Chinese, English and French. The guichet command line
+// uses the same API, so a script and a cashier take a payment by the same
+// path.
+package ui
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/checkout/emv"
+	"github.com/guichet/guichet/device"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Checkout is the payment flow as the UI uses it.
+type Checkout interface {
+	Pay(ctx context.Context, amount int64, code string) (*checkout.Payment, error)
+	Get(ctx context.Context, id string) (*checkout.Payment, error)
+	Recent(ctx context.Context, n int) ([]checkout.Payment, error)
+}
+
+// Screen is the customer display's current content.
+type Screen interface {
+	Current() (device.Screen, uint64, <-chan struct{})
+}
+
+// Server serves the UI.
+type Server struct {
+	Checkout Checkout
+	Screen   Screen
+	// Status returns what `guichet status` and the technician page show.
+	Status func() any
+	// SyncNow asks the link to send the queue now.
+	SyncNow func()
+	// Scans are codes read by the scanners and cameras, for the cashier.
+	Scans *Scans
+	// Languages offered, the first being the default.
+	Languages []string
+	Log       *slog.Logger
+}
+
+// Handler returns the HTTP handler of the UI and API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "assets")
+	mux.Handle("GET /", http.FileServerFS(static))
+	mux.HandleFunc("POST /api/pay", s.pay)
+	mux.HandleFunc("GET /api/payments", s.recent)
+	mux.HandleFunc("GET /api/payments/{id}", s.payment)
+	mux.HandleFunc("GET /api/status", s.status)
+	mux.HandleFunc("POST /api/sync", s.sync)
+	mux.HandleFunc("GET /api/display", s.display)
+	mux.HandleFunc("GET /api/scans", s.scans)
+	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
+	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages})
+	})
+	return securityHeaders(mux)
+}
+
+// securityHeaders keeps the kiosk page from being framed or fed scripts
+// from elsewhere.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Serve listens on addr until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-errc
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// PayRequest is the body of POST /api/pay.
+type PayRequest struct {
+	Amount string `json:"amount"` // decimal, "12.34"
+	Code   string `json:"code"`
+}
+
+func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
+	var req PayRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"request: " + err.Error()})
+		return
+	}
+	amount, err := checkout.ParseAmount(req.Amount)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	p, err := s.Checkout.Pay(r.Context(), amount, req.Code)
+	switch {
+	case errors.Is(err, checkout.ErrInput):
+		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+	case err != nil:
+		s.Log.Error("pay", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+func (s *Server) payment(w http.ResponseWriter, r *http.Request) {
+	p, err := s.Checkout.Get(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, apiError{err.Error()})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+func (s *Server) recent(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	if n <= 0 || n > 200 {
+		n = 20
+	}
+	ps, err := s.Checkout.Recent(r.Context(), n)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, ps)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Status())
+}
+
+func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
+	s.SyncNow()
+	writeJSON(w, http.StatusAccepted, map[string]bool{"requested": true})
+}
+
+// display long-polls the customer screen: ?after=VERSION waits up to 25 s
+// for a newer one.
+func (s *Server) display(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	scr, v, changed := s.Screen.Current()
+	if v <= after {
+		select {
+		case <-changed:
+			scr, v, _ = s.Screen.Current()
+		case <-time.After(25 * time.Second):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": v, "screen": scr})
+}
+
+func (s *Server) scans(w http.ResponseWriter, r *http.Request) {
+	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	code, n, ok := s.Scans.Wait(r.Context(), after, 25*time.Second)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"n": n})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"n": n, "code": code})
+}
+
+// displayQR renders the customer screen's QR payload as a PNG.
+func (s *Server) displayQR(w http.ResponseWriter, r *http.Request) {
+	scr, _, _ := s.Screen.Current()
+	if scr.QR == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := emv.WritePNG(w, scr.QR, 8); err != nil {
+		s.Log.Error("render QR", "err", err)
+	}
+}
