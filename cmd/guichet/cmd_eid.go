@@ -97,7 +97,7 @@ func runEIDVerify(e *env, args []string) error {
 		return err
 	}
 	if !verdict.Valid {
-		return fmt.Errorf("%w: %s", errRefused, verdict.Reason)
+		return fmt.Errorf("%w: %s", errRefused, string(verdict.Reason))
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func TestEIDIssueVerify(t *testing.T) {
 
 	// Refusals exit 1 with the reason in the JSON and on standard error.
 	rc, v, errs = verify("--require", "full", code)
-	if rc != 1 || v["valid"] != false || v["reason"] != "wrong_level" || v["level"] != "limited" || !strings.Contains(errs, "wrong_level") {
+	if rc != 1 || v["valid"] != false || v["reason"] != "wrong_level" || v["level"] != "limited" || !strings.HasSuffix(strings.TrimSpace(errs), "guichet eid: refused: wrong_level") {
 		t.Fatalf("require full: exit %d %v %s", rc, v, errs)
 	}
 	rc, v, _ = verify("--at", time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339), code)

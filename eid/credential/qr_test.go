@@ -2,11 +2,13 @@ package credential
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/guichet/guichet/eid/credential/cose"
 	qrcode "github.com/yeqown/go-qrcode/v2"
+	"github.com/yeqown/go-qrcode/writer/standard"
 )
 
 // qrVersion returns the version of the smallest QR code holding text in
@@ -55,5 +57,40 @@ func TestNoOpenCV(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "github.com/fxamacker/cbor/v2") {
 		t.Fatalf("go list output does not look like a dependency list:\n%s", out)
+	}
+}
+
+// TestQRScansBack draws a code as a phone would show it and reads it back
+// with ZBar, a reader independent of the writer, then verifies what it read.
+func TestQRScansBack(t *testing.T) {
+	zbarimg, err := exec.LookPath("zbarimg")
+	if err != nil {
+		t.Fatal("zbarimg not found: apt-get install zbar-tools")
+	}
+	p := newPlatform(t, Options{})
+	text := p.issue(t, cose.ES256, typical())
+	q, err := qrcode.NewWith(text, qrcode.WithEncodingMode(qrcode.EncModeAlphanumeric),
+		qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := filepath.Join(t.TempDir(), "code.png")
+	w, err := standard.New(png, standard.WithQRWidth(6), standard.WithBuiltinImageEncoder(standard.PNG_FORMAT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Save(w); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(zbarimg, "--raw", "-q", "-Sdisable", "-Sqrcode.enable", png).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v", err)
+	}
+	read := strings.TrimRight(string(out), "\n")
+	if read != text {
+		t.Fatalf("zbarimg read %q, wrote %q", read, text)
+	}
+	if _, err := p.v.Verify(read, t0); err != nil {
+		t.Fatalf("Verify(scanned): %v", err)
 	}
 }
