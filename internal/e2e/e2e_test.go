@@ -121,7 +121,9 @@ func (r *Rig) start(name string, args ...string) *exec.Cmd {
 }
 
 // StartPlatform starts guichet-platform.
-func (r *Rig) StartPlatform() { r.platform = r.start("guichet-platform", "--config", r.PlatConf, "run") }
+func (r *Rig) StartPlatform() {
+	r.platform = r.start("guichet-platform", "--config", r.PlatConf, "run")
+}
 
 // StopPlatform stops it with SIGTERM.
 func (r *Rig) StopPlatform() { stop(r.platform); r.platform = nil }
