@@ -228,6 +228,7 @@ type FieldError struct {
 	Msg   string
 }
 
+// Error says what is wrong.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 func fieldErr(field, format string, args ...any) error {

@@ -193,6 +193,7 @@ type Error struct {
 	Reason string
 }
 
+// Error says what is wrong.
 func (e *Error) Error() string {
 	msg := "emv: " + e.Kind.Error()
 	if e.ID != "" {

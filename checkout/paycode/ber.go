@@ -93,6 +93,7 @@ type BERError struct {
 	Reason string
 }
 
+// Error says what is wrong.
 func (e *BERError) Error() string {
 	return fmt.Sprintf("BER-TLV at byte %d: %s", e.Offset, e.Reason)
 }

@@ -60,6 +60,7 @@ type Error struct {
 	Reason string
 }
 
+// Error says what is wrong.
 func (e *Error) Error() string {
 	if e.Scheme == Unknown {
 		return "paycode: " + e.Reason

@@ -133,6 +133,7 @@ type StatusError struct {
 	SW uint16
 }
 
+// Error says what is wrong.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s: card answered %04X (%s)", e.Op, e.SW, describe(e.SW))
 }
