@@ -2,6 +2,7 @@ package credential
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -75,7 +76,21 @@ func TestHostileCodes(t *testing.T) {
 func FuzzVerify(f *testing.F) {
 	p := newPlatform(f, Options{})
 	good := p.issue(f, cose.ES256, typical())
+	revoked := p.issue(f, cose.ES256, typical())
+	rl := RevocationList{Seq: 1, IssuedAt: t0}
+	rl.Revoke(open(f, revoked).cti(f))
+	for i := 0; i < 100; i++ {
+		rl.Revoke([]byte{byte(i)})
+	}
+	signed, err := SignRevocations(p.root, rl)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, _, err := p.v.SetRevocations(signed); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(good)
+	f.Add(revoked)
 	f.Add(p.issue(f, cose.EdDSA, typical()))
 	f.Add(good[:len(good)/2])
 	f.Add(DefaultPrefix)
@@ -96,4 +111,83 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted %q: %+v", text, res)
 		}
 	})
+}
+
+func FuzzLists(f *testing.F) {
+	p := newPlatform(f, Options{})
+	rl := RevocationList{Seq: 3, IssuedAt: t0}
+	rl.Revoke([]byte("a"))
+	rl.Revoke([]byte("b"))
+	signed, err := SignRevocations(p.root, rl)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(signed)
+	f.Add(p.keySet)
+	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
+	root := p.root.Public()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if ks, err := ParseKeySet(data, root); err == nil {
+			if ks.Seq == 0 || len(ks.Keys) > MaxKeys {
+				t.Fatalf("accepted key set %+v", ks)
+			}
+		} else if !errors.Is(err, ErrListMalformed) && !errors.Is(err, ErrListSignature) {
+			t.Fatalf("key set error %v of no kind", err)
+		}
+		if rl, err := ParseRevocations(data, root); err == nil {
+			for _, h := range rl.Revoked {
+				if len(h) != RevocationHashLen {
+					t.Fatalf("accepted entry %x", h)
+				}
+			}
+		} else if !errors.Is(err, ErrListMalformed) && !errors.Is(err, ErrListSignature) {
+			t.Fatalf("revocation list error %v of no kind", err)
+		}
+	})
+}
+
+// TestConcurrentUpdate verifies while the sync replaces the lists, for the
+// race detector.
+func TestConcurrentUpdate(t *testing.T) {
+	p := newPlatform(t, Options{})
+	code := p.issue(t, cose.ES256, typical())
+	cti := open(t, code).cti(t)
+	lists := make([][]byte, 20)
+	for i := range lists {
+		rl := RevocationList{Seq: uint64(i + 1), IssuedAt: t0}
+		if i%2 == 1 {
+			rl.Revoke(cti)
+		}
+		var err error
+		if lists[i], err = SignRevocations(p.root, rl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, l := range lists {
+			if _, _, err := p.v.SetRevocations(l); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := p.v.SetKeySet(p.keySet); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		if _, err := p.v.Verify(code, t0); err != nil && ReasonOf(err) != ReasonRevoked {
+			t.Fatalf("Verify during updates: %v", err)
+		}
+	}
+	if _, err := p.v.Verify(code, t0); ReasonOf(err) != ReasonRevoked {
+		t.Fatalf("after the last list (which revokes): %v", err)
+	}
 }
