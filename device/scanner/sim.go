@@ -1,0 +1,120 @@
+package scanner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/guichet/guichet/device"
+)
+
+func init() {
+	device.CodeReaders.Register("sim", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
+		var o SimOptions
+		if err := opts.Decode(&o); err != nil {
+			return nil, fmt.Errorf("sim scanner options: %w", err)
+		}
+		return NewSim(o), nil
+	})
+}
+
+// SimOptions configure the "sim" driver.
+type SimOptions struct {
+	// Codes are yielded in order; a code given as "FORMAT:text" with a
+	// known format ("QR_CODE:...", "EAN_13:...") has that format, any
+	// other is UNKNOWN.
+	Codes []string `yaml:"codes"`
+	// Interval is the wait before each code; default 1s.
+	Interval time.Duration `yaml:"interval"`
+	// Loop starts the list over at its end instead of returning ErrEnd.
+	Loop bool `yaml:"loop"`
+	// Source names the scanner in the codes; default "sim".
+	Source string `yaml:"source"`
+}
+
+// Sim is a simulated scanner: it yields codes from a list or a channel.
+type Sim struct {
+	codes    []device.Code
+	ch       <-chan device.Code
+	interval time.Duration
+	loop     bool
+	source   string
+
+	mu sync.Mutex
+	i  int
+}
+
+// NewSim returns a scanner that yields o.Codes.
+func NewSim(o SimOptions) *Sim {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.Source == "" {
+		o.Source = "sim"
+	}
+	s := &Sim{interval: o.Interval, loop: o.Loop, source: o.Source}
+	for _, c := range o.Codes {
+		code := device.Code{Format: "UNKNOWN", Text: c}
+		for _, f := range []string{"QR_CODE", "CODE_128", "EAN_13", "EAN_8", "UPC_A"} {
+			if len(c) > len(f) && c[:len(f)] == f && c[len(f)] == ':' {
+				code = device.Code{Format: f, Text: c[len(f)+1:]}
+			}
+		}
+		s.codes = append(s.codes, code)
+	}
+	return s
+}
+
+// NewSimChan returns a scanner that yields the codes sent on ch, as they
+// come, until ch is closed. Codes without a Source get source.
+func NewSimChan(ch <-chan device.Code, source string) *Sim {
+	if source == "" {
+		source = "sim"
+	}
+	return &Sim{ch: ch, source: source}
+}
+
+// ReadCode returns the next code.
+func (s *Sim) ReadCode(ctx context.Context) (device.Code, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var c device.Code
+	if s.ch != nil {
+		select {
+		case <-ctx.Done():
+			return device.Code{}, ctx.Err()
+		case got, ok := <-s.ch:
+			if !ok {
+				return device.Code{}, ErrEnd
+			}
+			c = got
+		}
+	} else {
+		if s.i == len(s.codes) {
+			if !s.loop || len(s.codes) == 0 {
+				return device.Code{}, ErrEnd
+			}
+			s.i = 0
+		}
+		t := time.NewTimer(s.interval)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return device.Code{}, ctx.Err()
+		case <-t.C:
+		}
+		c = s.codes[s.i]
+		s.i++
+	}
+	if c.Source == "" {
+		c.Source = s.source
+	}
+	if c.At.IsZero() {
+		c.At = time.Now()
+	}
+	return c, nil
+}
+
+// Close does nothing: the simulated scanner holds no resources.
+func (s *Sim) Close() error { return nil }
