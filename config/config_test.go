@@ -1,0 +1,112 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `device: {id: till-1}
+broker: {urls: ["tcp://127.0.0.1:1883"]}
+platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+`
+
+func writeConf(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "guichetd.yaml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := LoadDaemon(writeConf(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 1000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Device.Tenant != "default" {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestBadFilesNameTheField(t *testing.T) {
+	cases := []struct{ name, conf, want string }{
+		{"empty", "", "empty file"},
+		{"not yaml", "\x00\x01\x02: [", "guichetd.yaml"},
+		{"unclosed", "device: {id: [x\n", "guichetd.yaml"},
+		{"unknown field", minimal + "colour: blue\n", "colour"},
+		{"no device id", strings.Replace(minimal, "till-1", `""`, 1), "device.id"},
+		{"device id with slash", strings.Replace(minimal, "till-1", `"a/b"`, 1), "device.id"},
+		{"no broker", strings.Replace(minimal, `broker: {urls: ["tcp://127.0.0.1:1883"]}`, "", 1), "broker.urls"},
+		{"broker without scheme", strings.Replace(minimal, "tcp://127.0.0.1:1883", "127.0.0.1:1883", 1), "broker.urls[0]"},
+		{"broker bad scheme", strings.Replace(minimal, "tcp://", "http://", 1), "broker.urls[0]"},
+		{"broker bad port", strings.Replace(minimal, ":1883", ":mqtt", 1), "broker.urls[0]"},
+		{"broker no port", strings.Replace(minimal, ":1883", "", 1), "broker.urls[0]"},
+		{"cert without key", minimal + "broker: {urls: [\"ssl://h:8883\"], cert: /x}\n", "broker"},
+		{"missing ca file", strings.Replace(minimal, `broker: {urls: ["tcp://127.0.0.1:1883"]}`, `broker: {urls: ["ssl://h:8883"], ca: /nonexistent/ca.pem}`, 1), "broker.ca"},
+		{"unknown hardware", minimal + "hardware: quantum\n", "hardware"},
+		{"window too large", minimal + "sync: {window: 1000000}\n", "sync.window"},
+		{"bad duration", minimal + "sync: {ack_timeout: soon}\n", "duration"},
+		{"tiny ack timeout", minimal + "sync: {ack_timeout: 1ns}\n", "sync.ack_timeout"},
+		{"bad listen", minimal + "ui: {listen: localhost}\n", "ui.listen"},
+		{"bad language", minimal + "ui: {languages: [de]}\n", "ui.languages[0]"},
+		{"bad currency", minimal + "checkout: {currency: yuan}\n", "checkout.currency"},
+		{"bad log level", minimal + "log_level: loud\n", "log_level"},
+		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
+		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},
+		{"wrong type", minimal + "sync: {window: many}\n", "line 4"},
+		{"huge", minimal + "# " + strings.Repeat("x", 2<<20) + "\n", "larger than"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadDaemon(writeConf(t, tc.conf))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q: want one line naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	if _, err := LoadDaemon(filepath.Join(t.TempDir(), "none.yaml")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestPlatform(t *testing.T) {
+	p := writeConf(t, "store: /tmp/x.db\nkey_file: /tmp/k\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\n")
+	c, err := LoadPlatform(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Instance != "p1" || c.BatchMax != 2000 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	p = writeConf(t, "store: /tmp/x.db\nkey_file: /tmp/k\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\nbatch_max: 0\nbatch_delay: 5s\n")
+	if _, err := LoadPlatform(p); err == nil || !strings.Contains(err.Error(), "batch_delay") {
+		t.Fatalf("bad batch_delay: %v", err)
+	}
+}
+
+func FuzzDaemonConfig(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte(minimal + "sync: {window: 5, ack_timeout: 1s}\n"))
+	f.Add([]byte("device: &a {id: *a}\n"))
+	f.Add([]byte("a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := &Daemon{}
+		if err := decode("f.yaml", data, c); err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error: %q", err)
+			}
+			return
+		}
+		c.setDefaults()
+		_ = c.Validate() // must not panic
+	})
+}
