@@ -135,6 +135,9 @@ func SignKeySet(root crypto.Signer, ks KeySet) ([]byte, error) {
 // SignRevocations returns l as a COSE_Sign1 signed by the platform root key.
 // Entries are sorted and deduplicated.
 func SignRevocations(root crypto.Signer, l RevocationList) ([]byte, error) {
+	if len(l.Revoked) > MaxRevoked {
+		return nil, fmt.Errorf("eid: revocation list: %d entries, at most %d", len(l.Revoked), MaxRevoked)
+	}
 	rev := slices.Clone(l.Revoked)
 	slices.SortFunc(rev, bytes.Compare)
 	rev = slices.CompactFunc(rev, bytes.Equal)
