@@ -35,6 +35,7 @@ const (
 	ReasonWrongLevel       Reason = "wrong_level"       // level below the one required
 )
 
+// Error returns the reason with the package's prefix.
 func (r Reason) Error() string { return "eid: code refused: " + string(r) }
 
 // Refusal is the error Verify returns for a code it refuses. Detail never
@@ -44,6 +45,7 @@ type Refusal struct {
 	Detail string
 }
 
+// Error returns the reason and its detail.
 func (e *Refusal) Error() string {
 	if e.Detail == "" {
 		return e.Reason.Error()
