@@ -270,9 +270,17 @@ func (s *Store) submit(ctx context.Context, req *request) error {
 	}
 }
 
+// maxLinger caps how long the committer waits for writers of the last
+// group to come back; it is also bounded by half the last commit's time.
+const maxLinger = time.Millisecond
+
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
 	batch := make([]*request, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	var lastSize int
+	var lastTook time.Duration
 	for {
 		select {
 		case r := <-s.reqs:
@@ -281,16 +289,46 @@ func (s *Store) commitLoop() {
 			s.failPending()
 			return
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
+		s.fill(&batch)
+		// The writers answered by the last commit come back one by one as
+		// they get scheduled; committing the first of them alone would split
+		// the group in two and halve the throughput. So while the group is
+		// smaller than the last one, wait a little for the rest. A lone
+		// writer (last group of one) never waits.
+		if len(batch) < lastSize {
+			linger.Reset(min(lastTook/2, maxLinger))
+		wait:
+			for len(batch) < lastSize {
+				select {
+				case r := <-s.reqs:
+					batch = append(batch, r)
+					s.fill(&batch)
+				case <-linger.C:
+					break wait
+				}
+			}
+			if !linger.Stop() {
+				select {
+				case <-linger.C:
+				default:
+				}
 			}
 		}
+		t0 := time.Now()
 		s.commit(batch)
+		lastSize, lastTook = len(batch), time.Since(t0)
+	}
+}
+
+// fill adds the requests already queued to batch, without waiting.
+func (s *Store) fill(batch *[]*request) {
+	for len(*batch) < maxBatch {
+		select {
+		case r := <-s.reqs:
+			*batch = append(*batch, r)
+		default:
+			return
+		}
 	}
 }
 
