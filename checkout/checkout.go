@@ -201,6 +201,9 @@ func (s *Service) OnResult(r envelope.Result) {
 		status, r.Reason = StatusDeclined, "platform answered "+r.Status
 	}
 	if p.Status != status {
+		// The ledger entry was written in the same commit that gave the
+		// record its seq, before the seq was known.
+		p.Seq = r.Seq
 		p.Status, p.Reason, p.Updated = status, r.Reason, time.Now()
 		b, _ := json.Marshal(p)
 		if err := s.Store.Put(ctx, outbox.Put{Bucket: bucket, Key: p.ID, Value: b}); err != nil {
