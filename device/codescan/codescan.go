@@ -58,7 +58,7 @@ type Options struct {
 	// Formats are the symbologies to read, by name; empty means
 	// DefaultFormats.
 	Formats []string `yaml:"formats"`
-	// Thorough adds OpenCV's WeChatQRCode when the fast passes find no QR
+	// Thorough adds OpenCV's WeChatQRCode when the fast passes find no
 	// code. It reads more damaged, curved and low-contrast codes, but
 	// without its CNN models it can take a second or more on a large frame
 	// with no code, so it suits still images, not a live camera.
@@ -180,8 +180,8 @@ const minSide = 8
 // binarizer), a sharpened copy for blurred linear codes, the image turned
 // a quarter for upright linear codes, the
 // inverse for light-on-dark QR codes (phones in dark mode), and a half-size
-// copy for large images. A Thorough decoder then tries WeChatQRCode if no
-// QR code was found.
+// copy for large images. A Thorough decoder then tries WeChatQRCode if
+// nothing was found.
 func (d *Decoder) Decode(img gocv.Mat) ([]Symbol, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -300,7 +300,7 @@ func (d *Decoder) Decode(img gocv.Mat) ([]Symbol, error) {
 			break
 		}
 	}
-	if d.wechat != nil && !slices.ContainsFunc(found, func(s Symbol) bool { return s.Format == QRCode }) {
+	if d.wechat != nil && len(found) == 0 {
 		// Its time grows faster than the pixel count, to minutes on a
 		// large noisy image, so it sees at most wechatSide pixels a side.
 		src := &d.gray
