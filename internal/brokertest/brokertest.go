@@ -53,10 +53,16 @@ type Mosquitto struct {
 	conf string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
+	tls  bool
 }
 
-// URL is the broker's tcp:// address.
-func (m *Mosquitto) URL() string { return "tcp://127.0.0.1:" + strconv.Itoa(m.Port) }
+// URL is the broker's address: tcp://, or ssl:// for a TLS broker.
+func (m *Mosquitto) URL() string {
+	if m.tls {
+		return "ssl://127.0.0.1:" + strconv.Itoa(m.Port)
+	}
+	return "tcp://127.0.0.1:" + strconv.Itoa(m.Port)
+}
 
 // StartMosquitto starts mosquitto from deploy/mosquitto/guichet.conf.tmpl.
 func StartMosquitto(t testing.TB) *Mosquitto {

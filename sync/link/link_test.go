@@ -3,11 +3,15 @@ package link_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/sync/envelope"
@@ -170,4 +174,107 @@ func TestTwoPlatformInstancesShareTheLoad(t *testing.T) {
 	r.append(t, 1000, "s")
 	r.waitDrained(t, 1000)
 	r.checkApplied(t, 1000)
+}
+
+// hostile publishes raw MQTT messages, as an attacker on the broker would.
+func hostile(t *testing.T, url string) mqtt.Client {
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("intruder"))
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func publish(t *testing.T, c mqtt.Client, topic string, payload []byte) {
+	if tok := c.Publish(topic, 1, false, payload); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+}
+
+func TestHostileMessagesAreRefusedAndCounted(t *testing.T) {
+	r := newRig(t)
+	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: r.platKey, BatchMax: 100}, r.store, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); srv.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	r.append(t, 3, "h")
+	genuine, err := r.ob.Pending(context.Background(), 0, 1)
+	if err != nil || len(genuine) != 1 {
+		t.Fatal("no pending record to keep", err)
+	}
+	r.runLink(t)
+	r.waitDrained(t, 3)
+
+	ents := make(chan []byte, 1)
+	// A genuine frame of the device, kept to replay it.
+	_, otherKey, _ := ed25519.GenerateKey(nil)
+	ob2, err := outbox.Open(filepath.Join(r.dir, "evil.db"), outbox.Identity{Tenant: "t1", Device: "d1", Key: otherKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob2.Close()
+	e, err := ob2.Append(context.Background(), outbox.Record{Key: "forged", Type: "test", Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents <- e.Frame
+
+	c := hostile(t, r.broker.URL())
+	topic := envelope.Topics{Tenant: "t1", Device: "d1"}
+	publish(t, c, topic.Records(), []byte("GQ"))                                                      // truncated
+	publish(t, c, topic.Records(), make([]byte, envelope.MaxFrame+1))                                 // oversized
+	publish(t, c, topic.Records(), []byte(strings.Repeat("not a frame at all, just some text. ", 4))) // garbage
+	publish(t, c, topic.Records(), <-ents)                                                            // signed by another key
+	publish(t, c, envelope.Topics{Tenant: "t1", Device: "ghost"}.Records(), e.Frame)
+	// Downlink: a forged ack that would make the device forget records,
+	// a garbage command, an ack for another device.
+	forged, _ := json.Marshal(envelope.Ack{Tenant: "t1", Device: "d1", Upto: 1000})
+	publish(t, c, topic.Acks(), envelope.Seal(otherKey, forged))
+	publish(t, c, topic.Commands(), []byte{0xff, 0x00, 0x13})
+	other, _ := json.Marshal(envelope.Ack{Tenant: "t1", Device: "d2", Upto: 1})
+	publish(t, c, topic.Acks(), envelope.Seal(r.platKey, other))
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n := uint64(0)
+		for _, v := range srv.Refused() {
+			n += v
+		}
+		if n >= 5 && r.lk.Status().Refused >= 3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	refused := srv.Refused()
+	for _, reason := range []string{"envelope: frame truncated", "envelope: frame larger than 262144 bytes", "envelope: not a guichet frame (bad magic)", "bad signature", "unknown device"} {
+		if refused[reason] == 0 {
+			t.Errorf("platform did not count %q: %v", reason, refused)
+		}
+	}
+	if got := r.lk.Status().Refused; got < 3 {
+		t.Errorf("device refused %d hostile downlink messages, want 3", got)
+	}
+	// Nothing was applied or forgotten because of them, and sync goes on.
+	r.checkApplied(t, 3)
+	r.append(t, 2, "after")
+	r.waitDrained(t, 5)
+	r.checkApplied(t, 5)
+	// A genuine record replayed: counted as a duplicate, not applied again.
+	st, _ := r.store.Stats(context.Background())
+	before := st[0].Duplicates
+	publish(t, c, topic.Records(), genuine[0].Frame)
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, _ = r.store.Stats(context.Background()); st[0].Duplicates > before {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st[0].Duplicates != before+1 {
+		t.Fatalf("replayed record: duplicates %d, want %d", st[0].Duplicates, before+1)
+	}
+	r.checkApplied(t, 5)
 }

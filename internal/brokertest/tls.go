@@ -1,0 +1,116 @@
+package brokertest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// CA is a throw-away certificate authority for TLS tests.
+type CA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	PEM  []byte
+	dir  string
+}
+
+// NewCA makes a CA whose files live in a temporary folder.
+func NewCA(t testing.TB) *CA {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "guichet test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	ca := &CA{cert: cert, key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), dir: t.TempDir()}
+	return ca
+}
+
+// Issue makes a certificate for cn (a server when server is set, valid for
+// 127.0.0.1) and writes NAME.pem and NAME.key; it returns their paths.
+func (ca *CA) Issue(t testing.TB, cn string, server bool) (certPath, keyPath string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certPath, keyPath = filepath.Join(ca.dir, cn+".pem"), filepath.Join(ca.dir, cn+".key")
+	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certPath, keyPath
+}
+
+// CAFile writes the CA certificate and returns its path.
+func (ca *CA) CAFile(t testing.TB) string {
+	p := filepath.Join(ca.dir, "ca.pem")
+	if err := os.WriteFile(p, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ClientTLS returns a client configuration with the certificate of cn.
+func (ca *CA) ClientTLS(t testing.TB, cn string) *tls.Config {
+	c, k := ca.Issue(t, cn, false)
+	pair, err := tls.LoadX509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+}
+
+// StartMosquittoTLS starts mosquitto with a TLS listener that requires a
+// client certificate, takes the client id from its CN, and applies the
+// project's ACL (deploy/mosquitto/guichet.acl). URL() is then ssl://.
+func StartMosquittoTLS(t testing.TB, ca *CA) *Mosquitto {
+	t.Helper()
+	bin := "/usr/sbin/mosquitto"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
+	}
+	m := &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true}
+	cert, key := ca.Issue(t, "broker", true)
+	conf := "user root\nper_listener_settings true\nlistener " + strconv.Itoa(m.Port) + " 127.0.0.1\n" +
+		"cafile " + ca.CAFile(t) + "\ncertfile " + cert + "\nkeyfile " + key + "\n" +
+		"require_certificate true\nuse_identity_as_username true\nuse_username_as_clientid true\n" +
+		"allow_anonymous false\nacl_file " + filepath.Join(Root(t), "deploy/mosquitto/guichet.acl") + "\n" +
+		"persistence false\nlog_type error\nlog_type warning\n"
+	m.conf = filepath.Join(m.dir, "mosquitto.conf")
+	if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.start(bin)
+	t.Cleanup(m.Stop)
+	return m
+}
