@@ -51,22 +51,22 @@ type CardAccess struct {
 // It is personal data: it never goes into a log and is stored only
 // encrypted.
 type Card struct {
-	Kind           string    `json:"kind"` // "icao9303", "cn-resident", "sim"
-	DocumentNumber string    `json:"document_number,omitempty"`
-	IDNumber       string    `json:"id_number,omitempty"`
-	Surname        string    `json:"surname,omitempty"`
-	GivenNames     string    `json:"given_names,omitempty"`
-	Name           string    `json:"name,omitempty"`
-	Sex            string    `json:"sex,omitempty"`
-	Nationality    string    `json:"nationality,omitempty"`
-	BirthDate      string    `json:"birth_date,omitempty"` // YYYY-MM-DD where known, else as on the card
-	ExpiryDate     string    `json:"expiry_date,omitempty"`
-	Address        string    `json:"address,omitempty"`
-	Issuer         string    `json:"issuer,omitempty"`
-	Photo          []byte    `json:"-"`
-	PhotoFormat    string    `json:"photo_format,omitempty"` // "jpeg", "jp2", "wlt", "png"
-	Verified       bool      `json:"verified"`               // passive authentication (or the SAM) vouched for the data
-	ReadAt         time.Time `json:"read_at"`
+	Kind           string    `json:"kind" yaml:"kind"` // "icao9303", "cn-resident", "sim"
+	DocumentNumber string    `json:"document_number,omitempty" yaml:"document_number"`
+	IDNumber       string    `json:"id_number,omitempty" yaml:"id_number"`
+	Surname        string    `json:"surname,omitempty" yaml:"surname"`
+	GivenNames     string    `json:"given_names,omitempty" yaml:"given_names"`
+	Name           string    `json:"name,omitempty" yaml:"name"`
+	Sex            string    `json:"sex,omitempty" yaml:"sex"`
+	Nationality    string    `json:"nationality,omitempty" yaml:"nationality"`
+	BirthDate      string    `json:"birth_date,omitempty" yaml:"birth_date"` // YYYY-MM-DD where known, else as on the card
+	ExpiryDate     string    `json:"expiry_date,omitempty" yaml:"expiry_date"`
+	Address        string    `json:"address,omitempty" yaml:"address"`
+	Issuer         string    `json:"issuer,omitempty" yaml:"issuer"`
+	Photo          []byte    `json:"-" yaml:"-"`
+	PhotoFormat    string    `json:"photo_format,omitempty" yaml:"photo_format"` // "jpeg", "jp2", "wlt", "png"
+	Verified       bool      `json:"verified" yaml:"verified"`                   // passive authentication (or the SAM) vouched for the data
+	ReadAt         time.Time `json:"read_at" yaml:"read_at"`
 }
 
 // CardReader reads the card presented on it. ReadCard blocks until a card is
