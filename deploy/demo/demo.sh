@@ -27,7 +27,7 @@ ADMIN_PORT=$(free_port 18090)
 # The simulated camera plays the demo frames: a customer's payment code.
 CODE_READERS="[]"
 if [ -d "$ROOT/deploy/demo/frames" ] && [ "${DEMO_CAMERA:-1}" = 1 ]; then
-  CODE_READERS="[{driver: camera, options: {camera: {driver: folder, options: {dir: \"$ROOT/deploy/demo/frames\", fps: 2, loop: true}}, dedupe: 30s}}]"
+  CODE_READERS="[{driver: camera, options: {camera: folder, camera_options: {path: \"$ROOT/deploy/demo/frames\", fps: 2}, dedupe: 30s}}]"
 fi
 fill() {
   sed -e "s#{{STATE}}#$STATE#g" -e "s#{{MQTT_PORT}}#$MQTT_PORT#g" -e "s#{{UI_PORT}}#$UI_PORT#g" \

@@ -27,10 +27,13 @@ import (
 	"github.com/guichet/guichet/ui"
 
 	// Drivers shipped with the appliance, registered by name.
+	_ "github.com/guichet/guichet/device/camera"
 	_ "github.com/guichet/guichet/device/cardreader/pcsc"
 	_ "github.com/guichet/guichet/device/cardreader/sam"
 	_ "github.com/guichet/guichet/device/cardreader/sim"
+	_ "github.com/guichet/guichet/device/codescan"
 	_ "github.com/guichet/guichet/device/gpio/sim"
+	_ "github.com/guichet/guichet/device/scanner"
 )
 
 // Devices are the opened devices.
