@@ -46,6 +46,7 @@ stop() {
   # guichetd first, so nothing is sent to a platform already gone.
   for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
   echo "demo: stopped"
+  exit 0
 }
 trap stop INT TERM EXIT
 
@@ -78,3 +79,4 @@ cat <<MSG
 MSG
 wait -n "${pids[@]}" || true
 echo "demo: a process exited; see the logs in $STATE" >&2
+exit 1
