@@ -40,6 +40,7 @@ type CorruptInputError struct {
 	Reason string
 }
 
+// Error says where the input stopped being Base45.
 func (e *CorruptInputError) Error() string {
 	return fmt.Sprintf("base45: %s at offset %d", e.Reason, e.Offset)
 }
