@@ -369,6 +369,14 @@ func (l *Link) handle(ctx context.Context, m mqtt.Message) bool {
 		l.mu.Lock()
 		_, dup := l.seen[cmd.ID]
 		l.seen[cmd.ID] = time.Now()
+		if len(l.seen) > 10000 {
+			// Expired commands are refused anyway; forget old ids.
+			for id, at := range l.seen {
+				if time.Since(at) > 24*time.Hour {
+					delete(l.seen, id)
+				}
+			}
+		}
 		l.mu.Unlock()
 		if dup {
 			return false

@@ -131,11 +131,15 @@ type DeviceStats struct {
 	Applied    uint64 `json:"applied"`
 	Duplicates uint64 `json:"duplicates"`
 	Rejected   uint64 `json:"rejected"`
+	// Held counts records parked ahead of a gap: a gap that stays is a
+	// record the device has not sent (yet).
+	Held uint64 `json:"held"`
 }
 
 // Stats returns the counters of every device.
 func (s *Store) Stats(ctx context.Context) ([]DeviceStats, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT tenant,device,applied,duplicates,rejected FROM devices ORDER BY tenant,device`)
+	rows, err := s.db.QueryContext(ctx, `SELECT d.tenant,d.device,d.applied,d.duplicates,d.rejected,
+		(SELECT COUNT(*) FROM held h WHERE h.tenant=d.tenant AND h.device=d.device) FROM devices d ORDER BY d.tenant,d.device`)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func (s *Store) Stats(ctx context.Context) ([]DeviceStats, error) {
 	var out []DeviceStats
 	for rows.Next() {
 		var d DeviceStats
-		if err := rows.Scan(&d.Tenant, &d.Device, &d.Applied, &d.Duplicates, &d.Rejected); err != nil {
+		if err := rows.Scan(&d.Tenant, &d.Device, &d.Applied, &d.Duplicates, &d.Rejected, &d.Held); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
