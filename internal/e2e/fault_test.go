@@ -185,8 +185,10 @@ func TestFaultHalfOpen(t *testing.T) {
 // TestFaultNATSFailover runs the device against a 3-node NATS cluster
 // (MQTT listeners, JetStream) with all three URLs, and kills the node it
 // is connected to mid-sync: the device fails over and loses nothing. The
-// platform (one instance: shared subscriptions are not used on NATS) is
-// connected to another node.
+// platform (one instance: shared subscriptions are not used on NATS)
+// starts on another node; the killed node is brought back and the second
+// kill hits the node the device failed over to, which is also the
+// platform's, so both fail over.
 func TestFaultNATSFailover(t *testing.T) {
 	r := NewRig(t)
 	c := fault.StartNATSCluster(t, 3)
@@ -198,7 +200,7 @@ func TestFaultNATSFailover(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	broker := r.WaitConnected(30 * time.Second)
 	p := r.StartPayers(payers, seed)
-	const runs = 1
+	const runs = 2
 	for i := 0; i < runs; i++ {
 		sleepRand(rng, 500*time.Millisecond, 1500*time.Millisecond)
 		node := c.NodeByMQTTURL(broker)
@@ -216,6 +218,8 @@ func TestFaultNATSFailover(t *testing.T) {
 			return false
 		})
 		t.Logf("failed over from %s to %s in %v", node.Name, broker, time.Since(killed).Round(100*time.Millisecond))
+		c.Restart(node)
+		c.WaitReady(60 * time.Second)
 	}
 	sleepRand(rng, 500*time.Millisecond, 1000*time.Millisecond)
 	finishFault(t, r, p, "nats_failover", runs)
