@@ -59,3 +59,4 @@ fuzz: deps
 
 clean:
 	rm -rf bin var
+include deploy/make/fault.mk
