@@ -206,7 +206,9 @@ func (l *Link) clientOptions(broker string, lost chan<- error) *mqtt.ClientOptio
 		SetConnectRetry(false).
 		SetKeepAlive(l.cfg.KeepAlive).
 		SetPingTimeout(l.cfg.KeepAlive/2).
-		SetConnectTimeout(5*time.Second).
+		SetProtocolVersion(4). // MQTT 3.1.1 only: NATS refuses the 3.1 fallback
+		// NATS answers CONNECT only once its JetStream has re-elected (4-8 s).
+		SetConnectTimeout(10*time.Second).
 		SetWriteTimeout(5*time.Second).
 		SetOrderMatters(true).
 		SetBinaryWill(l.topics().Status(), will, 1, true).
