@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/guichet/guichet/sync/envelope"
@@ -53,8 +55,14 @@ type Applier struct {
 	// Reject is told why each message was refused, for the log and counters.
 	Reject func(tenant, device string, seq uint64, reason string)
 
-	keys map[string]ed25519.PublicKey // tenant/device -> key, cached
+	keysMu sync.Mutex
+	keys   map[string]ed25519.PublicKey // tenant/device -> key, cached
 }
+
+// parallelCheck is the batch size from which signatures are checked on
+// every core: Ed25519 verification is most of the platform's CPU per
+// record, and the applying transaction that follows is serial anyway.
+const parallelCheck = 64
 
 // Apply checks and applies a batch in one transaction. Records are applied
 // in sequence order per device; a record ahead of a gap is held, one
@@ -62,12 +70,10 @@ type Applier struct {
 // again, so a device whose ack was lost still learns the outcome.
 func (a *Applier) Apply(ctx context.Context, batch []Incoming) (*Outcome, error) {
 	out := &Outcome{}
-	if a.keys == nil {
-		a.keys = map[string]ed25519.PublicKey{}
-	}
+	checks := a.checkAll(ctx, batch)
 	var good []checked
-	for _, in := range batch {
-		c, reason := a.check(ctx, in)
+	for i, in := range batch {
+		c, reason := checks[i].c, checks[i].reason
 		if reason != "" {
 			out.Rejected++
 			if a.Reject != nil {
@@ -247,6 +253,58 @@ func storedResult(ctx context.Context, tx *sql.Tx, r *envelope.Record) (*envelop
 	return &envelope.Result{Seq: r.Seq, Key: key, Status: status, Reason: reason, Body: json.RawMessage(body)}, nil
 }
 
+type checkResult struct {
+	c      checked
+	reason string
+}
+
+// checkAll checks every message of batch, on all cores when the batch is
+// large; the results are in batch order.
+func (a *Applier) checkAll(ctx context.Context, batch []Incoming) []checkResult {
+	res := make([]checkResult, len(batch))
+	workers := min(runtime.GOMAXPROCS(0), len(batch)/parallelCheck)
+	if workers <= 1 {
+		for i, in := range batch {
+			res[i].c, res[i].reason = a.check(ctx, in)
+		}
+		return res
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(batch); i += workers {
+				res[i].c, res[i].reason = a.check(ctx, batch[i])
+			}
+		}(w)
+	}
+	wg.Wait()
+	return res
+}
+
+// deviceKey returns the enrolled key of tenant/device, cached.
+func (a *Applier) deviceKey(ctx context.Context, tenant, device string) (ed25519.PublicKey, error) {
+	id := tenant + "/" + device
+	a.keysMu.Lock()
+	key, ok := a.keys[id]
+	a.keysMu.Unlock()
+	if ok {
+		return key, nil
+	}
+	key, err := a.Store.DeviceKey(ctx, tenant, device)
+	if err != nil {
+		return nil, err
+	}
+	a.keysMu.Lock()
+	if a.keys == nil {
+		a.keys = map[string]ed25519.PublicKey{}
+	}
+	a.keys[id] = key
+	a.keysMu.Unlock()
+	return key, nil
+}
+
 // check verifies one message's frame, topic, signature and fields; it
 // returns a reason when the message is refused.
 func (a *Applier) check(ctx context.Context, in Incoming) (checked, string) {
@@ -258,14 +316,9 @@ func (a *Applier) check(ctx context.Context, in Incoming) (checked, string) {
 	if err != nil {
 		return checked{}, err.Error()
 	}
-	id := tenant + "/" + device
-	key, ok := a.keys[id]
-	if !ok {
-		key, err = a.Store.DeviceKey(ctx, tenant, device)
-		if err != nil {
-			return checked{}, "unknown device"
-		}
-		a.keys[id] = key
+	key, err := a.deviceKey(ctx, tenant, device)
+	if err != nil {
+		return checked{}, "unknown device"
 	}
 	if err := envelope.Verify(key, payload, sig); err != nil {
 		return checked{}, "bad signature"
