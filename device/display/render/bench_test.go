@@ -79,4 +79,3 @@ func maxPayload(b *testing.B, side int) int {
 	}
 	return lo
 }
-
