@@ -106,6 +106,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, b := range s.cfg.Brokers {
 		o.AddBroker(b)
 	}
+	bufferReads(o, s.cfg.Brokers)
 	if s.cfg.TLS != nil {
 		o.SetTLSConfig(s.cfg.TLS)
 	}
