@@ -20,6 +20,12 @@
 //	height: 64       # 8 to 64, a multiple of 8
 //	rotated: false   # panel mounted upside down
 //	sequential: false # COM pins sequential; set for most 128x32 panels
+//	spi: ""          # SPI port name (e.g. /dev/spidev0.0) for a 4-wire SPI panel
+//	dc: ""           # the GPIO line on the panel's D/C# pin, with spi
+//
+// With spi set, the panel is on SPI and bus and address do not apply.
+// 3-wire SPI (no D/C# line) is not supported, as periph's driver does not
+// support it, and the RES# pin is left to the board (pulled up).
 package ssd1306
 
 import (
@@ -28,13 +34,18 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"log/slog"
 	"sync"
 
 	"periph.io/x/conn/v3"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spireg"
 	oled "periph.io/x/devices/v3/ssd1306"
 	"periph.io/x/devices/v3/ssd1306/image1bit"
 	"periph.io/x/host/v3"
@@ -73,6 +84,12 @@ type Options struct {
 	// Set COM Pins Hardware Configuration, DAh); 128x32 modules are usually
 	// wired so.
 	Sequential bool `yaml:"sequential"`
+	// SPI names the SPI port as periph's spireg knows it, for a panel in
+	// 4-wire SPI mode (datasheet section 8.1.3); empty for I²C.
+	SPI string `yaml:"spi"`
+	// DC names the GPIO line wired to the panel's D/C# pin, as periph's
+	// gpioreg knows it ("GPIO25"); required with SPI.
+	DC string `yaml:"dc"`
 }
 
 // Default values of Options.
@@ -93,6 +110,15 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Height == 0 {
 		o.Height = DefaultHeight
 	}
+	if o.SPI != "" && (o.Bus != "" || o.Address != DefaultAddress) {
+		return o, errors.New("ssd1306: spi and an I2C bus or address are both set; choose one")
+	}
+	if o.SPI != "" && o.DC == "" {
+		return o, errors.New("ssd1306: spi needs dc, the GPIO line on the panel's D/C# pin (3-wire SPI is not supported)")
+	}
+	if o.SPI == "" && o.DC != "" {
+		return o, errors.New("ssd1306: dc is set without spi")
+	}
 	if o.Address != 0x3C && o.Address != 0x3D {
 		return o, fmt.Errorf("ssd1306: address %#x: the controller answers only at 0x3c or 0x3d", o.Address)
 	}
@@ -112,40 +138,72 @@ type Dev struct {
 	mu     sync.Mutex // serialises bus traffic
 	oled   *oled.Dev
 	conn   conn.Conn
+	dc     gpio.PinOut            // D/C# on SPI; nil on I²C
 	frame  *image1bit.VerticalLSB // the screen to show
 	shown  []byte                 // what the controller's GDDRAM holds
 	stale  bool                   // shown is unknown: send the whole frame
 	size   image.Point
-	closer i2c.BusCloser // the bus Open opened; nil when the caller owns it
+	closer io.Closer // the bus or port Open opened; nil when the caller owns it
 	closed bool
 }
 
-// New initialises the panel on bus with o and returns it blank. The bus
-// stays the caller's: Close does not close it.
+// New initialises the panel on the I²C bus with o and returns it blank.
+// The bus stays the caller's: Close does not close it.
 func New(bus i2c.Bus, o Options) (*Dev, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if o.SPI != "" {
+		return nil, errors.New("ssd1306: New is for I2C; use NewSPI")
 	}
 	if bus == nil {
 		return nil, errors.New("ssd1306: nil bus")
 	}
 	// periph's driver always talks to 0x3C; the wrapper moves it to the
 	// configured address.
-	ab := &addrBus{Bus: bus, addr: o.Address}
-	chip, err := oled.NewI2C(ab, &oled.Opts{
+	chip, err := oled.NewI2C(&addrBus{Bus: bus, addr: o.Address}, o.periph())
+	if err != nil {
+		return nil, fmt.Errorf("ssd1306: init at %#x on %s: %w", o.Address, bus, err)
+	}
+	return newDev(chip, &i2c.Dev{Bus: bus, Addr: o.Address}, nil, o)
+}
+
+// NewSPI initialises the panel on an SPI port in 4-wire mode, dc driving
+// its D/C# pin, and returns it blank. The port stays the caller's.
+func NewSPI(port spi.Port, dc gpio.PinOut, o Options) (*Dev, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if port == nil || dc == nil || dc == gpio.INVALID {
+		return nil, errors.New("ssd1306: NewSPI needs a port and a D/C# line")
+	}
+	// periph's driver connects the port itself, once, as the spi.Port
+	// contract requires; the wrapper keeps the connection for the frames.
+	cp := &connPort{Port: port}
+	chip, err := oled.NewSPI(cp, dc, o.periph())
+	if err != nil {
+		return nil, fmt.Errorf("ssd1306: init on %s: %w", port, err)
+	}
+	return newDev(chip, cp.conn, dc, o)
+}
+
+func (o Options) periph() *oled.Opts {
+	return &oled.Opts{
 		W:                o.Width,
 		H:                o.Height,
 		MirrorVertical:   o.Rotated,
 		MirrorHorizontal: o.Rotated,
 		Sequential:       o.Sequential,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ssd1306: init at %#x on %s: %w", o.Address, bus, err)
 	}
+}
+
+func newDev(chip *oled.Dev, c conn.Conn, dc gpio.PinOut, o Options) (*Dev, error) {
 	d := &Dev{
 		oled:  chip,
-		conn:  &i2c.Dev{Bus: bus, Addr: o.Address},
+		conn:  c,
+		dc:    dc,
 		size:  image.Pt(o.Width, o.Height),
 		frame: image1bit.NewVerticalLSB(image.Rect(0, 0, o.Width, o.Height)),
 		shown: make([]byte, o.Width*o.Height/8),
@@ -169,6 +227,9 @@ func Open(o Options) (*Dev, error) {
 	if _, err := host.Init(); err != nil {
 		return nil, fmt.Errorf("ssd1306: periph host init: %w", err)
 	}
+	if o.SPI != "" {
+		return openSPI(o)
+	}
 	bus, err := i2creg.Open(o.Bus)
 	if err != nil {
 		return nil, fmt.Errorf("ssd1306: open I2C bus %q: %w", o.Bus, err)
@@ -185,6 +246,25 @@ func Open(o Options) (*Dev, error) {
 	}
 	d.closer = bus
 	slog.Info("ssd1306: panel ready", "bus", bus.String(), "address", fmt.Sprintf("%#x", o.Address), "width", o.Width, "height", o.Height)
+	return d, nil
+}
+
+func openSPI(o Options) (*Dev, error) {
+	dc := gpioreg.ByName(o.DC)
+	if dc == nil {
+		return nil, fmt.Errorf("ssd1306: no GPIO line %q for dc", o.DC)
+	}
+	port, err := spireg.Open(o.SPI)
+	if err != nil {
+		return nil, fmt.Errorf("ssd1306: open SPI port %q: %w", o.SPI, err)
+	}
+	d, err := NewSPI(port, dc, o)
+	if err != nil {
+		port.Close()
+		return nil, err
+	}
+	d.closer = port
+	slog.Info("ssd1306: panel ready", "spi", port.String(), "dc", dc.Name(), "width", o.Width, "height", o.Height)
 	return d, nil
 }
 
@@ -248,23 +328,43 @@ func (d *Dev) draw() error {
 	d.stale = true
 	// Horizontal addressing mode: the pointer runs across the window's
 	// columns, then on to the next page (datasheet section 10.1.3).
-	window := []byte{i2cCmd, 0x21, byte(c0), byte(c1 - 1), 0x22, byte(p0), byte(p1 - 1)}
-	if err := d.conn.Tx(window, nil); err != nil {
+	if err := d.command(0x21, byte(c0), byte(c1-1), 0x22, byte(p0), byte(p1-1)); err != nil {
 		return fmt.Errorf("set window: %w", err)
 	}
 	// One transaction a page keeps each under 129 bytes, which every I²C
 	// adapter takes.
-	buf := make([]byte, 1+c1-c0)
-	buf[0] = i2cData
 	for p := p0; p < p1; p++ {
-		copy(buf[1:], next[p*w+c0:p*w+c1])
-		if err := d.conn.Tx(buf, nil); err != nil {
+		if err := d.data(next[p*w+c0 : p*w+c1]); err != nil {
 			return fmt.Errorf("page %d: %w", p, err)
 		}
 	}
 	copy(d.shown, next)
 	d.stale = false
 	return nil
+}
+
+// command sends a stream of command bytes: behind control byte 00h on
+// I²C (datasheet section 8.1.5), with D/C# low on SPI (section 8.1.3).
+func (d *Dev) command(c ...byte) error {
+	if d.dc == nil {
+		return d.conn.Tx(append([]byte{i2cCmd}, c...), nil)
+	}
+	if err := d.dc.Out(gpio.Low); err != nil {
+		return fmt.Errorf("D/C# low: %w", err)
+	}
+	return d.conn.Tx(c, nil)
+}
+
+// data sends display data: behind control byte 40h on I²C, with D/C# high
+// on SPI.
+func (d *Dev) data(b []byte) error {
+	if d.dc == nil {
+		return d.conn.Tx(append([]byte{i2cData}, b...), nil)
+	}
+	if err := d.dc.Out(gpio.High); err != nil {
+		return fmt.Errorf("D/C# high: %w", err)
+	}
+	return d.conn.Tx(b, nil)
 }
 
 // sameColumn reports whether column c of pages p0 to p1-1 is the same in a
@@ -332,3 +432,16 @@ type addrBus struct {
 
 // Tx implements i2c.Bus.
 func (b *addrBus) Tx(_ uint16, w, r []byte) error { return b.Bus.Tx(b.addr, w, r) }
+
+// connPort keeps the connection its one Connect returns.
+type connPort struct {
+	spi.Port
+	conn spi.Conn
+}
+
+// Connect implements spi.Port.
+func (p *connPort) Connect(f physic.Frequency, mode spi.Mode, bits int) (spi.Conn, error) {
+	c, err := p.Port.Connect(f, mode, bits)
+	p.conn = c
+	return c, err
+}
