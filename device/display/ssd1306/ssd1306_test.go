@@ -81,7 +81,9 @@ func run(t *testing.T, bus i2c.Bus, ops func() int) []int {
 func TestPlayback(t *testing.T) {
 	path := filepath.Join("testdata", "conversation_128x64.txt")
 	if *update {
-		rec := &i2ctest.Record{} // no bus: every write is acknowledged
+		// The panel model acknowledges the writes and refuses a command
+		// stream it cannot parse.
+		rec := &i2ctest.Record{Bus: newPanel(128, 64)}
 		marks := run(t, rec, func() int { return len(rec.Ops) })
 		names := []string{"New: init (datasheet power-on sequence) and clear"}
 		for _, s := range conversation {
@@ -508,4 +510,56 @@ func FuzzShow(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestOptionsYAML(t *testing.T) {
+	var o Options
+	src := "bus: \"1\"\naddress: 0x3D\nwidth: 128\nheight: 32\nrotated: true\nsequential: true\n"
+	if err := yaml.Unmarshal([]byte(src), &o); err != nil {
+		t.Fatal(err)
+	}
+	want := Options{Bus: "1", Address: 0x3D, Width: 128, Height: 32, Rotated: true, Sequential: true}
+	if o != want {
+		t.Fatalf("decoded %+v, want %+v", o, want)
+	}
+	if err := yaml.Unmarshal([]byte("address: 70000\n"), &o); err == nil {
+		t.Fatal("address 70000 decoded into a uint16")
+	}
+}
+
+// TestConcurrentShow shows screens from several goroutines, as the checkout
+// and the UI may: each Show is atomic on the bus, so the panel ends holding
+// one of the screens whole.
+func TestConcurrentShow(t *testing.T) {
+	pn := newPanel(128, 64)
+	d, err := New(pn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	screens := []device.Screen{payScreen, paidScreen, {QR: "G42", Lines: []string{"Hello"}}}
+	done := make(chan error)
+	for _, s := range screens {
+		go func() {
+			var err error
+			for range 5 {
+				if err = d.Show(context.Background(), s); err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range screens {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := false
+	for _, s := range screens {
+		img, _ := render.Screen(s, image.Pt(128, 64))
+		ok = ok || bytes.Equal(pn.ram, packed(img))
+	}
+	if !ok {
+		t.Fatal("GDDRAM holds none of the screens whole")
+	}
 }
