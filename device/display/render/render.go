@@ -10,6 +10,15 @@
 //
 // The image is an *image.Gray whose pixels are either 0 (unlit) or 255 (lit),
 // so any panel driver can pack it into its own format.
+//
+// What fits: a 64-pixel-high panel shows up to version 9 (53 modules, 61
+// pixels with the quiet zone) at one pixel a module, that is 180 bytes, so
+// an EMVCo merchant-presented payload of about 150 characters fits. A
+// 32-pixel-high panel shows only version 1: 14 bytes, too few for any
+// payment payload. On a 0.96" 128x64 module one pixel is about 0.17 mm, so
+// such a code is about 10 mm wide: phones read it, held close. A larger
+// panel of the same resolution (1.3", 1.54") scans from further away;
+// BenchmarkCapacity reports these limits.
 package render
 
 import (
