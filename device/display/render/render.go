@@ -16,9 +16,9 @@
 // an EMVCo merchant-presented payload of about 150 characters fits. A
 // 32-pixel-high panel shows only version 1: 14 bytes, too few for any
 // payment payload. On a 0.96" 128x64 module one pixel is about 0.17 mm, so
-// such a code is about 10 mm wide: phones read it, held close. A larger
-// panel of the same resolution (1.3", 1.54") scans from further away;
-// BenchmarkCapacity reports these limits.
+// such a code is about 10 mm wide; from how far a phone reads it is to be
+// measured on the real panel. A larger panel of the same resolution (1.3",
+// 1.54") gives bigger modules. BenchmarkCapacity reports these limits.
 package render
 
 import (
