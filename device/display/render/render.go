@@ -88,7 +88,7 @@ func Screen(s device.Screen, size image.Point) (*image.Gray, error) {
 	if s.QR != "" {
 		code, err := Code(s.QR, min(size.X, size.Y))
 		if err != nil {
-			return nil, fmt.Errorf("render: QR on %dx%d panel: %w", size.X, size.Y, err)
+			return nil, err
 		}
 		side := code.Rect.Dx()
 		top := (size.Y - side) / 2
