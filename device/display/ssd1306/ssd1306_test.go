@@ -19,6 +19,8 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
+	oled "periph.io/x/devices/v3/ssd1306"
+	"periph.io/x/devices/v3/ssd1306/image1bit"
 
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/display/render"
@@ -561,5 +563,34 @@ func TestConcurrentShow(t *testing.T) {
 	}
 	if !ok {
 		t.Fatal("GDDRAM holds none of the screens whole")
+	}
+}
+
+// TestPeriphPartialUpdate documents why frames are not sent by periph's
+// driver: its partial update positions the window with page-addressing
+// commands that a controller in horizontal addressing mode ignores, per the
+// datasheet, so on the model the update lands in the wrong place. If this
+// test fails, periph has changed and its Draw may be usable again.
+func TestPeriphPartialUpdate(t *testing.T) {
+	pn := newPanel(128, 64)
+	p, err := oled.NewI2C(pn, &oled.Opts{W: 128, H: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, s := range []device.Screen{payScreen, {QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "PAY"}}} {
+		img, err := render.Screen(s, image.Pt(128, 64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := image1bit.NewVerticalLSB(img.Rect)
+		pack(v, img)
+		if err := p.Draw(v.Rect, v, image.Point{}); err != nil {
+			t.Fatal(err)
+		}
+		want = v.Pix
+	}
+	if bytes.Equal(pn.ram, want) {
+		t.Fatal("periph's partial update now lands right on a datasheet-faithful controller")
 	}
 }
