@@ -57,8 +57,8 @@ const MaxPayload = 2953
 // allocating a huge image.
 const MaxSide = 4096
 
-// Face is the font of the text lines.
-var Face = basicfont.Face7x13
+// face is the font of the text lines: 7 pixels a character, 13 a line.
+var face = basicfont.Face7x13
 
 // Gap is the unlit space, in pixels, between the QR code and the text.
 const Gap = 2
@@ -98,17 +98,17 @@ func Screen(s device.Screen, size image.Point) (*image.Gray, error) {
 	if len(s.Lines) == 0 {
 		return img, nil
 	}
-	maxLines := size.Y / Face.Height
+	maxLines := size.Y / face.Height
 	if len(s.Lines) > maxLines {
 		return nil, fmt.Errorf("%w: %d lines, %dx%d holds %d", ErrTooManyLines, len(s.Lines), size.X, size.Y, maxLines)
 	}
-	cols := (size.X - textX) / Face.Advance
+	cols := (size.X - textX) / face.Advance
 	if cols < 1 {
 		return nil, fmt.Errorf("%w: %dx%d panel", ErrNoRoom, size.X, size.Y)
 	}
-	top := (size.Y - len(s.Lines)*Face.Height) / 2
+	top := (size.Y - len(s.Lines)*face.Height) / 2
 	for i, line := range s.Lines {
-		drawText(img, image.Pt(textX, top+i*Face.Height+Face.Ascent), Fit(line, cols))
+		drawText(img, image.Pt(textX, top+i*face.Height+face.Ascent), Fit(line, cols))
 	}
 	return img, nil
 }
@@ -199,7 +199,7 @@ func Modules(payload string) (*encoder.ByteMatrix, error) {
 }
 
 // fold returns the printable ASCII letter that r is an accented form of,
-// found by canonical decomposition (Unicode NFD), or U+FFFD, which Face
+// found by canonical decomposition (Unicode NFD), or U+FFFD, which face
 // draws as a boxed question mark.
 func fold(r rune) rune {
 	if r < 0x80 {
@@ -240,27 +240,27 @@ func copyGray(dst, src *image.Gray, at image.Point) {
 // pixels where the glyph's mask is at least half opaque.
 func drawText(img *image.Gray, dot image.Point, runes []rune) {
 	for _, r := range runes {
-		for y := -Face.Ascent; y < Face.Descent; y++ {
-			for x := 0; x < Face.Width; x++ {
-				if glyphBit(r, x, y+Face.Ascent) {
-					p := image.Pt(dot.X+Face.Left+x, dot.Y+y)
+		for y := -face.Ascent; y < face.Descent; y++ {
+			for x := 0; x < face.Width; x++ {
+				if glyphBit(r, x, y+face.Ascent) {
+					p := image.Pt(dot.X+face.Left+x, dot.Y+y)
 					if p.In(img.Rect) {
 						img.SetGray(p.X, p.Y, Lit)
 					}
 				}
 			}
 		}
-		dot.X += Face.Advance
+		dot.X += face.Advance
 	}
 }
 
 // glyphBit reports whether pixel (x, y) of r's glyph cell is inked.
 func glyphBit(r rune, x, y int) bool {
 	var mp image.Point
-	for _, rng := range Face.Ranges {
+	for _, rng := range face.Ranges {
 		if rng.Low <= r && r < rng.High {
-			mp = image.Pt(0, (int(r-rng.Low)+rng.Offset)*(Face.Ascent+Face.Descent))
-			_, _, _, a := Face.Mask.At(mp.X+x, mp.Y+y).RGBA()
+			mp = image.Pt(0, (int(r-rng.Low)+rng.Offset)*(face.Ascent+face.Descent))
+			_, _, _, a := face.Mask.At(mp.X+x, mp.Y+y).RGBA()
 			return a >= 0x8000
 		}
 	}
