@@ -32,6 +32,7 @@ import (
 	_ "github.com/guichet/guichet/device/cardreader/sam"
 	_ "github.com/guichet/guichet/device/cardreader/sim"
 	_ "github.com/guichet/guichet/device/codescan"
+	_ "github.com/guichet/guichet/device/display/ssd1306"
 	_ "github.com/guichet/guichet/device/gpio/sim"
 	_ "github.com/guichet/guichet/device/scanner"
 )
