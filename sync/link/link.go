@@ -91,6 +91,7 @@ type Link struct {
 	seen   map[string]time.Time // command IDs applied
 
 	sent, resent, refused, rejected atomic.Uint64
+	highestSent                     atomic.Uint64 // owned by the session loop
 }
 
 // New returns a link; Run starts it.
@@ -264,8 +265,9 @@ func (l *Link) session(ctx context.Context, broker string) error {
 
 	st := l.ob.Stats()
 	next := st.Acked + 1 // everything unacked goes again on a new session
-	if st.LastSeq > st.Acked {
-		l.resent.Add(st.LastSeq - st.Acked)
+	if hs := l.highestSent.Load(); hs > st.Acked {
+		// Counted as resent only what this process had sent before.
+		l.resent.Add(hs - st.Acked)
 	}
 	lastProgress := time.Now()
 	ackTimer := time.NewTimer(l.cfg.AckTimeout)
@@ -295,6 +297,9 @@ func (l *Link) session(ctx context.Context, broker string) error {
 					return fmt.Errorf("%w: publish: %v", errHadSession, tok.Error())
 				}
 				next = e.Seq + 1
+				if e.Seq > l.highestSent.Load() {
+					l.highestSent.Store(e.Seq)
+				}
 				l.sent.Add(1)
 			}
 			if len(ents) > 0 {
