@@ -2,6 +2,15 @@
 // payment code, commit the payment to the durable outbox, and report the
 // platform's answer, or "queued" when the platform does not answer in time.
 //
+// Beyond the first answer it drives each order to an end: it polls the
+// platform while the customer confirms on the phone ("user_paying"),
+// reverses when no final answer comes, refunds a success that arrives too
+// late, approves small payments offline within limits the platform sets,
+// and keeps refunds, voids, split bills, promotions, receipts and the
+// end-of-day report. Every message to the platform is its own outbox
+// record with an idempotency key derived from the payment id, so a retry
+// never acts twice.
+//
 // The flow knows the outbox and the link only through small interfaces; it
 // never knows which broker or which scanner is behind them.
 package checkout
@@ -32,23 +41,60 @@ type Store interface {
 	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error
 }
 
+// LinkState tells the flow whether the platform can be reached now. The
+// daemon adapts the link's status to it.
+type LinkState interface {
+	Online() bool
+}
+
 // Status of a payment.
 const (
 	StatusQueued   = "queued"   // stored, waiting for the platform
 	StatusApproved = "approved" // paid
-	StatusDeclined = "declined" // refused by the platform
+	StatusDeclined = "declined" // refused by the platform: the order is closed
+	// StatusUserPaying says the wallet waits for the customer to confirm
+	// on the phone (WeChat Pay's USERPAYING); the device polls.
+	StatusUserPaying = "user_paying"
+	// StatusReversed says the device gave up waiting and reversed the
+	// payment: the customer is not charged.
+	StatusReversed = "reversed"
+	// StatusApprovedOffline says the device approved the payment within
+	// its offline limits; the platform decides it when the link is back.
+	StatusApprovedOffline = "approved_offline"
+	// StatusVoided says the cashier cancelled the payment the same day,
+	// before settlement.
+	StatusVoided = "voided"
 )
 
-// RecordPaymentAuth is the record type of a payment authorisation.
-const RecordPaymentAuth = "payment.auth"
+// Record types the flow sends, and the statuses the platform answers
+// them with besides approved and declined.
+const (
+	RecordPaymentAuth    = "payment.auth"
+	RecordPaymentQuery   = "payment.query"
+	RecordPaymentReverse = "payment.reverse"
+	RecordPaymentRefund  = "payment.refund"
+	RecordPaymentVoid    = "payment.void"
+	RecordDayClose       = "day.close"
 
-// bucket is the ledger bucket of payments.
-const bucket = "payments"
+	ResultRefunded = "refunded"
+	ResultVoided   = "voided"
+	ResultReversed = "reversed"
+)
+
+// Ledger buckets.
+const (
+	bucket        = "payments"          // id -> Payment
+	bucketOpen    = "payments.open"     // ids the driver polls (user_paying)
+	bucketOffline = "payments.offline"  // ids approved offline, not yet decided -> amount
+	bucketOrders  = "orders"            // split bills
+	bucketConfig  = "checkout.settings" // platform's offline limits and promotions
+	bucketDays    = "checkout.days"     // closed days -> Report
+)
 
 // Payment is one payment in the ledger.
 type Payment struct {
 	ID       string    `json:"id"`
-	Amount   int64     `json:"amount"` // minor units
+	Amount   int64     `json:"amount"` // minor units, charged (after any promotion)
 	Currency string    `json:"currency"`
 	Scheme   string    `json:"scheme"`
 	CodeTail string    `json:"code_tail"` // last 4 characters: the code is a bearer token
@@ -57,6 +103,34 @@ type Payment struct {
 	Seq      uint64    `json:"seq"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
+
+	// CodeLen is the length of the code, to print it masked.
+	CodeLen int `json:"code_len,omitempty"`
+	// Day is the business day (local date, 2006-01-02) the payment belongs to.
+	Day string `json:"day,omitempty"`
+	// Original is the amount before a promotion, Discount what it took off.
+	Original int64  `json:"original,omitempty"`
+	Discount int64  `json:"discount,omitempty"`
+	Promo    string `json:"promo,omitempty"`
+	// Order is the split bill this payment is a part of.
+	Order string `json:"order,omitempty"`
+	// Offline is set when the device approved the payment without the
+	// platform; Loss when the platform then declined or it was reversed.
+	Offline bool `json:"offline,omitempty"`
+	Loss    bool `json:"loss,omitempty"`
+	// Queries counts payment.query records sent, Answered those answered.
+	Queries   int       `json:"queries,omitempty"`
+	Answered  int       `json:"answered,omitempty"`
+	LastQuery time.Time `json:"last_query,omitempty"`
+	// Refunds are the refunds asked for, in order; Refunded sums those not
+	// declined, so it never exceeds Amount.
+	Refunds  []Refund `json:"refunds,omitempty"`
+	Refunded int64    `json:"refunded,omitempty"`
+	// LateRefund is set when a success arrived after the reverse and was
+	// refunded in full.
+	LateRefund bool `json:"late_refund,omitempty"`
+	// VoidedFrom is the status before a void, restored if it is refused.
+	VoidedFrom string `json:"voided_from,omitempty"`
 }
 
 // AuthBody is the body of a payment.auth record, as the platform reads it.
@@ -66,6 +140,12 @@ type AuthBody struct {
 	Currency string `json:"currency"`
 	Scheme   string `json:"scheme"`
 	Code     string `json:"code"`
+	// Original and Promo are set when a promotion lowered the amount.
+	Original int64  `json:"original,omitempty"`
+	Promo    string `json:"promo,omitempty"`
+	// Offline is set when the device already approved the payment.
+	Offline bool   `json:"offline,omitempty"`
+	Order   string `json:"order,omitempty"`
 }
 
 // Service runs the flow.
@@ -78,19 +158,61 @@ type Service struct {
 	OnChange func(Payment)
 	Log      *slog.Logger
 
+	// Link says whether the platform is reachable; nil means always.
+	Link LinkState
+	// Site names the shop, matched against a promotion's site.
+	Site string
+	// Merchant heads the receipt.
+	Merchant string
+	// PollEvery is how often a payment waiting for the customer is
+	// queried (default 5 s); ConfirmTimeout how long after it was taken
+	// it is reversed without a final answer (default 45 s, as the wallets
+	// advise).
+	PollEvery      time.Duration
+	ConfirmTimeout time.Duration
+	// OfflinePerTransaction and OfflineTotal are the offline limits (minor
+	// units) until the platform sets others with an offline_limits command.
+	OfflinePerTransaction int64
+	OfflineTotal          int64
+	// Now is the clock; nil means time.Now. Tests set it.
+	Now func() time.Time
+
 	mu      sync.Mutex
 	waiters map[string]chan envelope.Result
+
+	// ledgerMu serialises read-modify-write of ledger entries between the
+	// link's results, the driver and the cashier.
+	ledgerMu sync.Mutex
+	// offlineMu makes the offline limit check and the append one step.
+	offlineMu sync.Mutex
+	// orderMu makes a split part's remaining-amount check and its append one step.
+	orderMu sync.Mutex
+
+	settingsMu sync.Mutex
+	settings   *settings
 }
 
 // ErrInput is wrapped by errors caused by what the cashier entered.
 var ErrInput = errors.New("bad input")
+
+// ErrNeedsNetwork is returned when a payment is above the offline limits
+// while the platform is unreachable; nothing was stored.
+var ErrNeedsNetwork = errors.New("checkout: this payment needs the network: above the offline limits")
+
+// ErrState is wrapped when an operation does not fit the payment's state
+// (refund of a declined payment, void of yesterday's payment...).
+var ErrState = errors.New("not possible now")
+
+// MaxAmount is the largest amount in minor units the flow accepts
+// (999 999 999.99), so sums over a day cannot overflow.
+const MaxAmount = 99999999999
 
 // ParseAmount reads a decimal amount such as "12.34" in minor units.
 func ParseAmount(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	whole, frac, _ := strings.Cut(s, ".")
 	if whole == "" || len(frac) > 2 || len(whole) > 9 {
-		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, s)
+		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, clip(s))
 	}
 	for len(frac) < 2 {
 		frac += "0"
@@ -98,7 +220,7 @@ func ParseAmount(s string) (int64, error) {
 	w, err1 := strconv.ParseUint(whole, 10, 40)
 	f, err2 := strconv.ParseUint(frac, 10, 8)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, s)
+		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, clip(s))
 	}
 	v := int64(w)*100 + int64(f)
 	if v <= 0 {
@@ -107,8 +229,20 @@ func ParseAmount(s string) (int64, error) {
 	return v, nil
 }
 
+func clip(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "..."
+	}
+	return s
+}
+
 // FormatAmount writes minor units as "12.34".
-func FormatAmount(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
+func FormatAmount(v int64) string {
+	if v < 0 {
+		return "-" + FormatAmount(-v)
+	}
+	return fmt.Sprintf("%d.%02d", v/100, v%100)
+}
 
 // newID returns a time-ordered unique payment id, also its idempotency key.
 func newID(now time.Time) string {
@@ -117,31 +251,87 @@ func newID(now time.Time) string {
 	return fmt.Sprintf("pay-%013x-%s", now.UnixMilli(), hex.EncodeToString(b[:]))
 }
 
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func dayOf(t time.Time) string { return t.Local().Format(time.DateOnly) }
+
 // Pay takes a payment of amount (minor units) with the customer's code. It
 // returns once the payment is durably stored, with the platform's answer if
-// it came within WaitOnline, else with status queued.
+// it came within WaitOnline, else with status queued. While the link is
+// down it approves the payment offline within the offline limits, or
+// returns ErrNeedsNetwork and stores nothing.
 func (s *Service) Pay(ctx context.Context, amount int64, code string) (*Payment, error) {
-	if amount <= 0 {
-		return nil, fmt.Errorf("%w: amount must be more than zero", ErrInput)
+	p, body, err := s.prepare(amount, code, "", true)
+	if err != nil {
+		return nil, err
+	}
+	return s.take(ctx, p, body, nil, nil)
+}
+
+// prepare checks the input and builds the payment and its auth body.
+func (s *Service) prepare(amount int64, code, order string, promo bool) (*Payment, AuthBody, error) {
+	if amount <= 0 || amount > MaxAmount {
+		return nil, AuthBody{}, fmt.Errorf("%w: amount must be more than zero and at most %s", ErrInput, FormatAmount(MaxAmount))
 	}
 	pc, err := paycode.Classify(code)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+		return nil, AuthBody{}, fmt.Errorf("%w: %v", ErrInput, err)
 	}
-	now := time.Now()
+	now := s.now()
 	p := &Payment{ID: newID(now), Amount: amount, Currency: s.Currency, Scheme: string(pc.Scheme),
-		CodeTail: tail(pc.Text), Status: StatusQueued, Created: now, Updated: now}
-	body, _ := json.Marshal(AuthBody{ID: p.ID, Amount: amount, Currency: s.Currency, Scheme: p.Scheme, Code: pc.Text})
+		CodeTail: tail(pc.Text), CodeLen: len(pc.Text), Status: StatusQueued, Created: now, Updated: now,
+		Day: dayOf(now), Order: order}
+	if promo {
+		if pr, off := s.bestPromotion(p.Scheme, amount, now); off > 0 {
+			p.Original, p.Discount, p.Promo, p.Amount = amount, off, pr.ID, amount-off
+		}
+	}
+	body := AuthBody{ID: p.ID, Amount: p.Amount, Currency: s.Currency, Scheme: p.Scheme, Code: pc.Text,
+		Original: p.Original, Promo: p.Promo, Order: order}
+	return p, body, nil
+}
+
+// take commits the payment (with extra ledger writes), calls committed
+// (if not nil) once the commit is done or failed, and waits for the
+// platform's answer when online.
+func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra []outbox.Put, committed func()) (*Payment, error) {
 	wait := s.wait(p.ID)
 	defer s.unwait(p.ID)
-	ledger, _ := json.Marshal(p)
-	e, err := s.Store.Append(ctx, outbox.Record{Key: p.ID, Type: RecordPaymentAuth, Schema: 1, Body: body,
-		Puts: []outbox.Put{{Bucket: bucket, Key: p.ID, Value: ledger}}})
+	offline := s.Link != nil && !s.Link.Online()
+	if offline {
+		s.offlineMu.Lock()
+		err := s.offlineAllowed(context.WithoutCancel(ctx), p.Amount)
+		if err != nil {
+			s.offlineMu.Unlock()
+			if committed != nil {
+				committed()
+			}
+			return nil, err
+		}
+		p.Status, p.Offline, body.Offline = StatusApprovedOffline, true, true
+	}
+	b, _ := json.Marshal(body)
+	e, err := s.Store.Append(ctx, outbox.Record{Key: p.ID, Type: RecordPaymentAuth, Schema: 1, Body: b,
+		Puts: append(s.puts(p), extra...)})
+	if offline {
+		s.offlineMu.Unlock()
+	}
+	if committed != nil {
+		committed()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("checkout: store payment: %w", err)
 	}
 	p.Seq = e.Seq
 	s.changed(*p)
+	if offline {
+		return p, nil
+	}
 	t := time.NewTimer(s.WaitOnline)
 	defer t.Stop()
 	select {
@@ -158,6 +348,23 @@ func (s *Service) Pay(ctx context.Context, amount int64, code string) (*Payment,
 		// The payment is stored and will be sent: say so rather than fail.
 		return p, nil
 	}
+}
+
+// puts are the ledger writes that store p and keep the indexes in step.
+func (s *Service) puts(p *Payment) []outbox.Put {
+	b, _ := json.Marshal(p)
+	out := []outbox.Put{{Bucket: bucket, Key: p.ID, Value: b}}
+	if p.Status == StatusUserPaying {
+		out = append(out, outbox.Put{Bucket: bucketOpen, Key: p.ID, Value: []byte{1}})
+	} else {
+		out = append(out, outbox.Put{Bucket: bucketOpen, Key: p.ID})
+	}
+	if p.Offline && (p.Status == StatusApprovedOffline || p.Status == StatusUserPaying || p.Status == StatusQueued) {
+		out = append(out, outbox.Put{Bucket: bucketOffline, Key: p.ID, Value: []byte(strconv.FormatInt(p.Amount, 10))})
+	} else if p.Offline {
+		out = append(out, outbox.Put{Bucket: bucketOffline, Key: p.ID})
+	}
+	return out
 }
 
 func tail(s string) string {
@@ -184,34 +391,7 @@ func (s *Service) unwait(id string) {
 	s.mu.Unlock()
 }
 
-// OnResult records the platform's answer to a payment. The link calls it
-// for every result, including answers repeated after a lost ack.
-func (s *Service) OnResult(r envelope.Result) {
-	if !strings.HasPrefix(r.Key, "pay-") {
-		return
-	}
-	ctx := context.Background()
-	p, err := s.Get(ctx, r.Key)
-	if err != nil {
-		s.log().Warn("result for unknown payment", "seq", r.Seq)
-		return
-	}
-	status := r.Status
-	if status != StatusApproved && status != StatusDeclined {
-		status, r.Reason = StatusDeclined, "platform answered "+r.Status
-	}
-	if p.Status != status {
-		// The ledger entry was written in the same commit that gave the
-		// record its seq, before the seq was known.
-		p.Seq = r.Seq
-		p.Status, p.Reason, p.Updated = status, r.Reason, time.Now()
-		b, _ := json.Marshal(p)
-		if err := s.Store.Put(ctx, outbox.Put{Bucket: bucket, Key: p.ID, Value: b}); err != nil {
-			s.log().Error("ledger update", "err", err, "payment", p.ID)
-			return
-		}
-		s.changed(*p)
-	}
+func (s *Service) wake(r envelope.Result) {
 	s.mu.Lock()
 	ch := s.waiters[r.Key]
 	s.mu.Unlock()
@@ -221,6 +401,142 @@ func (s *Service) OnResult(r envelope.Result) {
 		default:
 		}
 	}
+}
+
+// update reads payment id, lets fn change it, and commits the change with
+// the record fn returns (if any) in one transaction. fn returns false to
+// change nothing.
+func (s *Service) update(ctx context.Context, id string, fn func(p *Payment) (*outbox.Record, bool, error)) (*Payment, error) {
+	s.ledgerMu.Lock()
+	p, err := s.Get(ctx, id)
+	if err != nil {
+		s.ledgerMu.Unlock()
+		return nil, err
+	}
+	before := p.Status
+	rec, ok, err := fn(p)
+	if err != nil || !ok {
+		s.ledgerMu.Unlock()
+		return p, err
+	}
+	p.Updated = s.now()
+	if rec != nil {
+		rec.Puts = append(rec.Puts, s.puts(p)...)
+		_, err = s.Store.Append(ctx, *rec)
+	} else {
+		err = s.Store.Put(ctx, s.puts(p)...)
+	}
+	s.ledgerMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("checkout: ledger update of %s: %w", id, err)
+	}
+	if p.Status != before {
+		s.changed(*p)
+	}
+	return p, nil
+}
+
+// OnResult records the platform's answer to a payment record. The link
+// calls it for every result, including answers repeated after a lost ack.
+func (s *Service) OnResult(r envelope.Result) {
+	if !strings.HasPrefix(r.Key, "pay-") {
+		return
+	}
+	id, op, _ := strings.Cut(r.Key, ":")
+	ctx := context.Background()
+	var err error
+	switch {
+	case op == "":
+		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+			if r.Seq != 0 {
+				// The ledger entry was written in the same commit that
+				// gave the record its seq, before the seq was known.
+				p.Seq = r.Seq
+			}
+			return s.answer(p, r, "auth")
+		})
+	case strings.HasPrefix(op, "query:"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(op, "query:"))
+		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+			if n > p.Answered {
+				p.Answered = n
+			}
+			rec, _, err := s.answer(p, r, "query")
+			return rec, true, err
+		})
+	case op == "reverse":
+		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+			if r.Status != ResultReversed {
+				s.log().Warn("reverse not confirmed", "payment", id, "status", r.Status)
+			}
+			return nil, false, nil
+		})
+	case strings.HasPrefix(op, "refund:"):
+		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+			return nil, refundAnswered(p, strings.TrimPrefix(op, "refund:"), r), nil
+		})
+	case op == "void":
+		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+			if p.Status != StatusVoided || r.Status == ResultVoided || r.Status == "duplicate" {
+				return nil, false, nil
+			}
+			p.Status, p.Reason = p.VoidedFrom, "void refused: "+r.Reason
+			return nil, true, nil
+		})
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.log().Warn("result for unknown payment", "seq", r.Seq)
+		} else {
+			s.log().Error("result", "err", err, "seq", r.Seq)
+		}
+	}
+	s.wake(r)
+}
+
+// answer applies an auth or query result to p.
+func (s *Service) answer(p *Payment, r envelope.Result, what string) (*outbox.Record, bool, error) {
+	undecided := p.Status == StatusQueued || p.Status == StatusUserPaying || p.Status == StatusApprovedOffline
+	switch r.Status {
+	case StatusApproved:
+		if undecided {
+			p.Status, p.Reason = StatusApproved, ""
+			return nil, true, nil
+		}
+		if p.Status == StatusReversed && !p.LateRefund {
+			// The customer paid after we gave up: give the money back.
+			p.LateRefund = true
+			p.Refunds = append(p.Refunds, Refund{N: "late", Amount: p.Amount, Status: "pending", At: s.now()})
+			p.Refunded = p.Amount
+			if p.Offline {
+				p.Loss = false
+			}
+			rec := s.refundRecord(p, "late", p.Amount, "paid after the reverse")
+			return rec, true, nil
+		}
+	case StatusDeclined:
+		if undecided {
+			p.Status, p.Reason = StatusDeclined, r.Reason
+			p.Loss = p.Offline
+			return nil, true, nil
+		}
+	case StatusUserPaying:
+		if p.Status == StatusQueued || p.Status == StatusApprovedOffline {
+			p.Status, p.Reason = StatusUserPaying, r.Reason
+			p.LastQuery = s.now()
+			return nil, true, nil
+		}
+	case "duplicate", "applied":
+		// The key was applied before (an offline payment forwarded twice):
+		// its own result comes or came with the first.
+	default:
+		if what == "auth" && undecided {
+			p.Status, p.Reason = StatusDeclined, "platform answered "+clip(r.Status)
+			p.Loss = p.Offline
+			return nil, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 func (s *Service) changed(p Payment) {

@@ -1,0 +1,127 @@
+package checkout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/guichet/guichet/sync/envelope"
+
+	"github.com/guichet/guichet/sync/outbox"
+)
+
+// Refund is one refund of a payment.
+type Refund struct {
+	// N numbers the payment's refunds 1, 2, ...; "late" is the full
+	// refund of a success that came after the reverse.
+	N      string `json:"n"`
+	Amount int64  `json:"amount"`
+	// Status is pending until the platform answers refunded or declined.
+	Status string    `json:"status"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// RefundBody is the body of a payment.refund record. Paid and Before let
+// the platform check the refund never exceeds the payment.
+type RefundBody struct {
+	ID       string `json:"id"`
+	N        string `json:"n"`
+	Amount   int64  `json:"amount"`
+	Paid     int64  `json:"paid"`
+	Before   int64  `json:"before"` // refunded before this one, pending included
+	Currency string `json:"currency"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// QueryBody is the body of a payment.query record.
+type QueryBody struct {
+	ID string `json:"id"`
+	N  int    `json:"n"`
+}
+
+// ReverseBody is the body of a payment.reverse record.
+type ReverseBody struct {
+	ID     string `json:"id"`
+	Amount int64  `json:"amount"`
+	Reason string `json:"reason"`
+}
+
+// VoidBody is the body of a payment.void record.
+type VoidBody struct {
+	ID     string `json:"id"`
+	Amount int64  `json:"amount"`
+	Day    string `json:"day"`
+}
+
+func (s *Service) refundRecord(p *Payment, n string, amount int64, reason string) *outbox.Record {
+	b, _ := json.Marshal(RefundBody{ID: p.ID, N: n, Amount: amount, Paid: p.Amount, Before: p.Refunded - amount,
+		Currency: p.Currency, Reason: reason})
+	return &outbox.Record{Key: p.ID + ":refund:" + n, Type: RecordPaymentRefund, Schema: 1, Body: b}
+}
+
+// refundAnswered applies the platform's answer to refund n of p.
+func refundAnswered(p *Payment, n string, r envelope.Result) bool {
+	for i := range p.Refunds {
+		f := &p.Refunds[i]
+		if f.N != n || f.Status != "pending" {
+			continue
+		}
+		switch r.Status {
+		case ResultRefunded, "duplicate":
+			f.Status = ResultRefunded
+		default:
+			f.Status, f.Reason = StatusDeclined, r.Reason
+			p.Refunded -= f.Amount
+		}
+		return true
+	}
+	return false
+}
+
+// Refund gives back amount (minor units) of an approved payment; several
+// partial refunds may follow each other, never more than was paid in all.
+// The refund is stored and sent as its own record; its status is pending
+// until the platform answers.
+func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment, error) {
+	if amount <= 0 || amount > MaxAmount {
+		return nil, fmt.Errorf("%w: refund amount must be more than zero", ErrInput)
+	}
+	return s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+		if p.Status != StatusApproved {
+			return nil, false, fmt.Errorf("checkout: refund of a payment %s: %w", p.Status, ErrState)
+		}
+		if left := p.Amount - p.Refunded; amount > left {
+			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatAmount(amount), FormatAmount(left))
+		}
+		n := strconv.Itoa(len(p.Refunds) + 1)
+		p.Refunds = append(p.Refunds, Refund{N: n, Amount: amount, Status: "pending", At: s.now()})
+		p.Refunded += amount
+		return s.refundRecord(p, n, amount, "cashier"), true, nil
+	})
+}
+
+// Void cancels a payment the same business day, before the day is closed
+// (settlement), when nothing of it was refunded.
+func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
+	today := dayOf(s.now())
+	closed, err := s.dayClosed(ctx, today)
+	if err != nil {
+		return nil, err
+	}
+	return s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+		switch {
+		case p.Status != StatusApproved && p.Status != StatusApprovedOffline:
+			return nil, false, fmt.Errorf("checkout: void of a payment %s: %w", p.Status, ErrState)
+		case p.Day != today || closed:
+			return nil, false, fmt.Errorf("checkout: void after the day of the payment was closed, refund instead: %w", ErrState)
+		case p.Refunded > 0:
+			return nil, false, fmt.Errorf("checkout: void of a payment partly refunded: %w", ErrState)
+		}
+		p.VoidedFrom, p.Status = p.Status, StatusVoided
+		b, _ := json.Marshal(VoidBody{ID: p.ID, Amount: p.Amount, Day: p.Day})
+		return &outbox.Record{Key: p.ID + ":void", Type: RecordPaymentVoid, Schema: 1, Body: b}, true, nil
+	})
+}
