@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/guichet/guichet/internal/shared"
 )
 
-const barcodes = "/work/shared/testdata/barcodes"
+var barcodes = shared.Testdata("barcodes")
 
 func TestDecodeCommand(t *testing.T) {
 	qr := filepath.Join(barcodes, "qrcode-2", "1.png")

@@ -9,13 +9,15 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/guichet/guichet/internal/shared"
 )
 
 // orlImage writes ORL subject s, image i, padded into a portrait, as a PNG
 // in dir and returns its path.
 func orlImage(t *testing.T, dir string, s, i int) string {
 	t.Helper()
-	src := filepath.Join("/work/shared/testdata/faces/orl", "s"+itoa(s), itoa(i)+".pgm")
+	src := filepath.Join(shared.Testdata("faces", "orl"), "s"+itoa(s), itoa(i)+".pgm")
 	m := gocv.IMRead(src, gocv.IMReadGrayScale)
 	if m.Empty() {
 		t.Fatalf("cannot read %s", src)

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"gocv.io/x/gocv"
+
+	"github.com/guichet/guichet/internal/shared"
 )
 
 // testdataDir holds the shared barcode images (see its README.md).
-const testdataDir = "/work/shared/testdata/barcodes"
+var testdataDir = shared.Testdata("barcodes")
 
 // sample is one test image and the text it holds ("" for a negative).
 type sample struct {

@@ -11,10 +11,12 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"github.com/guichet/guichet/internal/shared"
 )
 
 // orlDir is the ORL face database (40 subjects × 10 images, 92×112 grey).
-const orlDir = "/work/shared/testdata/faces/orl"
+var orlDir = shared.Testdata("faces", "orl")
 
 // loadORL reads the ORL set as [subject][image] grey matrices.
 func loadORL(tb testing.TB) [][]gocv.Mat {
