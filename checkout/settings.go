@@ -72,6 +72,9 @@ func decodeArgs(args []byte, v any) error {
 	if len(args) > MaxArgs {
 		return fmt.Errorf("%w: %d bytes, at most %d", ErrArgs, len(args), MaxArgs)
 	}
+	if t := bytes.TrimLeft(args, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return fmt.Errorf("%w: want a JSON object", ErrArgs)
+	}
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
