@@ -30,6 +30,13 @@ func (s *Scans) Add(c device.Code) {
 	s.mu.Unlock()
 }
 
+// Count returns the number of the last code, 0 before the first.
+func (s *Scans) Count() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
 // Wait returns the last code if its number is above after, waiting up to d
 // for one.
 func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (device.Code, uint64, bool) {

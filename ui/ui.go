@@ -190,8 +190,21 @@ func (s *Server) display(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"version": v, "screen": scr})
 }
 
+// scans long-polls the codes read by scanners: ?after=N waits up to 25 s
+// for code number N+1 or later. Without after it answers at once with the
+// current number and no code, so that a page just loaded starts from there
+// and does not take an old code (perhaps already paid with) as new.
 func (s *Server) scans(w http.ResponseWriter, r *http.Request) {
-	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	q := r.URL.Query()
+	if !q.Has("after") {
+		writeJSON(w, http.StatusOK, map[string]any{"n": s.Scans.Count()})
+		return
+	}
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"after: want a scan number"})
+		return
+	}
 	code, n, ok := s.Scans.Wait(r.Context(), after, 25*time.Second)
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"n": n})

@@ -2,20 +2,36 @@
 const form = document.getElementById("pay");
 const result = document.getElementById("result");
 let lastPayment = null;
+let lastError = null; // the error line shown, kept to redraw it in another language
 
 function showPayment(p) {
   lastPayment = p;
+  lastError = null;
   result.className = "result " + p.status;
   result.dataset.status = p.status;
+  result.dataset.id = p.id;
   result.textContent = t(p.status) + " · " + (p.amount / 100).toFixed(2) + " " + p.currency + (p.reason ? " · " + p.reason : "");
+}
+
+let busy = false;
+
+function showError(msg) {
+  lastError = msg;
+  result.className = "result error";
+  result.dataset.status = "error";
+  delete result.dataset.id;
+  result.textContent = t("error") + ": " + msg;
 }
 
 form.addEventListener("submit", async ev => {
   ev.preventDefault();
+  if (busy) return; // a second Enter from the scanner while the first is sent
+  busy = true;
   const btn = document.getElementById("submit");
   btn.disabled = true;
   result.className = "result sending";
   result.dataset.status = "sending";
+  delete result.dataset.id;
   result.textContent = t("sending");
   try {
     const p = await api("/api/pay", {method: "POST", headers: {"Content-Type": "application/json"},
@@ -24,10 +40,9 @@ form.addEventListener("submit", async ev => {
     form.code.value = "";
     if (p.status === "queued") follow(p.id);
   } catch (e) {
-    result.className = "result error";
-    result.dataset.status = "error";
-    result.textContent = t("error") + ": " + e.message;
+    showError(e.message);
   } finally {
+    busy = false;
     btn.disabled = false;
     refreshRecent();
   }
@@ -39,7 +54,7 @@ async function follow(id) {
     await new Promise(r => setTimeout(r, 1000));
     try {
       const p = await api("/api/payments/" + encodeURIComponent(id));
-      if (lastPayment && lastPayment.id === id) showPayment(p);
+      if (lastError === null && lastPayment && lastPayment.id === id) showPayment(p);
       if (p.status !== "queued") { refreshRecent(); return; }
     } catch (e) { /* keep trying: the daemon may be restarting */ }
   }
@@ -67,19 +82,29 @@ async function refreshSync() {
   } catch (e) {}
 }
 
-// Codes read by scanners and cameras fill the code field.
+// Codes read by scanners and cameras fill the code field and, once the
+// amount is entered, take the payment: the cashier enters the amount and
+// the scan does the rest. Only codes read after the page loaded count, so
+// reloading the page never pays with an old code again.
 async function watchScans() {
-  let n = 0;
+  let n = null;
   for (;;) {
     try {
+      if (n === null) { n = (await api("/api/scans")).n; continue; }
       const s = await api("/api/scans?after=" + n);
-      if (s.code && s.n > n) { form.code.value = s.code.text; }
+      if (s.code && s.n > n) {
+        form.code.value = s.code.text;
+        if (!busy && form.amount.value.trim() !== "") form.requestSubmit();
+      }
       n = s.n;
     } catch (e) { await new Promise(r => setTimeout(r, 2000)); }
   }
 }
 
-document.addEventListener("langchange", () => { if (lastPayment) showPayment(lastPayment); refreshRecent(); refreshSync(); });
+document.addEventListener("langchange", () => {
+  if (lastError !== null) showError(lastError); else if (lastPayment) showPayment(lastPayment);
+  refreshRecent(); refreshSync();
+});
 refreshRecent();
 refreshSync();
 setInterval(refreshSync, 2000);

@@ -27,6 +27,9 @@ function applyTexts() {
   if (sel) sel.value = LANG;
 }
 function setLang(l) { LANG = l; localStorage.setItem("lang", l); applyTexts(); document.dispatchEvent(new Event("langchange")); }
+// Pages open in other windows of the kiosk browser (the customer screen)
+// follow the language the cashier chooses.
+window.addEventListener("storage", ev => { if (ev.key === "lang" && ev.newValue && TEXTS[ev.newValue]) setLang(ev.newValue); });
 document.addEventListener("DOMContentLoaded", () => {
   const sel = document.getElementById("lang");
   if (sel) sel.addEventListener("change", () => setLang(sel.value));

@@ -1,0 +1,174 @@
+package ui_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/checkout/paycode"
+	"github.com/guichet/guichet/device"
+	displaysim "github.com/guichet/guichet/device/display/sim"
+	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/internal/daemon"
+	"github.com/guichet/guichet/sync/envelope"
+	"github.com/guichet/guichet/sync/link"
+	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/ui"
+)
+
+// Payment codes of the tests: WeChat Pay-style, 18 digits starting 13.
+const (
+	codeOK      = "134567890123456780"
+	codeDecline = "134567890123456781" // on the test platform's decline list
+	codeInvalid = "12345"              // too short for any scheme
+)
+
+// rules stands in for the reference platform's authorisation
+// (cmd/guichet-platform/rules.go): approve well-formed codes unless
+// blocked or above the limit.
+type rules struct {
+	decline []string
+	max     int64
+}
+
+func (r rules) Decide(rec *envelope.Record) envelope.Result {
+	if rec.Type != checkout.RecordPaymentAuth {
+		return envelope.Result{Status: "applied"}
+	}
+	var b checkout.AuthBody
+	if err := json.Unmarshal(rec.Body, &b); err != nil {
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}
+	}
+	if _, err := paycode.Classify(b.Code); err != nil {
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}
+	}
+	if slices.Contains(r.decline, b.Code) {
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
+	}
+	if b.Amount > r.max {
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}
+	}
+	return envelope.Result{Status: checkout.StatusApproved}
+}
+
+// rig is the appliance's UI as guichetd wires it (internal/daemon), on a
+// real outbox, a real link to a real Mosquitto, and an in-process
+// platform: only the browser is outside.
+type rig struct {
+	broker  *brokertest.Mosquitto
+	store   *platform.Store
+	ob      *outbox.Store
+	lk      *link.Link
+	co      *checkout.Service
+	screen  *displaysim.Display
+	scans   *ui.Scans
+	http    *httptest.Server
+	platKey ed25519.PrivateKey
+
+	mu       sync.Mutex
+	platStop func()
+}
+
+// newRig starts everything but the platform. waitOnline is how long a
+// payment waits for the platform before the page says "queued".
+func newRig(t testing.TB, waitOnline time.Duration) *rig {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans()}
+	_, r.platKey, _ = ed25519.GenerateKey(nil)
+	_, devKey, _ := ed25519.GenerateKey(nil)
+	var err error
+	if r.store, err = platform.OpenStore(filepath.Join(dir, "platform.db")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.store.Close() })
+	if err := r.store.Enrol(context.Background(), "shop1", "till1", devKey.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	if r.ob, err = outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Identity{Tenant: "shop1", Device: "till1", Key: devKey}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.ob.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
+		OnChange: func(p checkout.Payment) {
+			r.screen.Show(ctx, device.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
+		}}
+	r.lk, err = link.New(link.Config{Tenant: "shop1", Device: "till1", Brokers: []string{r.broker.URL()},
+		PlatformKey: r.platKey.Public().(ed25519.PublicKey), Window: 100, AckTimeout: time.Second,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, KeepAlive: 5 * time.Second,
+		Logger: log, OnResult: r.co.OnResult}, r.ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &ui.Server{Checkout: r.co, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
+		Languages: []string{"zh", "en", "fr"}, Log: log,
+		Status: func() any {
+			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}
+		}}
+	r.http = httptest.NewServer(srv.Handler())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.lk.Run(ctx) }()
+	t.Cleanup(func() {
+		r.stopPlatform()
+		// The page's long polls hold connections: close them, then the link.
+		r.http.CloseClientConnections()
+		r.http.Close()
+		cancel()
+		wg.Wait()
+	})
+	return r
+}
+
+// startPlatform starts a platform instance on the broker.
+func (r *rig) startPlatform() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.platStop != nil {
+		return
+	}
+	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: r.platKey,
+		BatchMax: 100, BatchDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
+		r.store, rules{decline: []string{codeDecline}, max: 500000})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); srv.Run(ctx) }()
+	r.platStop = func() { cancel(); wg.Wait() }
+}
+
+// stopPlatform stops the platform instance, if one runs.
+func (r *rig) stopPlatform() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.platStop != nil {
+		r.platStop()
+		r.platStop = nil
+	}
+}
+
+// url is the address of a page or API path of the UI.
+func (r *rig) url(path string) string { return r.http.URL + path }
+
+// waitLinkUp waits until the link is connected to the broker.
+func (r *rig) waitLinkUp(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !r.lk.Status().Connected {
+		if time.Now().After(deadline) {
+			t.Fatal("link not connected to the broker after 15 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
