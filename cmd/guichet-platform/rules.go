@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/paycode"
@@ -10,30 +12,62 @@ import (
 	"github.com/guichet/guichet/sync/envelope"
 )
 
+// Defaults of the simulated customer, until config.Rules carries them:
+// codes starting 1555 are confirmed on the phone 3 s after the
+// authorisation, codes starting 1556 never are (the customer walks away),
+// and amounts above 1000.00 need confirmation.
+var (
+	defaultConfirmPrefixes = []string{"1555"}
+	defaultAbandonPrefixes = []string{"1556"}
+)
+
+const (
+	defaultConfirmAbove = 100000
+	defaultConfirmAfter = 3 * time.Second
+)
+
 // rules is the reference platform's authorisation: simple, documented
 // rules standing in for the wallets' back ends.
 type rules struct {
 	cfg config.Rules
+
+	once   sync.Once
+	wallet checkout.SimWallet
+}
+
+func (r *rules) init() {
+	r.wallet.ConfirmPrefixes = defaultConfirmPrefixes
+	r.wallet.AbandonPrefixes = defaultAbandonPrefixes
+	r.wallet.ConfirmAbove = defaultConfirmAbove
+	r.wallet.ConfirmAfter = defaultConfirmAfter
 }
 
 // Decide approves a payment unless its code is invalid or blocked, or its
-// amount is above the limit. Other record types are applied as they are.
+// amount is above the limit; payments that need the customer's
+// confirmation are answered user_paying and then decided by the queries
+// that follow. Queries, reverses, refunds and voids are answered by the
+// simulated wallet (checkout.SimWallet). Other record types are applied
+// as they are.
 func (r *rules) Decide(rec *envelope.Record) envelope.Result {
-	if rec.Type != checkout.RecordPaymentAuth {
-		return envelope.Result{Status: "applied"}
+	r.once.Do(r.init)
+	switch rec.Type {
+	case checkout.RecordPaymentAuth:
+		var b checkout.AuthBody
+		if err := json.Unmarshal(rec.Body, &b); err != nil {
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}
+		}
+		if _, err := paycode.Classify(b.Code); err != nil {
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}
+		}
+		if slices.Contains(r.cfg.DeclineCodes, b.Code) {
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
+		}
+		if b.Amount > r.cfg.MaxAmount {
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}
+		}
+		return r.wallet.Decide(rec)
+	case checkout.RecordPaymentQuery, checkout.RecordPaymentReverse, checkout.RecordPaymentRefund, checkout.RecordPaymentVoid:
+		return r.wallet.Decide(rec)
 	}
-	var b checkout.AuthBody
-	if err := json.Unmarshal(rec.Body, &b); err != nil {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}
-	}
-	if _, err := paycode.Classify(b.Code); err != nil {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}
-	}
-	if slices.Contains(r.cfg.DeclineCodes, b.Code) {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
-	}
-	if b.Amount > r.cfg.MaxAmount {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}
-	}
-	return envelope.Result{Status: checkout.StatusApproved}
+	return envelope.Result{Status: "applied"}
 }

@@ -1,0 +1,215 @@
+package checkout
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/sync/envelope"
+	"github.com/guichet/guichet/sync/link"
+	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/sync/platform"
+)
+
+// rigDecider is the reference platform's rules in small: blocked codes
+// are declined, the rest goes to the simulated wallet.
+type rigDecider struct {
+	blocked []string
+	wallet  *SimWallet
+}
+
+func (d *rigDecider) Decide(rec *envelope.Record) envelope.Result {
+	var b AuthBody
+	if rec.Type == RecordPaymentAuth && json.Unmarshal(rec.Body, &b) == nil && slices.Contains(d.blocked, b.Code) {
+		return envelope.Result{Status: StatusDeclined, Reason: "wallet refused the code"}
+	}
+	return d.wallet.Decide(rec)
+}
+
+type linkOnline struct{ lk *link.Link }
+
+func (l linkOnline) Online() bool { return l.lk.Status().Connected }
+
+// rig is a device (outbox, link, Service and its driver) and a platform
+// (store, server, simulated wallet) over a real Mosquitto.
+type rig struct {
+	broker *brokertest.Mosquitto
+	store  *platform.Store
+	srv    *platform.Server
+	ob     *outbox.Store
+	lk     *link.Link
+	s      *Service
+}
+
+const blockedCode = "134567890123456789"
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{broker: brokertest.StartMosquitto(t)}
+	dir := t.TempDir()
+	_, platKey, _ := ed25519.GenerateKey(nil)
+	_, devKey, _ := ed25519.GenerateKey(nil)
+	var err error
+	if r.store, err = platform.OpenStore(filepath.Join(dir, "platform.db")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.store.Close() })
+	if err := r.store.Enrol(context.Background(), "t1", "d1", devKey.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	if r.ob, err = outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Identity{Tenant: "t1", Device: "d1", Key: devKey}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.ob.Close() })
+	quiet := slog.New(slog.DiscardHandler)
+	r.s = &Service{Store: r.ob, Currency: "CNY", WaitOnline: 3 * time.Second, Log: quiet,
+		PollEvery: 150 * time.Millisecond, ConfirmTimeout: 1500 * time.Millisecond,
+		OfflinePerTransaction: 100, OfflineTotal: 100}
+	if r.lk, err = link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{r.broker.URL()},
+		PlatformKey: platKey.Public().(ed25519.PublicKey), AckTimeout: time.Second,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, KeepAlive: 2 * time.Second, Logger: quiet,
+		OnResult: r.s.OnResult, OnCommand: r.s.OnCommand}, r.ob); err != nil {
+		t.Fatal(err)
+	}
+	r.s.Link = linkOnline{r.lk}
+	wallet := &SimWallet{ConfirmPrefixes: []string{"1555"}, AbandonPrefixes: []string{"1556"}, ConfirmAfter: 500 * time.Millisecond}
+	r.srv = platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: platKey,
+		BatchMax: 100, BatchDelay: time.Millisecond, Logger: quiet}, r.store, &rigDecider{blocked: []string{blockedCode}, wallet: wallet})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); r.srv.Run(ctx) }()
+	go func() { defer wg.Done(); r.lk.Run(ctx) }()
+	go func() { defer wg.Done(); r.s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	eventually(t, "link connected", func() bool { return r.lk.Status().Connected })
+	return r
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *rig) status(t *testing.T, id string) string {
+	p, err := r.s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Status
+}
+
+// applied returns the keys and results the platform stored.
+func (r *rig) applied(t *testing.T) map[string]string {
+	recs, err := r.store.Records(context.Background(), "t1", "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, rec := range recs {
+		out[rec.Key] = rec.Status
+	}
+	return out
+}
+
+func TestRigUserPayingConfirmedOrReversed(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	p, err := r.s.Pay(ctx, 1234, "134567890123456780")
+	if err != nil || p.Status != StatusApproved {
+		t.Fatalf("plain payment %+v %v", p, err)
+	}
+	conf, err := r.s.Pay(ctx, 500, "155567890123456780")
+	if err != nil || conf.Status != StatusUserPaying {
+		t.Fatalf("payment needing confirmation %+v %v", conf, err)
+	}
+	gone, err := r.s.Pay(ctx, 700, "155667890123456780")
+	if err != nil || gone.Status != StatusUserPaying {
+		t.Fatalf("abandoned payment %+v %v", gone, err)
+	}
+	eventually(t, "confirmed payment approved", func() bool { return r.status(t, conf.ID) == StatusApproved })
+	eventually(t, "abandoned payment reversed", func() bool { return r.status(t, gone.ID) == StatusReversed })
+	eventually(t, "reverse applied", func() bool { return r.applied(t)[gone.ID+":reverse"] == ResultReversed })
+	got, _ := r.s.Get(ctx, gone.ID)
+	if got.Queries < 3 || got.LateRefund {
+		t.Fatalf("abandoned payment %+v", got)
+	}
+	if a := r.applied(t); a[conf.ID+":query:1"] == "" || a[gone.ID+":refund:late"] != "" {
+		t.Fatalf("platform records %v", a)
+	}
+	// Refund half of the confirmed payment, then the rest, then one cent too many.
+	if _, err := r.s.Refund(ctx, conf.ID, 250); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.s.Refund(ctx, conf.ID, 250); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.s.Refund(ctx, conf.ID, 1); err == nil {
+		t.Fatal("refund beyond the payment accepted")
+	}
+	eventually(t, "refunds confirmed", func() bool {
+		q, _ := r.s.Get(ctx, conf.ID)
+		return len(q.Refunds) == 2 && q.Refunds[0].Status == ResultRefunded && q.Refunds[1].Status == ResultRefunded
+	})
+	if _, err := r.s.Void(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "void applied", func() bool { return r.applied(t)[p.ID+":void"] == ResultVoided })
+	eventually(t, "outbox drained", func() bool { return r.ob.Stats().Depth == 0 })
+}
+
+func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	args := []byte(`{"per_transaction":5000,"total":8000}`)
+	if err := r.srv.SendCommand(ctx, envelope.Command{Tenant: "t1", Device: "d1", ID: "lim-1", Name: CommandOfflineLimits,
+		Args: args, NotAfter: time.Now().Add(time.Minute).UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "limits applied", func() bool { return r.s.Limits(ctx).Total == 8000 })
+
+	r.broker.Kill()
+	eventually(t, "link down", func() bool { return !r.lk.Status().Connected })
+	ok, err := r.s.Pay(ctx, 4000, "134567890123456780")
+	if err != nil || ok.Status != StatusApprovedOffline {
+		t.Fatalf("offline payment %+v %v", ok, err)
+	}
+	bad, err := r.s.Pay(ctx, 3000, blockedCode)
+	if err != nil || bad.Status != StatusApprovedOffline {
+		t.Fatalf("offline payment %+v %v", bad, err)
+	}
+	last := r.ob.Stats().LastSeq
+	if _, err := r.s.Pay(ctx, 1001, "134567890123456780"); err == nil {
+		t.Fatal("payment above the total offline limit accepted")
+	}
+	if _, err := r.s.Pay(ctx, 5001, "134567890123456780"); err == nil {
+		t.Fatal("payment above the per-payment offline limit accepted")
+	}
+	if r.ob.Stats().LastSeq != last {
+		t.Fatal("a refused offline payment was stored")
+	}
+	r.broker.Restart()
+	eventually(t, "offline payment approved by the platform", func() bool { return r.status(t, ok.ID) == StatusApproved })
+	eventually(t, "blocked offline payment declined", func() bool { return r.status(t, bad.ID) == StatusDeclined })
+	rep, err := r.s.Report(ctx, dayOf(time.Now()))
+	if err != nil || rep.OfflineDeclined != 3000 || rep.OfflineDeclinedCount != 1 || rep.OfflinePending != 0 || rep.Sales != 4000 {
+		t.Fatalf("report %+v %v", rep, err)
+	}
+	if a := r.applied(t); a[ok.ID] != StatusApproved || len(a) != 2 {
+		t.Fatalf("platform applied %v", a)
+	}
+}
