@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/guichet/guichet/checkout"
+)
+
+// The cashier's operations after a payment, through the running daemon's
+// local API (the daemon serves them with checkout.Service's Refund, Void,
+// Receipt, Report and CloseDay).
+
+func init() {
+	register("refund", "refund all or part of an approved payment through the running daemon", runRefund)
+	register("void", "void a payment of today, before the day is closed", runVoid)
+	register("receipt", "print a payment's receipt (code masked)", runReceipt)
+	register("report", "print the end-of-day report of a day (default today)", runReport)
+	register("close-day", "close today: store and send the end-of-day report", runCloseDay)
+}
+
+// RefundRequest is the body of POST /api/payments/{id}/refund.
+type RefundRequest struct {
+	Amount string `json:"amount"`
+}
+
+func idFlag(e *env, name string, args []string) (string, error) {
+	fs := newFlags(e, name, "--id PAYMENT")
+	id := fs.String("id", "", "payment `ID`")
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if *id == "" {
+		return "", fmt.Errorf("%w: --id is required", errUsage)
+	}
+	return *id, nil
+}
+
+func runRefund(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "refund", "--id PAYMENT --amount 1.00")
+	id := fs.String("id", "", "payment `ID`")
+	amount := fs.String("amount", "", "amount to refund, such as 1.00")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *amount == "" {
+		return fmt.Errorf("%w: --id and --amount are required", errUsage)
+	}
+	if _, err := checkout.ParseAmount(*amount); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	base, err := daemonURL(e)
+	if err != nil {
+		return err
+	}
+	return call(ctx, http.MethodPost, base+"/api/payments/"+url.PathEscape(*id)+"/refund", RefundRequest{Amount: *amount}, e.stdout)
+}
+
+func runVoid(ctx context.Context, e *env, args []string) error {
+	id, err := idFlag(e, "void", args)
+	if err != nil {
+		return err
+	}
+	base, err := daemonURL(e)
+	if err != nil {
+		return err
+	}
+	return call(ctx, http.MethodPost, base+"/api/payments/"+url.PathEscape(id)+"/void", nil, e.stdout)
+}
+
+func runReceipt(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "receipt", "--id PAYMENT [--json]")
+	id := fs.String("id", "", "payment `ID`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("%w: --id is required", errUsage)
+	}
+	base, err := daemonURL(e)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := call(ctx, http.MethodGet, base+"/api/payments/"+url.PathEscape(*id)+"/receipt", nil, &buf); err != nil {
+		return err
+	}
+	if *asJSON {
+		_, err := e.stdout.Write(buf.Bytes())
+		return err
+	}
+	var r checkout.Receipt
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+		return fmt.Errorf("receipt: %w", err)
+	}
+	_, err = fmt.Fprint(e.stdout, r.Text())
+	return err
+}
+
+func runReport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "report", "[--day 2006-01-02] [--json]")
+	day := fs.String("day", time.Now().Format(time.DateOnly), "business `DAY`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := time.Parse(time.DateOnly, *day); err != nil {
+		return fmt.Errorf("%w: --day %q: want 2006-01-02", errUsage, *day)
+	}
+	base, err := daemonURL(e)
+	if err != nil {
+		return err
+	}
+	return printReport(ctx, e, http.MethodGet, base+"/api/report?day="+url.QueryEscape(*day), *asJSON)
+}
+
+func runCloseDay(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "close-day", "[--json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	base, err := daemonURL(e)
+	if err != nil {
+		return err
+	}
+	return printReport(ctx, e, http.MethodPost, base+"/api/day/close", *asJSON)
+}
+
+func printReport(ctx context.Context, e *env, method, u string, asJSON bool) error {
+	var buf bytes.Buffer
+	if err := call(ctx, method, u, nil, &buf); err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := e.stdout.Write(buf.Bytes())
+		return err
+	}
+	var r checkout.Report
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	state := "open"
+	if r.Closed {
+		state = "closed " + r.ClosedAt.Format(time.RFC3339)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "day %s (%s) %s\n", r.Day, state, r.Currency)
+	for _, s := range r.Schemes {
+		fmt.Fprintf(w, "  %-12s %5d %14s\n", s.Scheme, s.Count, checkout.FormatAmount(s.Amount))
+	}
+	fmt.Fprintf(w, "sales %s (%d), discounts %s\n", checkout.FormatAmount(r.Sales), r.Count, checkout.FormatAmount(r.Discounts))
+	fmt.Fprintf(w, "refunds %s (%d), voids %s (%d), net %s\n", checkout.FormatAmount(r.Refunds), r.RefundCount,
+		checkout.FormatAmount(r.Voids), r.VoidCount, checkout.FormatAmount(r.Net))
+	fmt.Fprintf(w, "declined %d, reversed %d, waiting for the customer %d\n", r.Declined, r.Reversed, r.UserPaying)
+	fmt.Fprintf(w, "offline pending %s (%d), offline declined (loss) %s (%d)\n", checkout.FormatAmount(r.OfflinePending),
+		r.OfflinePendingCount, checkout.FormatAmount(r.OfflineDeclined), r.OfflineDeclinedCount)
+	return nil
+}
