@@ -1,0 +1,323 @@
+// Package qemutest runs a test binary inside Debian's own kernel booted
+// under qemu-system-x86_64, for drivers that need a real kernel interface
+// (the GPIO character device with the gpio-sim module) that the build
+// machine's kernel does not offer.
+//
+// The guest is a few megabytes of initramfs written at test time: a static
+// busybox as /init shell, the kernel modules to load, and the binary. The
+// init script prints StartMarker, runs the binary, prints ExitMarker and
+// the exit status on the serial console, and powers off. Boot is kept short:
+// no udev, no network, no firmware option ROMs.
+package qemutest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Markers the guest's init prints on the console.
+const (
+	StartMarker = "GUICHET-QEMU-START"
+	ExitMarker  = "GUICHET-QEMU-EXIT"
+)
+
+// Packages are the Debian packages a guest needs on the host.
+const Packages = "qemu-system-x86 linux-image-amd64 busybox-static"
+
+// maxConsole bounds the console output kept, should a guest go wild.
+const maxConsole = 8 << 20
+
+// File is a host file copied into the guest.
+type File struct {
+	Guest string // absolute path in the guest
+	Host  string // path on the host
+}
+
+// Guest describes one boot.
+type Guest struct {
+	// Kernel is the vmlinuz to boot.
+	Kernel string
+	// Busybox is a statically linked busybox; "" for /bin/busybox.
+	Busybox string
+	// Files are copied into the guest; Modules (guest paths among them,
+	// in dependency order) are loaded with insmod before Command runs.
+	Files   []File
+	Modules []string
+	// Command is the shell command line the guest runs as root, with
+	// /proc, /sys, /dev (devtmpfs) and /sys/kernel/config mounted.
+	Command string
+	// Timeout bounds the whole boot; 3 minutes if zero.
+	Timeout time.Duration
+	// Console, if set, receives the console as it comes (t.Log writer).
+	Console io.Writer
+}
+
+// Result is what a boot produced.
+type Result struct {
+	// ExitStatus is the guest command's exit status.
+	ExitStatus int
+	// Console is the whole serial console output.
+	Console string
+	// Boot is the time from starting qemu to StartMarker; Total to the end.
+	Boot, Total time.Duration
+}
+
+// Need returns an error naming the Debian packages to install if qemu or a
+// static busybox is missing.
+func Need() error {
+	var missing []string
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		missing = append(missing, "qemu-system-x86")
+	}
+	if err := isStatic("/bin/busybox"); err != nil {
+		missing = append(missing, "busybox-static")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("qemutest: missing %s: apt-get install %s", strings.Join(missing, ", "), strings.Join(missing, " "))
+	}
+	return nil
+}
+
+func isStatic(p string) error {
+	f, err := elf.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked", p)
+		}
+	}
+	return nil
+}
+
+// Kernels lists the kernel versions installed under /boot, newest first,
+// that have a module tree in /lib/modules.
+func Kernels() []string {
+	paths, _ := filepath.Glob("/boot/vmlinuz-*")
+	var vers []string
+	for _, p := range paths {
+		v := strings.TrimPrefix(filepath.Base(p), "vmlinuz-")
+		if fi, err := os.Stat(filepath.Join("/lib/modules", v)); err == nil && fi.IsDir() {
+			vers = append(vers, v)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(vers)))
+	return vers
+}
+
+// Run boots g and returns once the guest has powered off, ctx has ended or
+// the timeout has passed. A guest that never prints ExitMarker is an error;
+// a non-zero ExitStatus is not (the caller decides).
+func Run(ctx context.Context, g Guest) (Result, error) {
+	if err := Need(); err != nil {
+		return Result{}, err
+	}
+	if g.Timeout == 0 {
+		g.Timeout = 3 * time.Minute
+	}
+	dir, err := os.MkdirTemp("", "qemutest")
+	if err != nil {
+		return Result{}, fmt.Errorf("qemutest: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	initrd := filepath.Join(dir, "initrd.cpio")
+	if err := writeInitramfs(initrd, g); err != nil {
+		return Result{}, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, g.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
+		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+		"-serial", "stdio", "-monitor", "none",
+		"-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "512",
+		"-kernel", g.Kernel, "-initrd", initrd,
+		// quiet and no udev: the kernel prints little and init is a
+		// shell script; panic=-1 turns a panic into a reboot, which
+		// -no-reboot turns into qemu exiting.
+		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init nokaslr mitigations=off tsc=reliable")
+	cmd.Stdin = nil
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("qemutest: %w", err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return Result{}, fmt.Errorf("qemutest: start qemu: %w", err)
+	}
+
+	var (
+		res     Result
+		console bytes.Buffer
+		exitSet bool
+	)
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if g.Console != nil {
+			fmt.Fprintln(g.Console, line)
+		}
+		if console.Len() < maxConsole {
+			console.WriteString(line)
+			console.WriteByte('\n')
+		}
+		// The firmware's terminal escapes may precede a marker on its line.
+		switch {
+		case strings.HasSuffix(line, StartMarker) && res.Boot == 0:
+			res.Boot = time.Since(start)
+		case strings.Contains(line, ExitMarker+" "):
+			_, after, _ := strings.Cut(line, ExitMarker+" ")
+			if n, err := strconv.Atoi(strings.TrimSpace(after)); err == nil {
+				res.ExitStatus, exitSet = n, true
+			}
+		}
+	}
+	werr := cmd.Wait()
+	res.Total = time.Since(start)
+	res.Console = console.String()
+	switch {
+	case ctx.Err() != nil && !exitSet:
+		return res, fmt.Errorf("qemutest: guest did not finish within %v: %w", g.Timeout, ctx.Err())
+	case res.Boot == 0:
+		return res, fmt.Errorf("qemutest: guest never printed %s (qemu: %v %s)", StartMarker, werr, tail(stderr.String()))
+	case !exitSet:
+		return res, fmt.Errorf("qemutest: guest never printed %s (qemu: %v %s)", ExitMarker, werr, tail(stderr.String()))
+	}
+	return res, nil
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 500 {
+		s = "..." + s[len(s)-500:]
+	}
+	return s
+}
+
+// initScript is the guest's /init. The command's exit status is printed
+// before poweroff so that a guest test failure is told from a crash.
+const initScript = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+%s
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+echo ` + StartMarker + `
+cd /tmp
+(
+%s
+)
+echo "` + ExitMarker + ` $?"
+poweroff -f
+`
+
+func writeInitramfs(name string, g Guest) error {
+	bb := g.Busybox
+	if bb == "" {
+		bb = "/bin/busybox"
+	}
+	if err := isStatic(bb); err != nil {
+		return fmt.Errorf("qemutest: busybox: %w (apt-get install busybox-static)", err)
+	}
+	var ins strings.Builder
+	for _, m := range g.Modules {
+		fmt.Fprintf(&ins, "insmod %s || echo \"insmod %s failed\"\n", m, m)
+	}
+	entries := []Entry{
+		{Name: "bin", Mode: fs.ModeDir | 0o755},
+		{Name: "dev", Mode: fs.ModeDir | 0o755},
+		{Name: "dev/console", Mode: fs.ModeDevice | fs.ModeCharDevice | 0o600, Major: 5, Minor: 1},
+		{Name: "proc", Mode: fs.ModeDir | 0o755},
+		{Name: "sys", Mode: fs.ModeDir | 0o755},
+		{Name: "tmp", Mode: fs.ModeDir | 0o1777},
+		{Name: "init", Mode: 0o755, Data: []byte(fmt.Sprintf(initScript, ins.String(), g.Command))},
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return fmt.Errorf("qemutest: %w", err)
+	}
+	entries = append(entries, Entry{Name: "bin/busybox", Mode: 0o755, Data: data})
+	dirs := map[string]bool{"bin": true, "dev": true, "proc": true, "sys": true, "tmp": true}
+	for _, f := range g.Files {
+		data, err := os.ReadFile(f.Host)
+		if err != nil {
+			return fmt.Errorf("qemutest: %w", err)
+		}
+		rel := strings.TrimPrefix(path.Clean(f.Guest), "/")
+		var parents []string
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			parents = append(parents, d)
+			dirs[d] = true
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			entries = append(entries, Entry{Name: parents[i], Mode: fs.ModeDir | 0o755})
+		}
+		entries = append(entries, Entry{Name: rel, Mode: 0o755, Data: data})
+	}
+	out, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("qemutest: %w", err)
+	}
+	bw := bufio.NewWriter(out)
+	err = WriteCPIO(bw, entries)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("qemutest: write initramfs: %w", err)
+	}
+	return nil
+}
+
+// ErrNoModule reports a kernel module that is in neither place looked at.
+var ErrNoModule = errors.New("qemutest: kernel module not found")
+
+// FindModule returns the path of module name (without .ko) for kernel
+// version kver: in Debian's tree, else in the extra directories (where
+// deploy/make/qemu.mk builds the modules Debian does not ship).
+func FindModule(kver, name string, extra ...string) (string, error) {
+	var found string
+	root := filepath.Join("/lib/modules", kver, "kernel")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name+".ko" {
+			found = p
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if found != "" {
+		return found, nil
+	}
+	for _, dir := range extra {
+		p := filepath.Join(dir, name+".ko")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s for %s (looked in %s and %s)", ErrNoModule, name, kver, root, strings.Join(extra, ", "))
+}
