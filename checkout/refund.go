@@ -107,11 +107,12 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 // (settlement), when nothing of it was refunded.
 func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
 	today := dayOf(s.now())
-	closed, err := s.dayClosed(ctx, today)
-	if err != nil {
-		return nil, err
-	}
 	return s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+		// Under ledgerMu, which CloseDay holds too: no void slips past a close.
+		closed, err := s.dayClosed(ctx, today)
+		if err != nil {
+			return nil, false, err
+		}
 		switch {
 		case p.Status != StatusApproved && p.Status != StatusApprovedOffline:
 			return nil, false, fmt.Errorf("checkout: void of a payment %s: %w", p.Status, ErrState)

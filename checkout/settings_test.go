@@ -1,10 +1,13 @@
 package checkout
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/guichet/guichet/sync/envelope"
 )
 
 func TestParseOfflineLimits(t *testing.T) {
@@ -147,4 +150,40 @@ func FuzzParsePromotions(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestConfigCommand(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	apply := func(args string) error {
+		return s.ApplyCommand(ctx, &envelope.Command{ID: "c", Name: CommandConfig, Args: []byte(args)})
+	}
+	const promo = `{"id":"a","percent_off":5,"from":"2026-11-01T00:00:00Z","until":"2026-12-01T00:00:00Z"}`
+	// Other flows' fields are theirs: allowed and ignored.
+	if err := apply(`{"offline_limits":{"per_transaction":10,"total":20},"promotions":[` + promo + `],"revocations":{"x":1}}`); err != nil {
+		t.Fatal(err)
+	}
+	if l := s.Limits(ctx); l.Total != 20 || len(s.Promotions(ctx)) != 1 {
+		t.Fatalf("config not applied: %+v %+v", l, s.Promotions(ctx))
+	}
+	// A config without the fields keeps what was set.
+	if err := apply(`{"revocations":{}}`); err != nil || s.Limits(ctx).Total != 20 || len(s.Promotions(ctx)) != 1 {
+		t.Fatalf("config without our fields changed them: %v", err)
+	}
+	for _, bad := range []string{
+		`[`, `{"offline_limits":{"per_transaction":30,"total":20}}`, `{"offline_limits":"lots"}`,
+		`{"promotions":[{"id":"a","percent_off":500}]}`, `{"promotions":[` + promo + `],"offline_limits":{"total":-1}}`,
+		`{"x":"` + strings.Repeat("x", MaxArgs) + `"}`,
+	} {
+		if err := apply(bad); !errors.Is(err, ErrArgs) {
+			t.Errorf("config %.50q: %v, want ErrArgs", bad, err)
+		}
+	}
+	if l := s.Limits(ctx); l.Total != 20 || len(s.Promotions(ctx)) != 1 {
+		t.Fatalf("a refused config changed the settings: %+v", l)
+	}
+	// Commands of other flows are not ours to refuse.
+	if err := s.ApplyCommand(ctx, &envelope.Command{ID: "d", Name: "sync"}); err != nil {
+		t.Fatal(err)
+	}
 }
