@@ -466,10 +466,13 @@ func (s *Service) OnResult(r envelope.Result) {
 		})
 	case op == "reverse":
 		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
-			if r.Status != ResultReversed {
-				s.log().Warn("reverse not confirmed", "payment", id, "status", r.Status)
+			if r.Status == ResultReversed || r.Status == "duplicate" {
+				return nil, false, nil
 			}
-			return nil, false, nil
+			// The wallet refused the reverse, as it does for a paid
+			// order: the customer may have paid, so refund it, once.
+			s.log().Warn("reverse refused: refunding", "payment", id, "status", r.Status)
+			return s.answer(p, envelope.Result{Key: r.Key, Status: StatusApproved}, "reverse")
 		})
 	case strings.HasPrefix(op, "refund:"):
 		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {

@@ -165,6 +165,9 @@ func TestUserPayingReversedThenLateSuccessRefunded(t *testing.T) {
 	if json.Unmarshal(rf.Body, &rb); rb.Amount != 2500 || rb.Paid != 2500 || rb.Before != 0 {
 		t.Fatalf("refund body %s", rf.Body)
 	}
+	// The reverse refused as the order was paid: no second refund.
+	s.OnResult(envelope.Result{Seq: 10, Key: p.ID + ":reverse", Status: StatusDeclined, Reason: "already paid"})
+	recs = pending(t, ob)
 	n := 0
 	for k := range recs {
 		if strings.Contains(k, ":refund:") {
@@ -173,6 +176,20 @@ func TestUserPayingReversedThenLateSuccessRefunded(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d refunds for one late success", n)
+	}
+}
+
+func TestReverseRefusedRefunds(t *testing.T) {
+	s, ob, c := newClocked(t)
+	ctx := context.Background()
+	p, _ := s.Pay(ctx, 900, wx)
+	s.OnResult(envelope.Result{Seq: 1, Key: p.ID, Status: StatusUserPaying})
+	c.Add(46 * time.Second)
+	s.Drive(ctx)
+	s.OnResult(envelope.Result{Seq: 2, Key: p.ID + ":reverse", Status: StatusDeclined, Reason: "already paid"})
+	got := mustGet(t, s, p.ID)
+	if got.Status != StatusReversed || !got.LateRefund || pending(t, ob)[p.ID+":refund:late"] == nil {
+		t.Fatalf("refused reverse not refunded: %+v", got)
 	}
 }
 
