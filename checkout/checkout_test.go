@@ -13,7 +13,7 @@ import (
 	"github.com/guichet/guichet/sync/outbox"
 )
 
-func newService(t *testing.T) (*Service, *outbox.Store) {
+func newService(t testing.TB) (*Service, *outbox.Store) {
 	_, k, _ := ed25519.GenerateKey(nil)
 	ob, err := outbox.Open(filepath.Join(t.TempDir(), "o.db"), outbox.Identity{Tenant: "t", Device: "d", Key: k})
 	if err != nil {

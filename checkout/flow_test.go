@@ -548,3 +548,32 @@ func TestReportPerScheme(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOnResult feeds results with any key and status to a ledger holding
+// a refunded payment: the flow never panics and never counts more refunded
+// than paid, or less than nothing.
+func FuzzOnResult(f *testing.F) {
+	for _, s := range [][2]string{{":refund:1", "declined"}, {":refund:1", "refunded"}, {":query:x", "approved"},
+		{":void", "declined"}, {":reverse", "weird"}, {"", "user_paying"}, {":refund:", ""}, {"::::", "approved"}} {
+		f.Add(s[0], s[1], uint64(1))
+	}
+	s, _ := newService(f)
+	s.Log = slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	p, err := s.Pay(ctx, 1000, wx)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.OnResult(envelope.Result{Seq: 1, Key: p.ID, Status: StatusApproved})
+	if _, err := s.Refund(ctx, p.ID, 400); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, suffix, status string, seq uint64) {
+		s.OnResult(envelope.Result{Seq: seq, Key: p.ID + suffix, Status: status, Reason: status})
+		s.OnResult(envelope.Result{Seq: seq, Key: suffix, Status: status})
+		got := mustGet(t, s, p.ID)
+		if got.Refunded < 0 || got.Refunded > got.Amount {
+			t.Fatalf("refunded %d of %d", got.Refunded, got.Amount)
+		}
+	})
+}
