@@ -103,6 +103,17 @@ func TestOptionsHostile(t *testing.T) {
 	}
 }
 
+func TestOptionsJunk(t *testing.T) {
+	junk := strings.Repeat("\x00\xffjunk: [{", 1<<20) // 10 MB
+	o, err := decode(t, junk)
+	if err == nil {
+		_, err = New(o)
+	}
+	if err == nil {
+		t.Fatal("10 MB of junk accepted")
+	}
+}
+
 // TestOpenNoChip checks that New touches nothing and that Open names the
 // chip it could not open; the build machine's kernel has no GPIO chip 999.
 func TestOpenNoChip(t *testing.T) {
