@@ -218,7 +218,7 @@ func TestFaultNATSFailover(t *testing.T) {
 		})
 		t.Logf("failed over from %s to %s in %v", node.Name, broker, time.Since(killed).Round(100*time.Millisecond))
 		c.Restart(node)
-		c.WaitReady(60 * time.Second)
+		c.WaitReady(3 * time.Minute)
 	}
 	sleepRand(rng, 500*time.Millisecond, 1000*time.Millisecond)
 	finishFault(t, r, p, "nats_failover", runs)

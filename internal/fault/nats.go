@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/guichet/guichet/internal/brokertest"
 )
 
@@ -114,7 +116,7 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 	for _, nd := range c.Nodes {
 		brokertest.WaitPort(t, nd.MQTTPort, logOf(nd))
 	}
-	c.WaitReady(60 * time.Second)
+	c.WaitReady(3 * time.Minute)
 	return c
 }
 
@@ -176,30 +178,45 @@ func (c *NATSCluster) NodeByMQTTURL(url string) *NATSNode {
 	return nil
 }
 
-// WaitReady waits until every running node logs that JetStream has a
-// leader for its meta group, the point from which MQTT sessions can be
-// created.
+// WaitReady waits until every running node accepts an MQTT session that
+// survives the client (clean session off), which NATS grants only once its
+// JetStream cluster has a metadata leader and the session streams exist.
+// Asking is surer than reading the logs, whose wording depends on the
+// order in which the nodes met.
 func (c *NATSCluster) WaitReady(d time.Duration) {
 	c.t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		ready := true
 		for _, n := range c.Nodes {
-			if n.Running() && !strings.Contains(n.Log(), "JetStream cluster new metadata leader") &&
-				!strings.Contains(n.Log(), "Self is new JetStream cluster metadata leader") {
+			if n.Running() && !mqttSessionOK(n.MQTTURL()) {
 				ready = false
+				break
 			}
 		}
 		if ready {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 	var logs strings.Builder
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&logs, "--- %s:\n%s\n", n.Name, n.Log())
 	}
 	c.t.Fatalf("fault: NATS cluster not ready within %v:\n%s", d, logs.String())
+}
+
+// mqttSessionOK reports whether url grants a persistent MQTT session.
+func mqttSessionOK(url string) bool {
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID("guichet-readiness-probe").
+		SetCleanSession(false).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
+	c := mqtt.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(8*time.Second) || tok.Error() != nil {
+		return false
+	}
+	c.Disconnect(50)
+	return true
 }
 
 // syncBuffer is a bytes.Buffer safe for the process's writes and the
