@@ -126,6 +126,7 @@ func TestCashierInBrowser(t *testing.T) {
 		got := cashier.waitResult("approved", 5*time.Second)
 		mustContain(t, "result", got, "支付成功", "12.34 CNY")
 		cashier.waitFor(`document.querySelector("#recent tbody tr")?.textContent.includes("支付成功")`, 5*time.Second, "approved payment in the recent list")
+		mustContain(t, "recent list", cashier.text("#recent tbody tr"), "12.34", "微信支付")
 		var value string
 		cashier.eval(`document.getElementById("code").value`, &value)
 		if value != "" {
@@ -307,7 +308,7 @@ func TestCustomerAndStatusPages(t *testing.T) {
 
 	status := open(t, b, r.url("/status.html"))
 	status.waitFor(`document.getElementById("fact-device")?.textContent === "till1"`, 5*time.Second, "device id")
-	status.waitFor(`document.getElementById("fact-status")?.textContent === "在线"`, 5*time.Second, "link online")
+	status.waitFor(`document.getElementById("fact-link")?.textContent === "在线"`, 5*time.Second, "link online")
 	if got := status.text("#fact-broker"); got != r.broker.URL() {
 		t.Fatalf("broker shown %q, want %q", got, r.broker.URL())
 	}
@@ -320,6 +321,6 @@ func TestCustomerAndStatusPages(t *testing.T) {
 	status.waitFor(`document.getElementById("fact-queue")?.textContent === "0"`, 5*time.Second, "queue after sync now")
 	// The language chosen on one page is the language of the others.
 	status.setLang("en")
-	status.waitFor(`document.getElementById("fact-status").textContent === "Online"`, 5*time.Second, "status page in English")
+	status.waitFor(`document.getElementById("fact-link").textContent === "Online"`, 5*time.Second, "status page in English")
 	customer.waitFor(`document.getElementById("idle").textContent === "Welcome"`, 5*time.Second, "customer screen follows the language chosen on another page")
 }

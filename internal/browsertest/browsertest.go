@@ -18,8 +18,8 @@ import (
 // Chromium is the browser the tests run, from Debian's package chromium.
 const Chromium = "/usr/bin/chromium"
 
-// Width and Height are the window size, that of the appliance's 1280x800
-// kiosk screen.
+// Width and Height are the size of a tab's page, that of the appliance's
+// 1280x800 kiosk screen.
 const (
 	Width  = 1280
 	Height = 800
@@ -95,7 +95,9 @@ func (b *Browser) Tab(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	t.Cleanup(cancel)
-	if err := chromedp.Run(ctx); err != nil {
+	// The window's size includes the browser's own bars: set the page's
+	// size to the screen's.
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(Width, Height)); err != nil {
 		t.Fatalf("browsertest: open tab: %v", err)
 	}
 	return ctx

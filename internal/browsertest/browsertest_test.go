@@ -19,16 +19,17 @@ func TestStartRendersAPage(t *testing.T) {
 	b := Start(t)
 	tab := b.Tab(t)
 	var text string
-	var width int
+	var width, height int
 	Run(t, tab, 20*time.Second, "load page",
 		chromedp.Navigate(srv.URL),
 		chromedp.Text("#p", &text, chromedp.ByQuery),
-		chromedp.Evaluate(`window.innerWidth`, &width))
+		chromedp.Evaluate(`window.innerWidth`, &width),
+		chromedp.Evaluate(`window.innerHeight`, &height))
 	if text != "hello from js" {
 		t.Fatalf("page text %q: scripts did not run", text)
 	}
-	if width != Width {
-		t.Fatalf("window width %d, want %d", width, Width)
+	if width != Width || height != Height {
+		t.Fatalf("page is %dx%d, want %dx%d", width, height, Width, Height)
 	}
 	// A second tab shares the browser.
 	tab2 := b.Tab(t)

@@ -66,7 +66,7 @@ async function refreshRecent() {
     const tb = document.querySelector("#recent tbody");
     tb.replaceChildren(...ps.map(p => {
       const tr = document.createElement("tr");
-      for (const v of [new Date(p.created).toLocaleTimeString(), (p.amount / 100).toFixed(2), p.scheme, t(p.status)]) {
+      for (const v of [new Date(p.created).toLocaleTimeString(LANG), (p.amount / 100).toFixed(2), t("scheme_" + p.scheme), t(p.status)]) {
         const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
       }
       return tr;

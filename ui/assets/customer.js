@@ -13,7 +13,7 @@ async function watch() {
       // in the screen's language.
       lines.replaceChildren(...(d.screen.lines || []).map(l => {
         const p = document.createElement("p");
-        if (STATUS_WORDS.includes(l)) { p.dataset.i18n = l; p.textContent = t(l); } else { p.textContent = l; }
+        if (STATUS_WORDS.includes(l)) { p.dataset.i18n = l; p.className = "status " + l; p.textContent = t(l); } else { p.textContent = l; }
         return p;
       }));
       document.getElementById("idle").hidden = (d.screen.lines || []).length > 0 || !!d.screen.qr;

@@ -5,21 +5,24 @@ const TEXTS = {
        pay: "收款", recent: "最近交易", time: "时间", scheme: "方式", status: "状态", approved: "支付成功",
        declined: "支付失败", queued: "已保存，等待网络", sending: "处理中…", welcome: "欢迎光临", to_pay: "应付",
        queue: "待同步", online: "在线", offline: "离线", last_sync: "上次同步", sync_now: "立即同步",
-       device: "设备", broker: "服务器", error: "错误"},
+       device: "设备", broker: "服务器", error: "错误",
+       link: "连接", scheme_wechat_pay: "微信支付", scheme_alipay: "支付宝", scheme_unionpay: "银联", scheme_emvco_cpm: "EMV 二维码"},
   en: {title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
        code: "Payment code", pay: "Take payment", recent: "Recent payments", time: "Time", scheme: "Wallet",
        status: "Status", approved: "Paid", declined: "Declined", queued: "Saved, waiting for the network",
        sending: "Processing…", welcome: "Welcome", to_pay: "To pay", queue: "Waiting to sync", online: "Online",
-       offline: "Offline", last_sync: "Last sync", sync_now: "Sync now", device: "Device", broker: "Broker", error: "Error"},
+       offline: "Offline", last_sync: "Last sync", sync_now: "Sync now", device: "Device", broker: "Broker", error: "Error",
+       link: "Link", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "EMV QR"},
   fr: {title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
        code: "Code de paiement", pay: "Encaisser", recent: "Derniers paiements", time: "Heure", scheme: "Portefeuille",
        status: "État", approved: "Payé", declined: "Refusé", queued: "Enregistré, en attente du réseau",
        sending: "En cours…", welcome: "Bienvenue", to_pay: "À payer", queue: "En attente de synchronisation",
        online: "En ligne", offline: "Hors ligne", last_sync: "Dernière synchro", sync_now: "Synchroniser",
-       device: "Appareil", broker: "Serveur", error: "Erreur"},
+       device: "Appareil", broker: "Serveur", error: "Erreur",
+       link: "Liaison", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "QR EMV"},
 };
 let LANG = localStorage.getItem("lang") || "zh";
-function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key; }
+function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key.replace(/^scheme_/, ""); }
 function applyTexts() {
   document.documentElement.lang = LANG;
   document.querySelectorAll("[data-i18n]").forEach(el => { el.textContent = t(el.dataset.i18n); });

@@ -9,7 +9,7 @@ async function refresh() {
   try {
     const s = await api("/api/status");
     const dl = document.getElementById("facts");
-    const rows = [["device", s.device], ["broker", s.link.broker || "-"], ["status", s.link.connected ? t("online") : t("offline")],
+    const rows = [["device", s.device], ["broker", s.link.broker || "-"], ["link", s.link.connected ? t("online") : t("offline")],
                   ["queue", s.queue.depth], ["last_sync", when(s.link.last_sync)]];
     dl.replaceChildren(...rows.flatMap(([k, v]) => {
       const dt = document.createElement("dt"); dt.textContent = t(k);
