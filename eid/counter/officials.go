@@ -1,0 +1,168 @@
+package counter
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/guichet/guichet/sync/outbox"
+)
+
+// OfficialsBucket is the ledger bucket of the officials' PIN records.
+const OfficialsBucket = "eid-officials"
+
+// DefaultIterations is the PBKDF2-HMAC-SHA256 work factor of a new PIN
+// hash, OWASP's 2023 figure. PBKDF2 (RFC 8018 §5.2) comes from the
+// standard library; scrypt would resist GPUs better but would add a module.
+const DefaultIterations = 600_000
+
+// DefaultLockAfter is how many wrong PINs in a row lock an official out.
+const DefaultLockAfter = 5
+
+// Errors of sign-in.
+var (
+	ErrBadPIN   = errors.New("counter: wrong official id or PIN")
+	ErrLocked   = errors.New("counter: this official is locked out after too many wrong PINs: a technician must reset the PIN")
+	ErrWeakPIN  = errors.New("counter: a PIN has 6 to 64 characters")
+	ErrOfficial = errors.New("counter: an official id is 1-64 characters of letters, digits, '.', '_', ':' or '-'")
+)
+
+// official is the stored record of one official: a salted slow hash of the
+// PIN, never the PIN, and the run of failures.
+type official struct {
+	Salt       []byte `json:"salt"`
+	Hash       []byte `json:"hash"`
+	Iterations int    `json:"iterations"`
+	Failures   int    `json:"failures"`
+	Locked     bool   `json:"locked"`
+}
+
+// Officials holds the officials' PINs in the outbox's ledger. Every
+// official has an account of their own: there is no shared one.
+type Officials struct {
+	Store Store
+	// Iterations is the PBKDF2 work factor for new hashes (default
+	// DefaultIterations); stored hashes keep their own.
+	Iterations int
+	// LockAfter is how many wrong PINs in a row lock the account
+	// (default DefaultLockAfter).
+	LockAfter int
+
+	mu sync.Mutex // read-modify-write of a record
+}
+
+func (o *Officials) iterations() int {
+	if o.Iterations > 0 {
+		return o.Iterations
+	}
+	return DefaultIterations
+}
+
+func (o *Officials) lockAfter() int {
+	if o.LockAfter > 0 {
+		return o.LockAfter
+	}
+	return DefaultLockAfter
+}
+
+func hashPIN(pin string, salt []byte, iter int) ([]byte, error) {
+	return pbkdf2.Key(sha256.New, pin, salt, iter, 32)
+}
+
+// SetPIN enrols official id with pin, or resets the PIN of a locked-out
+// official. It is the technician's job, not the counter's.
+func (o *Officials) SetPIN(ctx context.Context, id, pin string) error {
+	if !validID(id) {
+		return ErrOfficial
+	}
+	if n := utf8.RuneCountInString(pin); n < 6 || len(pin) > 64 {
+		return ErrWeakPIN
+	}
+	rec := official{Salt: make([]byte, 16), Iterations: o.iterations()}
+	rand.Read(rec.Salt)
+	var err error
+	if rec.Hash, err = hashPIN(pin, rec.Salt, rec.Iterations); err != nil {
+		return fmt.Errorf("counter: PIN hash: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.put(ctx, id, rec)
+}
+
+func (o *Officials) put(ctx context.Context, id string, rec official) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := o.Store.Put(ctx, outbox.Put{Bucket: OfficialsBucket, Key: id, Value: b}); err != nil {
+		return fmt.Errorf("counter: official %s: %w", id, err)
+	}
+	return nil
+}
+
+// Check verifies pin for official id, counts failures and locks the
+// account after LockAfter of them in a row. A locked account refuses even
+// the right PIN.
+func (o *Officials) Check(ctx context.Context, id, pin string) error {
+	if !validID(id) {
+		return ErrBadPIN
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b, ok, err := o.Store.Get(ctx, OfficialsBucket, id)
+	if err != nil {
+		return fmt.Errorf("counter: official: %w", err)
+	}
+	if !ok {
+		// Spend the same time as for a known official, so that timing
+		// does not tell which ids exist.
+		hashPIN(pin, make([]byte, 16), o.iterations())
+		return ErrBadPIN
+	}
+	var rec official
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Iterations <= 0 || rec.Iterations > 100_000_000 {
+		return fmt.Errorf("counter: official %s: bad stored record", id)
+	}
+	if rec.Locked {
+		return ErrLocked
+	}
+	h, err := hashPIN(pin, rec.Salt, rec.Iterations)
+	if err != nil {
+		return fmt.Errorf("counter: PIN hash: %w", err)
+	}
+	if subtle.ConstantTimeCompare(h, rec.Hash) == 1 {
+		if rec.Failures != 0 {
+			rec.Failures = 0
+			return o.put(ctx, id, rec)
+		}
+		return nil
+	}
+	rec.Failures++
+	rec.Locked = rec.Failures >= o.lockAfter()
+	if err := o.put(ctx, id, rec); err != nil {
+		return err
+	}
+	if rec.Locked {
+		return ErrLocked
+	}
+	return ErrBadPIN
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
