@@ -45,6 +45,9 @@ type Server struct {
 	Status func() any
 	// SyncNow asks the link to send the queue now.
 	SyncNow func()
+	// Till serves refunds, voids, receipts, split bills and reports; nil
+	// leaves those routes out.
+	Till Till
 	// Scans are codes read by the scanners and cameras, for the cashier.
 	Scans *Scans
 	// Languages offered, the first being the default.
@@ -65,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/display", s.display)
 	mux.HandleFunc("GET /api/scans", s.scans)
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
+	s.tillRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages})
 	})
@@ -129,8 +133,8 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.Checkout.Pay(r.Context(), amount, req.Code)
 	switch {
-	case errors.Is(err, checkout.ErrInput):
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
+	case errors.Is(err, checkout.ErrInput), errors.Is(err, checkout.ErrNeedsNetwork):
+		writeErr(w, err)
 	case err != nil:
 		s.Log.Error("pay", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, apiError{err.Error()})

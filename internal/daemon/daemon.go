@@ -178,7 +178,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, device.LineBuzzer, 300*time.Millisecond) }()
 		}
 	}
+	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
+		Link: online, Site: cfg.Device.Site,
 		OnChange: func(p checkout.Payment) {
 			show(device.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
 			signalLines(p)
@@ -188,13 +190,14 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		Username: cfg.Broker.Username, Password: password, PlatformKey: platformKey,
 		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
 		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
-		Logger: log, OnResult: co.OnResult,
+		Logger: log, OnResult: co.OnResult, OnCommand: co.OnCommand,
 	}, store)
 	if err != nil {
 		return err
 	}
+	online.lk = lk
 	scans := ui.NewScans()
-	srv := &ui.Server{Checkout: co, Screen: screen, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+	srv := &ui.Server{Checkout: co, Till: co, Screen: screen, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Queue: store.Stats(), Link: lk.Status()}
 		}}
@@ -203,9 +206,12 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2+len(devs.CodeReaders))
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); errc <- srv.Serve(ctx, ln) }()
 	go func() { defer wg.Done(); lk.Run(ctx) }()
+	// Uncertain payments (customer still confirming) are queried and, past
+	// their time, reversed, also after a restart.
+	go func() { defer wg.Done(); co.Run(ctx) }()
 	for _, r := range devs.CodeReaders {
 		wg.Add(1)
 		go func(r device.CodeReader) {
@@ -233,6 +239,13 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	log.Info("guichetd stopped", "queue_depth", store.Stats().Depth)
 	return runErr
 }
+
+// linkOnline tells the checkout whether the platform can be reached now,
+// for its offline decisions.
+type linkOnline struct{ lk *link.Link }
+
+// Online reports whether the link is connected.
+func (o *linkOnline) Online() bool { return o.lk != nil && o.lk.Status().Connected }
 
 func platformKey(cfg *config.Daemon) ([]byte, error) {
 	if cfg.PlatformKey != "" {

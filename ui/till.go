@@ -1,0 +1,118 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/guichet/guichet/checkout"
+)
+
+// Till is the rest of the cashier's work beyond taking a payment: refunds,
+// voids, receipts, split bills and the day's report.
+type Till interface {
+	Refund(ctx context.Context, id string, amount int64) (*checkout.Payment, error)
+	Void(ctx context.Context, id string) (*checkout.Payment, error)
+	Receipt(ctx context.Context, id string) (*checkout.Receipt, error)
+	Report(ctx context.Context, day string) (*checkout.Report, error)
+	CloseDay(ctx context.Context) (*checkout.Report, error)
+	NewOrder(ctx context.Context, total int64) (*checkout.Order, error)
+	GetOrder(ctx context.Context, id string) (*checkout.OrderView, error)
+	PayPart(ctx context.Context, id string, amount int64, code string) (*checkout.Payment, error)
+}
+
+func (s *Server) tillRoutes(mux *http.ServeMux) {
+	if s.Till == nil {
+		return
+	}
+	mux.HandleFunc("POST /api/payments/{id}/refund", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Amount string `json:"amount"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		amount, err := checkout.ParseAmount(req.Amount)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		reply(w)(s.Till.Refund(r.Context(), r.PathValue("id"), amount))
+	})
+	mux.HandleFunc("POST /api/payments/{id}/void", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(s.Till.Void(r.Context(), r.PathValue("id")))
+	})
+	mux.HandleFunc("GET /api/payments/{id}/receipt", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(s.Till.Receipt(r.Context(), r.PathValue("id")))
+	})
+	mux.HandleFunc("GET /api/report", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(s.Till.Report(r.Context(), r.URL.Query().Get("day")))
+	})
+	mux.HandleFunc("POST /api/day/close", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(s.Till.CloseDay(r.Context()))
+	})
+	mux.HandleFunc("POST /api/orders", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Total string `json:"total"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		total, err := checkout.ParseAmount(req.Total)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		reply(w)(s.Till.NewOrder(r.Context(), total))
+	})
+	mux.HandleFunc("GET /api/orders/{id}", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(s.Till.GetOrder(r.Context(), r.PathValue("id")))
+	})
+	mux.HandleFunc("POST /api/orders/{id}/pay", func(w http.ResponseWriter, r *http.Request) {
+		var req PayRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		amount, err := checkout.ParseAmount(req.Amount)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		reply(w)(s.Till.PayPart(r.Context(), r.PathValue("id"), amount, req.Code))
+	})
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"request: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+// reply writes a flow's answer, mapping its errors to HTTP statuses.
+func reply(w http.ResponseWriter) func(any, error) {
+	return func(v any, err error) {
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, checkout.ErrInput), errors.Is(err, checkout.ErrArgs):
+		code = http.StatusBadRequest
+	case errors.Is(err, checkout.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, checkout.ErrState):
+		code = http.StatusConflict
+	case errors.Is(err, checkout.ErrNeedsNetwork):
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, apiError{err.Error()})
+}
