@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readCPIO parses a newc archive back, to check WriteCPIO independently of
@@ -122,5 +123,20 @@ func TestFindModule(t *testing.T) {
 	}
 	if _, err := FindModule("no-such-kernel", "zz-absent", dir); err == nil {
 		t.Error("absent module found")
+	}
+}
+
+// TestTimeout checks that a guest that hangs is stopped and reported.
+func TestTimeout(t *testing.T) {
+	kvers := Kernels()
+	if len(kvers) == 0 {
+		t.Fatal("no kernel in /boot with modules: apt-get install linux-image-amd64")
+	}
+	res, err := Run(context.Background(), Guest{Kernel: "/boot/vmlinuz-" + kvers[0], Command: "sleep 600", Timeout: 2 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "did not finish") {
+		t.Fatalf("hung guest: %v", err)
+	}
+	if res.Total > time.Minute {
+		t.Errorf("qemu stopped only after %v", res.Total)
 	}
 }

@@ -313,3 +313,35 @@ func TestGuestErrors(t *testing.T) {
 		t.Errorf("Open of a missing chip = %v", err)
 	}
 }
+
+// TestGuestInputConfig checks that debounce and bias reach the kernel: the
+// line info shows the debounce period, and gpio-sim turns a pull-up bias
+// into a high level that reads as on.
+func TestGuestInputConfig(t *testing.T) {
+	c := theSim(t)
+	c.pull(t, 4, "pull-down")
+	o := c.options(false)
+	tamper := o.Lines[device.LineTamper]
+	tamper.Debounce = "10ms"
+	tamper.Bias = "pull-up"
+	o.Lines[device.LineTamper] = tamper
+	l := open(t, o)
+	defer l.Close()
+	chip, err := gpiocdev.NewChip(c.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chip.Close()
+	info, err := chip.LineInfo(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.DebouncePeriod != 10*time.Millisecond || info.Config.Bias != gpiocdev.LineBiasPullUp {
+		t.Errorf("tamper line config %+v", info.Config)
+	}
+	if on, err := l.Get(device.LineTamper); err != nil || !on {
+		t.Errorf("tamper with pull-up bias reads %v, %v", on, err)
+	}
+	l.Close()
+	c.pull(t, 4, "pull-down")
+}

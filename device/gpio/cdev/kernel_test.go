@@ -38,7 +38,7 @@ func TestKernel(t *testing.T) {
 		t.Fatalf("guest tests failed with status %d", res.ExitStatus)
 	}
 	// Guard against a binary that ran no test at all.
-	for _, name := range []string{"TestGuestOutputs", "TestGuestPulse", "TestGuestTamper", "TestGuestErrors"} {
+	for _, name := range []string{"TestGuestOutputs", "TestGuestPulse", "TestGuestTamper", "TestGuestErrors", "TestGuestInputConfig"} {
 		if !regexp.MustCompile(`--- PASS: ` + name + ` `).MatchString(res.Console) {
 			t.Errorf("guest did not pass %s", name)
 		}
