@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -132,6 +132,12 @@ func (r *rig) advance(d time.Duration) {
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+}
+
+func (s *syncBuffer) bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
