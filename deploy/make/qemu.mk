@@ -30,6 +30,8 @@ qemu-gpio-sim: qemu-deps
 	ko=$(QEMU_CACHE)/$$kver/gpio-sim.ko; \
 	if [ -f $$ko ]; then echo "gpio-sim for $$kver: $$ko"; exit 0; fi; \
 	src=$$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n1); \
+	sv=$$(dpkg-query -W -f='$${Version}' $$(basename $$src .tar.xz)); kv=$$(dpkg-query -W -f='$${Version}' linux-image-$$kver); \
+	if [ "$$sv" != "$$kv" ]; then echo "warning: source $$sv is not the kernel's $$kv (gpiolib.h layout may differ)"; fi; \
 	tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	echo "building gpio-sim for $$kver from $$src"; \
 	tar -xJf $$src -C $$tmp --wildcards '*/drivers/gpio/gpio-sim.c' '*/drivers/gpio/gpiolib.h' '*/kernel/irq/irq_sim.c'; \

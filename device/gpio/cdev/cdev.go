@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -159,6 +160,7 @@ func (l *Lines) onEdge(ev gpiocdev.LineEvent) {
 			// Full: drop the oldest so the latest state gets through.
 			select {
 			case <-ch:
+				slog.Warn("gpio cdev: watcher too slow, dropped an edge", "chip", l.cfg.chip, "line", l.byOffset[ev.Offset])
 			default:
 			}
 			select {
