@@ -110,6 +110,20 @@ type Checkout struct {
 	// WaitOnline is how long the cashier's screen waits for the platform's
 	// answer before it says "queued".
 	WaitOnline Duration `yaml:"wait_online"`
+	// Merchant is what the merchant-presented QR code says of the shop.
+	Merchant Merchant `yaml:"merchant"`
+}
+
+// Merchant describes the shop in EMVCo merchant-presented QR codes.
+type Merchant struct {
+	Name    string `yaml:"name"`
+	City    string `yaml:"city"`
+	MCC     string `yaml:"mcc"`     // ISO 18245 merchant category code
+	Country string `yaml:"country"` // ISO 3166-1 alpha-2
+	// AccountGUI and AccountID are the payment network's identifier and the
+	// merchant's account with it (EMV QRCPS template 26).
+	AccountGUI string `yaml:"account_gui"`
+	AccountID  string `yaml:"account_id"`
 }
 
 // Duration is a time.Duration written as "1.5s" in YAML.
@@ -214,6 +228,25 @@ func (c *Daemon) setDefaults() {
 	if c.Checkout.Currency == "" {
 		c.Checkout.Currency = "CNY"
 	}
+	m := &c.Checkout.Merchant
+	if m.Name == "" {
+		m.Name = "GUICHET DEMO SHOP"
+	}
+	if m.City == "" {
+		m.City = "GUANGZHOU"
+	}
+	if m.MCC == "" {
+		m.MCC = "5411"
+	}
+	if m.Country == "" {
+		m.Country = "CN"
+	}
+	if m.AccountGUI == "" {
+		m.AccountGUI = "com.example.guichet"
+	}
+	if m.AccountID == "" {
+		m.AccountID = c.Device.Site + "-" + c.Device.ID
+	}
 	if c.Checkout.WaitOnline == 0 {
 		c.Checkout.WaitOnline = Duration(3 * time.Second)
 	}
@@ -288,6 +321,12 @@ func (c *Daemon) Validate() error {
 	}
 	if c.Checkout.WaitOnline.D() <= 0 || c.Checkout.WaitOnline.D() > time.Minute {
 		return fieldErr("checkout.wait_online", "must be between 0 and 1m")
+	}
+	if m := c.Checkout.Merchant; len(m.MCC) != 4 || strings.Trim(m.MCC, "0123456789") != "" {
+		return fieldErr("checkout.merchant.mcc", "must be 4 digits, not %q", m.MCC)
+	}
+	if m := c.Checkout.Merchant; len(m.Country) != 2 || strings.ToUpper(m.Country) != m.Country {
+		return fieldErr("checkout.merchant.country", "must be an ISO 3166 code such as CN, not %q", m.Country)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

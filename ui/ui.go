@@ -45,6 +45,10 @@ type Server struct {
 	Status func() any
 	// SyncNow asks the link to send the queue now.
 	SyncNow func()
+	// MerchantQR shows the shop's dynamic QR code for amount (minor units)
+	// on the customer display and returns its payload; nil leaves the
+	// route out.
+	MerchantQR func(ctx context.Context, amount int64) (string, error)
 	// Till serves refunds, voids, receipts, split bills and reports; nil
 	// leaves those routes out.
 	Till Till
@@ -69,6 +73,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/scans", s.scans)
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
 	s.tillRoutes(mux)
+	if s.MerchantQR != nil {
+		mux.HandleFunc("POST /api/qr", s.merchantQR)
+	}
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages})
 	})
@@ -229,4 +236,25 @@ func (s *Server) displayQR(w http.ResponseWriter, r *http.Request) {
 	if err := emv.WritePNG(w, scr.QR, 8); err != nil {
 		s.Log.Error("render QR", "err", err)
 	}
+}
+
+// merchantQR shows the dynamic merchant-presented QR code for an amount.
+func (s *Server) merchantQR(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Amount string `json:"amount"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	amount, err := checkout.ParseAmount(req.Amount)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	payload, err := s.MerchantQR(r.Context(), amount)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"payload": payload})
 }

@@ -197,7 +197,16 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	online.lk = lk
 	scans := ui.NewScans()
-	srv := &ui.Server{Checkout: co, Till: co, Screen: screen, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+	merchant := checkout.Merchant(cfg.Checkout.Merchant)
+	srv := &ui.Server{Checkout: co, Till: co, Screen: screen,
+		MerchantQR: func(ctx context.Context, amount int64) (string, error) {
+			qr, err := checkout.MerchantQR(merchant, cfg.Checkout.Currency, amount, fmt.Sprintf("%s-%d", cfg.Device.ID, time.Now().UnixMilli()))
+			if err != nil {
+				return "", err
+			}
+			show(device.Screen{QR: qr, Lines: []string{checkout.FormatAmount(amount) + " " + cfg.Checkout.Currency}})
+			return qr, nil
+		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Queue: store.Stats(), Link: lk.Status()}
 		}}

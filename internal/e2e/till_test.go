@@ -2,9 +2,16 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/guichet/guichet/checkout/emv"
 )
 
 // TestRefundReceiptAndDayReport drives the rest of the cashier's day
@@ -37,5 +44,41 @@ func TestRefundReceiptAndDayReport(t *testing.T) {
 	}
 	if !strings.Contains(out, "1500") && !strings.Contains(out, "15.00") {
 		t.Fatalf("report does not show the net 15.00 after the refund:\n%s", out)
+	}
+}
+
+// TestMerchantQRShownToTheCustomer asks for the shop's dynamic QR code and
+// checks the customer screen's image decodes to a valid EMV payload with
+// the amount.
+func TestMerchantQRShownToTheCustomer(t *testing.T) {
+	r := NewRig(t)
+	r.StartDaemon()
+	base := fmt.Sprintf("http://127.0.0.1:%d", r.UIPort)
+	resp, err := http.Post(base+"/api/qr", "application/json", strings.NewReader(`{"amount":"12.34"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Payload string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	p, err := emv.Parse(out.Payload)
+	if err != nil || p.Amount != "12.34" || p.Initiation != "12" {
+		t.Fatalf("payload %q: %+v %v", out.Payload, p, err)
+	}
+	img, err := http.Get(base + "/api/display/qr.png")
+	if err != nil || img.StatusCode != 200 {
+		t.Fatalf("customer QR image: %v %v", img.Status, err)
+	}
+	defer img.Body.Close()
+	png := filepath.Join(r.Dir, "qr.png")
+	f, _ := os.Create(png)
+	io.Copy(f, img.Body)
+	f.Close()
+	dec := r.Run("guichet", "decode", "--json", png)
+	if !strings.Contains(dec, out.Payload[:20]) {
+		t.Fatalf("the customer screen's QR decodes to %s, want %s", dec, out.Payload)
+	}
+	if resp, _ := http.Post(base+"/api/qr", "application/json", strings.NewReader(`{"amount":"-1"}`)); resp == nil || resp.StatusCode != 400 {
+		t.Fatal("bad amount not refused with 400")
 	}
 }

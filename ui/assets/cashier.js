@@ -109,3 +109,17 @@ refreshRecent();
 refreshSync();
 setInterval(refreshSync, 2000);
 watchScans();
+
+// The shop's dynamic QR code for the amount, shown on the customer screen
+// for the customer to scan with a wallet app.
+document.getElementById("showqr").addEventListener("click", async () => {
+  try {
+    await api("/api/qr", {method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({amount: form.amount.value})});
+    lastError = null;
+    result.className = "result qr";
+    result.dataset.status = "qr_shown";
+    delete result.dataset.id;
+    result.textContent = t("qr_shown") + " · " + form.amount.value;
+  } catch (e) { showError(e.message); }
+});
