@@ -41,8 +41,9 @@ vet: deps
 	go vet ./...
 
 # test: formatting, vet, then every test (unit, wire-level, real broker,
-# pcscd, browser) under the race detector.
-test: deps fmt-check vet build
+# pcscd, browser, GPIO against a real kernel under qemu) under the race
+# detector. qemu-gpio-sim builds the kernel module that test needs.
+test: deps qemu-gpio-sim fmt-check vet build
 	go test -race -timeout $(GO_TEST_TIMEOUT) ./...
 
 bench: deps
@@ -60,3 +61,4 @@ fuzz: deps
 clean:
 	rm -rf bin var
 include deploy/make/fault.mk
+include deploy/make/qemu.mk

@@ -33,6 +33,7 @@ import (
 	_ "github.com/guichet/guichet/device/cardreader/sim"
 	_ "github.com/guichet/guichet/device/codescan"
 	_ "github.com/guichet/guichet/device/display/ssd1306"
+	_ "github.com/guichet/guichet/device/gpio/cdev"
 	_ "github.com/guichet/guichet/device/gpio/sim"
 	_ "github.com/guichet/guichet/device/scanner"
 )
@@ -221,6 +222,27 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	// Uncertain payments (customer still confirming) are queried and, past
 	// their time, reversed, also after a restart.
 	go func() { defer wg.Done(); co.Run(ctx) }()
+	// A tamper switch, where the GPIO driver can watch one, is logged and
+	// sounds the buzzer: the official or technician must look.
+	if w, ok := devs.Lines.(interface {
+		Watch(context.Context, string, func(bool)) error
+	}); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := w.Watch(ctx, device.LineTamper, func(open bool) {
+				if open {
+					log.Error("tamper switch opened")
+					devs.Lines.Pulse(ctx, device.LineBuzzer, time.Second)
+				} else {
+					log.Warn("tamper switch closed")
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Warn("tamper watch stopped", "err", err)
+			}
+		}()
+	}
 	for _, r := range devs.CodeReaders {
 		wg.Add(1)
 		go func(r device.CodeReader) {
