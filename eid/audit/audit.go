@@ -239,13 +239,22 @@ func (e *BreakError) Error() string {
 	return fmt.Sprintf("audit: chain broken at entry %d: %s", e.Seq, e.Reason)
 }
 
+// Scanner reads the ledger.
+type Scanner interface {
+	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error
+}
+
 // Verify checks the whole log: every entry decodes, the sequence has no
 // gap and each entry carries its predecessor's hash. It returns the
 // number of entries and a *BreakError at the first fault.
-func (l *Log) Verify(ctx context.Context) (int, error) {
+func (l *Log) Verify(ctx context.Context) (int, error) { return Verify(ctx, l.store) }
+
+// Verify checks the log kept in a ledger, as (*Log).Verify does, without
+// opening it for appends.
+func Verify(ctx context.Context, store Scanner) (int, error) {
 	var encs [][]byte
 	var keys []string
-	err := l.store.Scan(ctx, Bucket, "", func(k string, v []byte) bool {
+	err := store.Scan(ctx, Bucket, "", func(k string, v []byte) bool {
 		keys = append(keys, k)
 		encs = append(encs, v)
 		return true
@@ -265,6 +274,7 @@ func (l *Log) Verify(ctx context.Context) (int, error) {
 // 1, as the log holds them or as the platform received them.
 func VerifyChain(encs [][]byte) error {
 	var prev Hash
+	var log string
 	for i, enc := range encs {
 		want := uint64(i + 1)
 		e, err := Decode(enc)
@@ -276,7 +286,10 @@ func VerifyChain(encs [][]byte) error {
 			return &BreakError{Seq: want, Reason: fmt.Sprintf("found entry %d in its place", e.Seq)}
 		case e.Prev != prev:
 			return &BreakError{Seq: want, Reason: "previous entry edited, removed or reordered (hash mismatch)"}
+		case i > 0 && e.Log != log:
+			return &BreakError{Seq: want, Reason: "entry of another log"}
 		}
+		log = e.Log
 		prev = HashOf(enc)
 	}
 	return nil

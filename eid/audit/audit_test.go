@@ -205,3 +205,49 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifyFile(t *testing.T) {
+	ctx := context.Background()
+	_, k, _ := ed25519.GenerateKey(nil)
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s, err := outbox.Open(path, outbox.Identity{Tenant: "t1", Device: "d1", Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := Open(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 4)
+	// Read while the outbox is open, as the technician does beside the
+	// daemon.
+	if n, err := VerifyFile(ctx, path); n != 4 || err != nil {
+		t.Fatalf("VerifyFile: %d %v", n, err)
+	}
+	put(t, s, key(2), nil)
+	var be *BreakError
+	if _, err := VerifyFile(ctx, path); !errors.As(err, &be) || be.Seq != 2 {
+		t.Fatalf("VerifyFile after a removal: %v", err)
+	}
+	if _, err := VerifyFile(ctx, filepath.Join(t.TempDir(), "none.db")); err == nil {
+		t.Fatal("missing file verified")
+	}
+	// An entry of another log spliced in breaks the chain.
+	other := openStore(t)
+	l2, _ := Open(ctx, other, nil)
+	fill(t, l2, 1)
+	s2 := openStore(t)
+	l3, _ := Open(ctx, s2, nil)
+	fill(t, l3, 1)
+	v, _, _ := other.Get(ctx, Bucket, key(1))
+	e, _ := Decode(v)
+	w, _, _ := s2.Get(ctx, Bucket, key(1))
+	e.Prev = HashOf(w)
+	e.Seq = 2
+	enc, _ := e.Encode()
+	put(t, s2, key(2), enc)
+	if _, err := Verify(ctx, s2); !errors.As(err, &be) || be.Seq != 2 {
+		t.Fatalf("foreign entry: %v", err)
+	}
+}
