@@ -346,9 +346,15 @@ func (s *Service) session(ctx context.Context, token string) (*session, error) {
 }
 
 // abandon ends the activation under way without a decision and destroys
-// its data. s.mu is held.
+// its data; an activation already decided is only put away (a confirmed
+// one keeps its vault record until the platform answers). s.mu is held.
 func (s *Service) abandon(ctx context.Context, why string) {
 	a := s.cur
+	if a.step != StepCard && a.step != StepFace && a.step != StepReview {
+		s.end(a)
+		s.cur = nil
+		return
+	}
 	s.audit(ctx, audit.Entry{Official: a.official, Step: "abandon", Outcome: "ok", Reason: why, Activation: a.id, Subject: a.subject})
 	if err := s.cfg.Vault.Delete(a.id); err != nil {
 		s.cfg.Log.Error("vault delete failed", "activation", a.id, "err", err)

@@ -426,6 +426,9 @@ func TestOfficialsAndSessions(t *testing.T) {
 	if err := offs.SetPIN(ctx, "off-8", "12345"); !errors.Is(err, ErrWeakPIN) {
 		t.Fatalf("short PIN: %v", err)
 	}
+	if err := offs.SetPIN(ctx, "Counter", "123456"); !errors.Is(err, ErrShared) {
+		t.Fatalf("shared account: %v", err)
+	}
 	if err := offs.SetPIN(ctx, "bad id", "123456"); !errors.Is(err, ErrOfficial) {
 		t.Fatalf("bad id: %v", err)
 	}

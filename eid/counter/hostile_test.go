@@ -123,6 +123,14 @@ func TestConcurrentUse(t *testing.T) {
 	if n != 5 {
 		t.Fatalf("%d activations stored, want 5", n)
 	}
+	// Confirmed activations keep their card data until the platform
+	// answers, even once the next one has begun.
+	if ids, _ := r.vault.IDs(); len(ids) != 5 {
+		t.Fatalf("vault holds %d records, want 5", len(ids))
+	}
+	if strings.Contains(strings.Join(r.steps(t), " "), "abandon") {
+		t.Fatal("a confirmed activation was audited as abandoned")
+	}
 }
 
 // TestSweepAndClose: vault records of activations that cannot be answered

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -31,6 +32,7 @@ var (
 	ErrBadPIN   = errors.New("counter: wrong official id or PIN")
 	ErrLocked   = errors.New("counter: this official is locked out after too many wrong PINs: a technician must reset the PIN")
 	ErrWeakPIN  = errors.New("counter: a PIN has 6 to 64 characters")
+	ErrShared   = errors.New("counter: an account is one official's own: no shared or generic account (admin, counter, guest...)")
 	ErrOfficial = errors.New("counter: an official id is 1-64 characters of letters, digits, '.', '_', ':' or '-'")
 )
 
@@ -81,6 +83,9 @@ func hashPIN(pin string, salt []byte, iter int) ([]byte, error) {
 func (o *Officials) SetPIN(ctx context.Context, id, pin string) error {
 	if !validID(id) {
 		return ErrOfficial
+	}
+	if genericIDs[strings.ToLower(id)] {
+		return ErrShared
 	}
 	if n := utf8.RuneCountInString(pin); n < 6 || len(pin) > 64 {
 		return ErrWeakPIN
@@ -154,6 +159,11 @@ func (o *Officials) Check(ctx context.Context, id, pin string) error {
 	}
 	return ErrBadPIN
 }
+
+// genericIDs are the ids of generic accounts, refused so that every step
+// audited names one person.
+var genericIDs = map[string]bool{"admin": true, "administrator": true, "root": true, "shared": true, "counter": true,
+	"guest": true, "official": true, "officials": true, "user": true, "test": true, "default": true, "desk": true}
 
 func validID(s string) bool {
 	if s == "" || len(s) > 64 {
