@@ -294,3 +294,40 @@ func VerifyChain(encs [][]byte) error {
 	}
 	return nil
 }
+
+// Reconcile compares the local log with the platform's copy of it (the
+// bodies of the audit records it received, in order from entry 1). It
+// finds what no chain shows by itself: entries removed from the end of
+// the local log, or a local log rewritten and re-chained from some entry
+// on. Local entries not yet received upstream are fine.
+func Reconcile(local, upstream [][]byte) error {
+	if err := VerifyChain(upstream); err != nil {
+		return fmt.Errorf("upstream copy: %w", err)
+	}
+	if err := VerifyChain(local); err != nil {
+		return err
+	}
+	for i, u := range upstream {
+		seq := uint64(i + 1)
+		if i >= len(local) {
+			return &BreakError{Seq: seq, Reason: fmt.Sprintf("entries %d to %d removed locally", seq, len(upstream))}
+		}
+		if !bytes.Equal(local[i], u) {
+			return &BreakError{Seq: seq, Reason: "local entry differs from the copy the platform received"}
+		}
+	}
+	return nil
+}
+
+// Entries returns the encoded entries of the log kept in store, in order.
+func Entries(ctx context.Context, store Scanner) ([][]byte, error) {
+	var encs [][]byte
+	err := store.Scan(ctx, Bucket, "", func(_ string, v []byte) bool {
+		encs = append(encs, v)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return encs, nil
+}

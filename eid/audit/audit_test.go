@@ -251,3 +251,60 @@ func TestVerifyFile(t *testing.T) {
 		t.Fatalf("foreign entry: %v", err)
 	}
 }
+
+func TestReconcileWithUpstream(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	l, err := Open(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, l, 5)
+	pend, err := s.Pending(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up [][]byte
+	for _, p := range pend {
+		payload, _, _ := envelope.Split(p.Frame)
+		r, _ := envelope.DecodeRecord(payload)
+		up = append(up, r.Body)
+	}
+	local, _ := Entries(ctx, s)
+	if err := Reconcile(local, up); err != nil {
+		t.Fatalf("intact log: %v", err)
+	}
+	if err := Reconcile(local, up[:3]); err != nil {
+		t.Fatalf("entries not yet upstream: %v", err)
+	}
+	// The last two entries removed: the local chain is still whole, the
+	// platform's copy shows the removal.
+	put(t, s, key(5), nil)
+	put(t, s, key(4), nil)
+	if n, err := l.Verify(ctx); err != nil || n != 3 {
+		t.Fatalf("truncated log verifies locally: %d %v", n, err)
+	}
+	local, _ = Entries(ctx, s)
+	var be *BreakError
+	if err := Reconcile(local, up); !errors.As(err, &be) || be.Seq != 4 {
+		t.Fatalf("Reconcile after truncation: %v", err)
+	}
+	// Entry 2 rewritten and the rest re-chained: locally consistent,
+	// upstream it differs.
+	var prev Hash
+	for i := range local {
+		e, _ := Decode(local[i])
+		if i == 1 {
+			e.Outcome = "failed"
+		}
+		e.Prev = prev
+		local[i], _ = e.Encode()
+		prev = HashOf(local[i])
+	}
+	if err := VerifyChain(local); err != nil {
+		t.Fatal(err)
+	}
+	if err := Reconcile(local, up[:3]); !errors.As(err, &be) || be.Seq != 2 {
+		t.Fatalf("Reconcile after rewrite: %v", err)
+	}
+}
