@@ -15,6 +15,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/sync/link"
@@ -183,13 +184,22 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var acts, audits int
+	var upstream [][]byte
 	for _, rec := range recs {
 		switch rec.Type {
 		case RecordType:
 			acts++
-		case "audit":
+		case audit.RecordType:
 			audits++
+			upstream = append(upstream, rec.Body)
 		}
+	}
+	local, err := audit.Entries(ctx, r.ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Reconcile(local, upstream); err != nil {
+		t.Fatalf("the platform's copy of the audit log: %v", err)
 	}
 	if acts != 1 || audits < 6 {
 		t.Fatalf("platform holds %d activations and %d audit entries", acts, audits)
