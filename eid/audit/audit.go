@@ -235,6 +235,7 @@ type BreakError struct {
 	Reason string
 }
 
+// Error says where the chain breaks and why.
 func (e *BreakError) Error() string {
 	return fmt.Sprintf("audit: chain broken at entry %d: %s", e.Seq, e.Reason)
 }
