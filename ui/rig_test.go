@@ -3,22 +3,19 @@ package ui_test
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/checkout/paycode"
+	"github.com/guichet/guichet/checkout/authz"
 	"github.com/guichet/guichet/device"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/daemon"
-	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
 	"github.com/guichet/guichet/sync/platform"
@@ -31,34 +28,6 @@ const (
 	codeDecline = "134567890123456781" // on the test platform's decline list
 	codeInvalid = "12345"              // too short for any scheme
 )
-
-// rules stands in for the reference platform's authorisation
-// (cmd/guichet-platform/rules.go): approve well-formed codes unless
-// blocked or above the limit.
-type rules struct {
-	decline []string
-	max     int64
-}
-
-func (r rules) Decide(rec *envelope.Record) envelope.Result {
-	if rec.Type != checkout.RecordPaymentAuth {
-		return envelope.Result{Status: "applied"}
-	}
-	var b checkout.AuthBody
-	if err := json.Unmarshal(rec.Body, &b); err != nil {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}
-	}
-	if _, err := paycode.Classify(b.Code); err != nil {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}
-	}
-	if slices.Contains(r.decline, b.Code) {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
-	}
-	if b.Amount > r.max {
-		return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}
-	}
-	return envelope.Result{Status: checkout.StatusApproved}
-}
 
 // rig is the appliance's UI as guichetd wires it (internal/daemon), on a
 // real outbox, a real link to a real Mosquitto, and an in-process
@@ -111,7 +80,7 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ui.Server{Checkout: r.co, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
+	srv := &ui.Server{Checkout: r.co, Till: r.co, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
 		Languages: []string{"zh", "en", "fr"}, Log: log,
 		Status: func() any {
 			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}
@@ -140,7 +109,7 @@ func (r *rig) startPlatform() {
 	}
 	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: r.platKey,
 		BatchMax: 100, BatchDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		r.store, rules{decline: []string{codeDecline}, max: 500000})
+		r.store, &authz.Rules{DeclineCodes: []string{codeDecline}, MaxAmount: 500000})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/guichet/guichet/checkout/authz"
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/keys"
@@ -99,7 +100,7 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	srv := platform.NewServer(platform.ServerConfig{
 		Instance: cfg.Instance, Brokers: cfg.Broker.URLs, TLS: tlsConf, Username: cfg.Broker.Username, Password: password,
 		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log,
-	}, store, &rules{cfg: cfg.Rules})
+	}, store, &authz.Rules{MaxAmount: cfg.Rules.MaxAmount, DeclineCodes: cfg.Rules.DeclineCodes})
 	log.Info("guichet-platform running", "instance", cfg.Instance, "brokers", cfg.Broker.URLs)
 	err = srv.Run(ctx)
 	if errors.Is(err, context.Canceled) {

@@ -1,19 +1,19 @@
 // Texts of the UI in Chinese, English and French; the language is kept in
 // localStorage per browser (each kiosk screen keeps its own).
 const TEXTS = {
-  zh: {title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
+  zh: {nav_day: "日结", payment_id: "交易号", refund: "退款", void: "撤销", report: "今日报表", close_day: "日结", done: "完成", sales: "销售", refunds: "退款", voids: "撤销", net: "净额", offline_pending: "离线待确认", offline_declined: "离线被拒", closed: "已日结", title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
        pay: "收款", show_qr: "显示收款码（顾客扫码）", qr_shown: "收款码已显示在顾客屏", recent: "最近交易", time: "时间", scheme: "方式", status: "状态", approved: "支付成功",
        declined: "支付失败", queued: "已保存，等待网络", sending: "处理中…", welcome: "欢迎光临", to_pay: "应付",
        queue: "待同步", online: "在线", offline: "离线", last_sync: "上次同步", sync_now: "立即同步",
        device: "设备", broker: "服务器", error: "错误",
        link: "连接", scheme_wechat_pay: "微信支付", scheme_alipay: "支付宝", scheme_unionpay: "银联", scheme_emvco_cpm: "EMV 二维码"},
-  en: {title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
+  en: {nav_day: "Day", payment_id: "Payment id", refund: "Refund", void: "Void", report: "Today's report", close_day: "Close the day", done: "Done", sales: "Sales", refunds: "Refunds", voids: "Voids", net: "Net", offline_pending: "Offline, pending", offline_declined: "Offline, declined", closed: "Closed", title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
        code: "Payment code", pay: "Take payment", show_qr: "Show the shop's QR (customer scans)", qr_shown: "QR code shown on the customer screen", recent: "Recent payments", time: "Time", scheme: "Wallet",
        status: "Status", approved: "Paid", declined: "Declined", queued: "Saved, waiting for the network",
        sending: "Processing…", welcome: "Welcome", to_pay: "To pay", queue: "Waiting to sync", online: "Online",
        offline: "Offline", last_sync: "Last sync", sync_now: "Sync now", device: "Device", broker: "Broker", error: "Error",
        link: "Link", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "EMV QR"},
-  fr: {title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
+  fr: {nav_day: "Journée", payment_id: "N° de paiement", refund: "Rembourser", void: "Annuler", report: "Rapport du jour", close_day: "Clôturer la journée", done: "Fait", sales: "Ventes", refunds: "Remboursements", voids: "Annulations", net: "Net", offline_pending: "Hors ligne, en attente", offline_declined: "Hors ligne, refusés", closed: "Clôturée", title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
        code: "Code de paiement", pay: "Encaisser", show_qr: "Afficher le QR du magasin (le client scanne)", qr_shown: "QR affiché sur l'écran client", recent: "Derniers paiements", time: "Heure", scheme: "Portefeuille",
        status: "État", approved: "Payé", declined: "Refusé", queued: "Enregistré, en attente du réseau",
        sending: "En cours…", welcome: "Bienvenue", to_pay: "À payer", queue: "En attente de synchronisation",

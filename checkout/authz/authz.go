@@ -1,4 +1,9 @@
-package main
+// Package authz is the reference platform's authorisation: simple,
+// documented rules standing in for the wallets' back ends, in front of the
+// simulated wallet (checkout.SimWallet) that answers queries, reverses,
+// refunds and voids. guichet-platform uses it, and so do tests that stand
+// up a platform in process.
+package authz
 
 import (
 	"encoding/json"
@@ -8,7 +13,6 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/paycode"
-	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/sync/envelope"
 )
 
@@ -26,16 +30,19 @@ const (
 	defaultConfirmAfter = 3 * time.Second
 )
 
-// rules is the reference platform's authorisation: simple, documented
-// rules standing in for the wallets' back ends.
-type rules struct {
-	cfg config.Rules
+// Rules decide authorisations. The zero value declines nothing and has no
+// amount limit.
+type Rules struct {
+	// MaxAmount in minor units: above it a payment is declined (0: none).
+	MaxAmount int64
+	// DeclineCodes are payment codes always declined (a blocked wallet).
+	DeclineCodes []string
 
 	once   sync.Once
 	wallet checkout.SimWallet
 }
 
-func (r *rules) init() {
+func (r *Rules) init() {
 	r.wallet.ConfirmPrefixes = defaultConfirmPrefixes
 	r.wallet.AbandonPrefixes = defaultAbandonPrefixes
 	r.wallet.ConfirmAbove = defaultConfirmAbove
@@ -48,7 +55,7 @@ func (r *rules) init() {
 // that follow. Queries, reverses, refunds and voids are answered by the
 // simulated wallet (checkout.SimWallet). Other record types are applied
 // as they are.
-func (r *rules) Decide(rec *envelope.Record) envelope.Result {
+func (r *Rules) Decide(rec *envelope.Record) envelope.Result {
 	r.once.Do(r.init)
 	switch rec.Type {
 	case checkout.RecordPaymentAuth:
@@ -59,10 +66,10 @@ func (r *rules) Decide(rec *envelope.Record) envelope.Result {
 		if _, err := paycode.Classify(b.Code); err != nil {
 			return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}
 		}
-		if slices.Contains(r.cfg.DeclineCodes, b.Code) {
+		if slices.Contains(r.DeclineCodes, b.Code) {
 			return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
 		}
-		if b.Amount > r.cfg.MaxAmount {
+		if r.MaxAmount > 0 && b.Amount > r.MaxAmount {
 			return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}
 		}
 		return r.wallet.Decide(rec)

@@ -1,0 +1,59 @@
+package ui_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/guichet/guichet/internal/browsertest"
+)
+
+// TestDayPageRefundVoidAndReport takes two payments, refunds part of one
+// and voids the other from the day page, and reads the report there.
+func TestDayPageRefundVoidAndReport(t *testing.T) {
+	r := newRig(t, 3*time.Second)
+	r.startPlatform()
+	r.waitLinkUp(t)
+	b := browsertest.Start(t)
+	cashier := open(t, b, r.url("/index.html"))
+	cashier.pay("20.00", codeOK)
+	cashier.waitResult("approved", 10*time.Second)
+	var first string
+	cashier.eval(`document.getElementById("result").dataset.id`, &first)
+	cashier.pay("7.00", codeOK)
+	cashier.waitResult("approved", 10*time.Second)
+	var second string
+	cashier.eval(`document.getElementById("result").dataset.id`, &second)
+
+	day := open(t, b, r.url("/day.html"))
+	day.setLang("en")
+	day.waitFor(`document.getElementById("report").dataset.net === "2700"`, 10*time.Second, "report with 27.00 net")
+	day.run("refund 5.00",
+		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q; document.getElementById("ramount").value = "5.00"`, first), nil),
+		chromedp.Click("#dorefund", chromedp.ByID))
+	day.waitFor(`document.getElementById("report").dataset.net === "2200"`, 15*time.Second, "net 22.00 after the refund")
+	day.run("void the second",
+		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q`, second), nil),
+		chromedp.Click("#dovoid", chromedp.ByID))
+	day.waitFor(`document.getElementById("report").dataset.net === "1500"`, 15*time.Second, "net 15.00 after the void")
+	// A refund above what is left is refused with the reason on the page.
+	day.run("refund too much",
+		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q; document.getElementById("ramount").value = "99.00"`, first), nil),
+		chromedp.Click("#dorefund", chromedp.ByID))
+	day.waitResult("error", 10*time.Second)
+	if got := day.text("#report"); !contains(got, "Net", "15.00", "Refunds", "5.00") {
+		t.Fatalf("report shows %q", got)
+	}
+}
+
+func contains(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
