@@ -69,12 +69,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	e := &env{stdout: stdout, stderr: stderr}
 	fs.StringVar(&e.configPath, "config", defaultConfigPath(), "configuration `FILE` of the daemon")
-	fs.Usage = func() { usage(stderr) }
+	fs.Usage = func() {} // printed below, once, to the right stream
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout)
 			return 0
 		}
+		usage(stderr)
 		return 2
 	}
 	if fs.NArg() == 0 {
