@@ -9,7 +9,6 @@
 package link
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -18,8 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +24,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/guichet/guichet/sync/envelope"
+	"github.com/guichet/guichet/sync/mqttconn"
 	"github.com/guichet/guichet/sync/outbox"
 )
 
@@ -226,7 +224,7 @@ func (l *Link) clientOptions(broker string, lost chan<- error) *mqtt.ClientOptio
 	if l.cfg.TLS != nil {
 		o.SetTLSConfig(l.cfg.TLS)
 	}
-	bufferReads(o, broker)
+	mqttconn.BufferReads(o, broker)
 	if l.cfg.Username != "" {
 		o.SetUsername(l.cfg.Username).SetPassword(l.cfg.Password)
 	}
@@ -447,33 +445,3 @@ func wait(ctx context.Context, tok mqtt.Token) error {
 		return ctx.Err()
 	}
 }
-
-// bufferReads makes o read a plain tcp:// or mqtt:// connection through a
-// buffer. paho reads each packet's fixed header one byte at a time (MQTT
-// 3.1.1 section 2.2.3), three read system calls for every PUBACK of a
-// drain; TLS buffers by itself, and other schemes keep paho's dialler.
-func bufferReads(o *mqtt.ClientOptions, broker string) {
-	u, err := url.Parse(broker)
-	if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt") {
-		return
-	}
-	o.SetCustomOpenConnectionFn(func(u *url.URL, opts mqtt.ClientOptions) (net.Conn, error) {
-		d := opts.Dialer
-		if d == nil {
-			d = &net.Dialer{Timeout: opts.ConnectTimeout}
-		}
-		c, err := d.Dial("tcp", u.Host)
-		if err != nil {
-			return nil, err
-		}
-		return &bufConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
-	})
-}
-
-// bufConn is a net.Conn whose reads go through r.
-type bufConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }

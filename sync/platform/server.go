@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/guichet/guichet/sync/envelope"
+	"github.com/guichet/guichet/sync/mqttconn"
 )
 
 // ServerConfig sets up a platform instance.
@@ -106,7 +107,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, b := range s.cfg.Brokers {
 		o.AddBroker(b)
 	}
-	bufferReads(o, s.cfg.Brokers)
+	mqttconn.BufferReads(o, s.cfg.Brokers...)
 	if s.cfg.TLS != nil {
 		o.SetTLSConfig(s.cfg.TLS)
 	}

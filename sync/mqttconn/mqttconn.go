@@ -1,4 +1,6 @@
-package platform
+// Package mqttconn holds what the device's link and the platform share in
+// how they open MQTT connections with paho.
+package mqttconn
 
 import (
 	"bufio"
@@ -9,15 +11,16 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// bufferReads makes o read plain TCP connections through a buffer.
+// BufferReads makes o read plain TCP connections through a buffer.
 //
 // paho reads each packet's fixed header one byte at a time (MQTT 3.1.1
 // section 2.2.3, the variable-length "remaining length"), which on a bare
 // TCP socket is several read system calls per message: a fifth of the
-// platform's CPU when a backlog drains. TLS connections buffer by
-// themselves and keep paho's own dialler, as do websockets and anything
-// else: the buffer is used only when every broker is tcp:// or mqtt://.
-func bufferReads(o *mqtt.ClientOptions, brokers []string) {
+// platform's CPU, and three calls for every PUBACK of a device's drain.
+// TLS connections buffer by themselves and keep paho's own dialler, as do
+// websockets and anything else: the buffer is used only when every broker
+// is tcp:// or mqtt://.
+func BufferReads(o *mqtt.ClientOptions, brokers ...string) {
 	for _, b := range brokers {
 		u, err := url.Parse(b)
 		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt") {
@@ -27,7 +30,11 @@ func bufferReads(o *mqtt.ClientOptions, brokers []string) {
 	o.SetCustomOpenConnectionFn(func(u *url.URL, opts mqtt.ClientOptions) (net.Conn, error) {
 		d := opts.Dialer
 		if d == nil {
-			d = &net.Dialer{Timeout: 30 * time.Second}
+			timeout := opts.ConnectTimeout
+			if timeout <= 0 {
+				timeout = 30 * time.Second
+			}
+			d = &net.Dialer{Timeout: timeout}
 		}
 		c, err := d.Dial("tcp", u.Host)
 		if err != nil {
