@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 1000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Device.Tenant != "default" {
+	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Device.Tenant != "default" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }

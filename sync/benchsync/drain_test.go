@@ -99,7 +99,7 @@ func drain(t testing.TB, broker *brokertest.Mosquitto, n int) (int, time.Duratio
 	probes := srv.Refused()
 
 	lk, err := link.New(link.Config{Tenant: tenant, Device: device, Brokers: []string{broker.URL()},
-		PlatformKey: platPub, Window: 1000, AckTimeout: 5 * time.Second, Logger: quiet}, ob)
+		PlatformKey: platPub, Window: 4000, AckTimeout: 5 * time.Second, Logger: quiet}, ob)
 	if err != nil {
 		t.Fatal(err)
 	}
