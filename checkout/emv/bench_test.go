@@ -2,28 +2,10 @@ package emv
 
 import (
 	"encoding/json"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/guichet/guichet/internal/benchfig"
 )
-
-// medianNs runs f in rounds batches of n calls and returns the median time
-// per call in nanoseconds, so that one slow batch (the other engineers'
-// processes share the cores) does not move the figure.
-func medianNs(rounds, n int, f func()) float64 {
-	per := make([]float64, rounds)
-	for r := range per {
-		start := time.Now()
-		for range n {
-			f()
-		}
-		per[r] = float64(time.Since(start).Nanoseconds()) / float64(n)
-	}
-	slices.Sort(per)
-	return per[rounds/2]
-}
 
 // BenchmarkPayload reports the cost of parsing and building the EMVCo
 // example payload, each next to its anchor: encoding/json reading and
@@ -38,28 +20,28 @@ func BenchmarkPayload(b *testing.B) {
 		b.Fatal(err)
 	}
 	var sink any
-	parse := medianNs(15, 2000, func() {
+	parse := benchfig.MedianNs(15, 2000, func() {
 		q, err := Parse(emvcoExample)
 		if err != nil {
 			b.Fatal(err)
 		}
 		sink = q
 	})
-	unmarshal := medianNs(15, 2000, func() {
+	unmarshal := benchfig.MedianNs(15, 2000, func() {
 		var q Payload
 		if err := json.Unmarshal(js, &q); err != nil {
 			b.Fatal(err)
 		}
 		sink = q
 	})
-	build := medianNs(15, 2000, func() {
+	build := benchfig.MedianNs(15, 2000, func() {
 		s, err := p.Build()
 		if err != nil {
 			b.Fatal(err)
 		}
 		sink = s
 	})
-	marshal := medianNs(15, 2000, func() {
+	marshal := benchfig.MedianNs(15, 2000, func() {
 		s, err := json.Marshal(p)
 		if err != nil {
 			b.Fatal(err)

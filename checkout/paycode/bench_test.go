@@ -2,28 +2,10 @@ package paycode
 
 import (
 	"encoding/json"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/guichet/guichet/internal/benchfig"
 )
-
-// medianNs runs f in rounds batches of n calls and returns the median time
-// per call in nanoseconds, so that one slow batch (the cores are shared)
-// does not move the figure.
-func medianNs(rounds, n int, f func()) float64 {
-	per := make([]float64, rounds)
-	for r := range per {
-		start := time.Now()
-		for range n {
-			f()
-		}
-		per[r] = float64(time.Since(start).Nanoseconds()) / float64(n)
-	}
-	slices.Sort(per)
-	return per[rounds/2]
-}
 
 // BenchmarkClassify reports the cost of classifying a WeChat Pay-style
 // digit code and the EMVCo consumer-presented example 2, each next to its
@@ -41,14 +23,14 @@ func BenchmarkClassify(b *testing.B) {
 		b.Fatal(err)
 	}
 	var sink any
-	classify := medianNs(15, 20000, func() {
+	classify := benchfig.MedianNs(15, 20000, func() {
 		c, err := Classify(digits)
 		if err != nil {
 			b.Fatal(err)
 		}
 		sink = c
 	})
-	anchor := medianNs(15, 20000, func() {
+	anchor := benchfig.MedianNs(15, 20000, func() {
 		var v struct {
 			Scheme string `json:"scheme"`
 			Code   string `json:"code"`
@@ -58,14 +40,14 @@ func BenchmarkClassify(b *testing.B) {
 		}
 		sink = v
 	})
-	cpm := medianNs(15, 2000, func() {
+	cpm := benchfig.MedianNs(15, 2000, func() {
 		c, err := Classify(cpmExample2)
 		if err != nil {
 			b.Fatal(err)
 		}
 		sink = c
 	})
-	cpmAnchor := medianNs(15, 2000, func() {
+	cpmAnchor := benchfig.MedianNs(15, 2000, func() {
 		var v CPM
 		if err := json.Unmarshal(cpmJSON, &v); err != nil {
 			b.Fatal(err)

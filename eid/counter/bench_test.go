@@ -5,24 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"path/filepath"
-	"sort"
 	"testing"
-	"time"
 
 	"github.com/guichet/guichet/internal/benchfig"
 	"github.com/guichet/guichet/sync/outbox"
 )
-
-func medianMs(n int, f func()) float64 {
-	d := make([]float64, n)
-	for i := range d {
-		t0 := time.Now()
-		f()
-		d[i] = float64(time.Since(t0).Nanoseconds()) / 1e6
-	}
-	sort.Float64s(d)
-	return d[n/2]
-}
 
 // BenchmarkPINCheck reports the time of one PIN check at the default work
 // factor (what the official waits, and what an attacker with the ledger
@@ -39,10 +26,10 @@ func BenchmarkPINCheck(b *testing.B) {
 	if err := offs.SetPIN(ctx, "off-1", "482913"); err != nil {
 		b.Fatal(err)
 	}
-	benchfig.Report(b, "pin_check_ms", medianMs(5, func() {
+	benchfig.Report(b, "pin_check_ms", benchfig.MedianMs(5, func() {
 		if err := offs.Check(ctx, "off-1", "482913"); err != nil {
 			b.Fatal(err)
 		}
 	}), "ms")
-	benchfig.Report(b, "sha256_pin_ms", medianMs(101, func() { sha256.Sum256([]byte("482913")) }), "ms")
+	benchfig.Report(b, "sha256_pin_ms", benchfig.MedianMs(101, func() { sha256.Sum256([]byte("482913")) }), "ms")
 }

@@ -3,25 +3,11 @@ package face
 import (
 	"context"
 	"runtime"
-	"sort"
 	"testing"
-	"time"
 
 	"github.com/guichet/guichet/eid/face/internal/cvx"
 	"github.com/guichet/guichet/internal/benchfig"
 )
-
-// medianMs runs f n times and returns the median duration in milliseconds.
-func medianMs(n int, f func()) float64 {
-	d := make([]float64, n)
-	for i := range d {
-		t0 := time.Now()
-		f()
-		d[i] = float64(time.Since(t0).Microseconds()) / 1000
-	}
-	sort.Float64s(d)
-	return d[n/2]
-}
 
 // BenchmarkPipeline reports the time of detection, quality gates and a 1:1
 // match of a live frame (an ORL face scaled 2.5× in a 640×480 scene) with a
@@ -44,12 +30,12 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := 0; i < b.N; i++ {
-		detect := medianMs(21, func() {
+		detect := benchfig.MedianMs(21, func() {
 			if fs, err := e.det.Detect(frame); err != nil || len(fs) != 1 {
 				b.Fatalf("detect: %d faces, %v", len(fs), err)
 			}
 		})
-		pipeline := medianMs(21, func() {
+		pipeline := benchfig.MedianMs(21, func() {
 			c, err := e.Check(ctx, frame)
 			if err != nil || !c.Quality.OK() {
 				b.Fatalf("check: %+v, %v", c.Quality, err)

@@ -11,8 +11,10 @@ package benchfig
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Report records the figure name with value in unit on b.
@@ -49,3 +51,22 @@ func Parse(line string) []Figure {
 	}
 	return out
 }
+
+// MedianNs runs f in rounds batches of n calls and returns the median time
+// per call in nanoseconds, so that one slow batch (the cores are shared)
+// does not move the figure. With n = 1 it is the median of rounds calls.
+func MedianNs(rounds, n int, f func()) float64 {
+	per := make([]float64, rounds)
+	for r := range per {
+		start := time.Now()
+		for range n {
+			f()
+		}
+		per[r] = float64(time.Since(start).Nanoseconds()) / float64(n)
+	}
+	slices.Sort(per)
+	return per[rounds/2]
+}
+
+// MedianMs is MedianNs(n, 1, f) in milliseconds: the median of n calls.
+func MedianMs(n int, f func()) float64 { return MedianNs(n, 1, f) / 1e6 }

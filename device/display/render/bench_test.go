@@ -1,10 +1,8 @@
 package render
 
 import (
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -12,18 +10,6 @@ import (
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/internal/benchfig"
 )
-
-// medianMillis runs f n times and returns the median duration in ms.
-func medianMillis(n int, f func()) float64 {
-	d := make([]time.Duration, n)
-	for i := range d {
-		t := time.Now()
-		f()
-		d[i] = time.Since(t)
-	}
-	slices.Sort(d)
-	return float64(d[n/2].Microseconds()) / 1000
-}
 
 // BenchmarkRender reports render_ms_emv_128x64, the time to render the
 // 158-character EMV payment screen for a 128x64 panel, next to its anchor
@@ -35,12 +21,12 @@ func BenchmarkRender(b *testing.B) {
 	hints := map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_ERROR_CORRECTION: "M"}
 	const n = 200
 	for i := 0; i < b.N; i++ {
-		anchor := medianMillis(n, func() {
+		anchor := benchfig.MedianMs(n, func() {
 			if _, err := w.Encode(emvPayload, gozxing.BarcodeFormat_QR_CODE, 64, 64, hints); err != nil {
 				b.Fatal(err)
 			}
 		})
-		render := medianMillis(n, func() {
+		render := benchfig.MedianMs(n, func() {
 			if _, err := Screen(s, panel); err != nil {
 				b.Fatal(err)
 			}
