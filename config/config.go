@@ -41,6 +41,9 @@ type Daemon struct {
 	UI UI `yaml:"ui"`
 	// Checkout tunes the payment flow.
 	Checkout Checkout `yaml:"checkout"`
+	// EID is the government counter: the official's activation flow and
+	// the e-ID QR verifier. Both are off unless configured.
+	EID EID `yaml:"eid"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -85,6 +88,9 @@ type Devices struct {
 	CardReader  Driver   `yaml:"card_reader"`
 	Display     Driver   `yaml:"display"`
 	GPIO        Driver   `yaml:"gpio"`
+	// FaceCamera looks at the citizen at an e-ID counter: a camera
+	// driver (v4l2, video or folder) and its options.
+	FaceCamera Driver `yaml:"face_camera"`
 }
 
 // Driver is one device: the driver's registered name and its own options,
@@ -256,6 +262,7 @@ func (c *Daemon) setDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	c.EID.setDefaults()
 }
 
 // FieldError is a validation error that names its field.
@@ -336,7 +343,7 @@ func (c *Daemon) Validate() error {
 	default:
 		return fieldErr("log_level", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
 	}
-	return nil
+	return c.EID.validate(&c.Devices)
 }
 
 func (b *Broker) validate(prefix string) error {

@@ -52,6 +52,15 @@ type Server struct {
 	// Till serves refunds, voids, receipts, split bills and reports; nil
 	// leaves those routes out.
 	Till Till
+	// Counter is the e-ID counter's flow for the official's page; nil
+	// leaves those routes out.
+	Counter Counter
+	// Officials and TechnicianToken serve the technician's route that
+	// enrols officials; it is left out unless both are set.
+	Officials       Officials
+	TechnicianToken string
+	// Verifier checks e-ID QR codes; nil leaves the route out.
+	Verifier Verifier
 	// Scans are codes read by the scanners and cameras, for the cashier.
 	Scans *Scans
 	// Languages offered, the first being the default.
@@ -73,11 +82,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/scans", s.scans)
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
 	s.tillRoutes(mux)
+	s.eidRoutes(mux)
 	if s.MerchantQR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
 	}
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages})
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil})
 	})
 	return securityHeaders(mux)
 }

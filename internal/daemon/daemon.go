@@ -22,6 +22,7 @@ import (
 	"github.com/guichet/guichet/device"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
 	"github.com/guichet/guichet/ui"
@@ -186,12 +187,41 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			show(device.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
 			signalLines(p)
 		}}
+	// The e-ID counter and the QR verifier, where configured.
+	var dk *desk
+	if cfg.EID.Counter {
+		if dk, err = openDesk(ctx, cfg, store, devs.CardReader, log); err != nil {
+			return err
+		}
+		defer dk.Close()
+	}
+	var tr *trust
+	if cfg.EID.RootKey != "" {
+		if tr, err = openTrust(cfg, log); err != nil {
+			return err
+		}
+	}
+	onResult := co.OnResult
+	if dk != nil {
+		onResult = func(r envelope.Result) {
+			co.OnResult(r)
+			dk.svc.OnResult(r)
+		}
+	}
+	onCommand := func(cmd *envelope.Command) {
+		co.OnCommand(cmd)
+		if tr != nil {
+			if err := tr.apply(cmd); err != nil {
+				log.Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
+			}
+		}
+	}
 	lk, err := link.New(link.Config{
 		Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Brokers: cfg.Broker.URLs, TLS: tlsConf,
 		Username: cfg.Broker.Username, Password: password, PlatformKey: platformKey,
 		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
 		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
-		Logger: log, OnResult: co.OnResult, OnCommand: co.OnCommand,
+		Logger: log, OnResult: onResult, OnCommand: onCommand,
 	}, store)
 	if err != nil {
 		return err
@@ -212,9 +242,23 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Queue: store.Stats(), Link: lk.Status()}
 		}}
 
+	if dk != nil {
+		srv.Counter, srv.Officials = dk, dk
+		if srv.TechnicianToken, err = technicianToken(cfg.StateDir); err != nil {
+			return err
+		}
+	}
+	if tr != nil {
+		srv.Verifier = tr
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if dk != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); dk.run(ctx) }()
+	}
 	errc := make(chan error, 2+len(devs.CodeReaders))
 	wg.Add(3)
 	go func() { defer wg.Done(); errc <- srv.Serve(ctx, ln) }()

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/internal/daemon"
+)
+
+func init() {
+	register("official", "enrol an official at the e-ID counter or reset a PIN (technician, as root)", runOfficial)
+}
+
+const officialUsage = `usage: guichet official set-pin --id OFFICIAL [--pin-file FILE]
+  Enrols the official, or resets the PIN of one locked out, through the
+  running daemon. The PIN (6 to 64 characters) is read from the first line of
+  FILE, or of standard input, never from the command line where other users
+  could see it. It needs the technician token in the daemon's state
+  directory, which only root can read.`
+
+func runOfficial(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "set-pin" {
+		if len(args) > 0 && strings.Trim(args[0], "-") == "help" || len(args) > 0 && strings.Trim(args[0], "-") == "h" {
+			fmt.Fprintln(e.stdout, officialUsage)
+			return nil
+		}
+		return fmt.Errorf("%w: want \"official set-pin --id OFFICIAL\" (see guichet official --help)", errUsage)
+	}
+	fs := newFlags(e, "official set-pin", "--id OFFICIAL [--pin-file FILE]")
+	id := fs.String("id", "", "the official's own `ID` (no shared account)")
+	pinFile := fs.String("pin-file", "", "read the PIN from the first line of `FILE` instead of standard input")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("%w: --id is required", errUsage)
+	}
+	var in io.Reader = os.Stdin
+	if *pinFile != "" {
+		f, err := os.Open(*pinFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	pin, err := bufio.NewReader(io.LimitReader(in, 256)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("read the PIN: %w", err)
+	}
+	pin = strings.TrimRight(pin, "\r\n")
+	cfg, err := config.LoadDaemon(e.configPath)
+	if err != nil {
+		return err
+	}
+	tok, err := os.ReadFile(filepath.Join(cfg.StateDir, daemon.TechnicianTokenFile))
+	if err != nil {
+		return fmt.Errorf("technician token (is eid.counter on, and are you root?): %w", err)
+	}
+	body, _ := json.Marshal(map[string]string{"pin": pin})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.UI.Listen+"/api/eid/officials/"+*id+"/pin", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(tok)))
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("daemon not reachable: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode >= 300 {
+		var r struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &r) == nil && r.Error != "" {
+			return fmt.Errorf("%s", r.Error)
+		}
+		return fmt.Errorf("daemon answered %s", resp.Status)
+	}
+	_, err = e.stdout.Write(b)
+	return err
+}
