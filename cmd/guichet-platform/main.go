@@ -9,6 +9,13 @@
 //	guichet-platform [--config FILE] stats [--json] records applied and duplicates refused, per device
 //	guichet-platform [--config FILE] enrol --device ID [--tenant T] --key BASE64
 //	guichet-platform [--config FILE] pubkey         print the platform's public key
+//	guichet-platform [--config FILE] push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--ttl 24h] [--retain]
+//	                                                 sign and send one command to a device (--retain: as its
+//	                                                 retained configuration), print {"id":...,"topic":...}
+//
+// Exit status: 0 done, 1 failed (broker unreachable, store or key
+// unreadable), 2 refused before doing anything (bad configuration or
+// command line).
 package main
 
 import (
@@ -40,7 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "/etc/guichet/platform.yaml", "configuration `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey]")
+		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey |")
+		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--ttl 24h] [--retain]]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -66,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = stats(ctx, cfg, rest, stdout)
 	case "enrol":
 		err = enrol(ctx, cfg, rest, stderr)
+	case "push":
+		err = push(ctx, cfg, rest, stdout, stderr)
 	case "pubkey":
 		k, kerr := keys.LoadOrCreate(cfg.KeyFile)
 		if err = kerr; err == nil {
@@ -77,6 +87,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "guichet-platform:", err)
+		if errors.As(err, new(usageError)) {
+			return 2
+		}
 		return 1
 	}
 	return 0
