@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +110,57 @@ func FuzzDaemonConfig(f *testing.F) {
 		c.setDefaults()
 		_ = c.Validate() // must not panic
 	})
+}
+
+func TestPlatformRules(t *testing.T) {
+	const base = "store: /tmp/x.db\nkey_file: /tmp/k\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\n"
+	c, err := LoadPlatform(writeConf(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Rules
+	if !slices.Equal(r.ConfirmPrefixes, []string{"1555"}) || !slices.Equal(r.AbandonPrefixes, []string{"1556"}) ||
+		r.ConfirmAbove != 100000 || r.ConfirmAfter.D() != 3*time.Second || r.MaxAmount != 500000 {
+		t.Fatalf("rules defaults: %+v", r)
+	}
+	c, err = LoadPlatform(writeConf(t, base+"rules: {confirm_prefixes: [\"1345\", \"hQVD\"], abandon_prefixes: [], confirm_above: 2000, confirm_after: 500ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = c.Rules
+	if !slices.Equal(r.ConfirmPrefixes, []string{"1345", "hQVD"}) || r.AbandonPrefixes == nil || len(r.AbandonPrefixes) != 0 ||
+		r.ConfirmAbove != 2000 || r.ConfirmAfter.D() != 500*time.Millisecond {
+		t.Fatalf("rules as written: %+v", r)
+	}
+
+	many := "[" + strings.Repeat("\"1\", ", 64) + "\"1\"]"
+	cases := []struct{ name, rules, want string }{
+		{"empty prefix", `{confirm_prefixes: [""]}`, "rules.confirm_prefixes[0]: must not be empty"},
+		{"space in prefix", `{abandon_prefixes: ["15 56"]}`, "rules.abandon_prefixes[0]"},
+		{"control in prefix", `{abandon_prefixes: ["1556", "\x01"]}`, "rules.abandon_prefixes[1]"},
+		{"non-ASCII prefix", `{confirm_prefixes: ["１５５５"]}`, "rules.confirm_prefixes[0]"},
+		{"long prefix", `{confirm_prefixes: ["` + strings.Repeat("1", 33) + `"]}`, "rules.confirm_prefixes[0]: longer than 32"},
+		{"too many prefixes", `{confirm_prefixes: ` + many + `}`, "rules.confirm_prefixes: 65 prefixes"},
+		{"in both lists", `{confirm_prefixes: ["1555"], abandon_prefixes: ["1556", "1555"]}`, "rules.abandon_prefixes[1]: \"1555\" is already in rules.confirm_prefixes"},
+		{"prefix not a list", `{confirm_prefixes: "1555"}`, "line 4"},
+		{"negative amount", `{confirm_above: -1}`, "rules.confirm_above"},
+		{"huge amount", `{confirm_above: 100000000000}`, "rules.confirm_above"},
+		{"amount overflows", `{confirm_above: 99999999999999999999}`, "line 4"},
+		{"amount as text", `{confirm_above: lots}`, "line 4"},
+		{"negative delay", `{confirm_after: -1s}`, "rules.confirm_after"},
+		{"long delay", `{confirm_after: 11m}`, "rules.confirm_after"},
+		{"delay without unit", `{confirm_after: 3}`, "duration"},
+		{"unknown rule", `{confirm_maybe: true}`, "confirm_maybe"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadPlatform(writeConf(t, base+"rules: "+tc.rules+"\n"))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q: want one line naming %q", err, tc.want)
+			}
+		})
+	}
 }

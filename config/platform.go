@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -37,7 +38,27 @@ type Rules struct {
 	MaxAmount int64 `yaml:"max_amount"`
 	// DeclineCodes are payment codes always declined (a blocked wallet).
 	DeclineCodes []string `yaml:"decline_codes"`
+	// The simulated customer (checkout.SimWallet): a payment whose code
+	// starts with one of ConfirmPrefixes, or whose amount is above
+	// ConfirmAbove, is answered user_paying and confirmed ConfirmAfter
+	// later; one whose code starts with one of AbandonPrefixes is never
+	// confirmed. Left out, they are ["1555"], ["1556"], 100000 (1,000.00)
+	// and 3s; an empty list ([]) means no such code, and a confirm_above
+	// at or above max_amount means no confirmation for the amount.
+	ConfirmPrefixes []string `yaml:"confirm_prefixes"`
+	AbandonPrefixes []string `yaml:"abandon_prefixes"`
+	ConfirmAbove    int64    `yaml:"confirm_above"`
+	ConfirmAfter    Duration `yaml:"confirm_after"`
 }
+
+// Bounds of the simulated customer's settings: enough for any test or
+// demo, small enough that a typo is noticed.
+const (
+	maxRulePrefixes   = 64
+	maxRulePrefixLen  = 32
+	maxRuleAmount     = 99999999999 // checkout.MaxAmount, the largest amount a payment may have
+	maxRuleConfirmAge = 10 * time.Minute
+)
 
 // LoadPlatform reads, defaults and validates the platform's configuration.
 func LoadPlatform(path string) (*Platform, error) {
@@ -61,6 +82,19 @@ func (c *Platform) setDefaults() {
 	}
 	if c.Rules.MaxAmount == 0 {
 		c.Rules.MaxAmount = 500000
+	}
+	// nil is "left out"; an empty list, written [], stays empty.
+	if c.Rules.ConfirmPrefixes == nil {
+		c.Rules.ConfirmPrefixes = []string{"1555"}
+	}
+	if c.Rules.AbandonPrefixes == nil {
+		c.Rules.AbandonPrefixes = []string{"1556"}
+	}
+	if c.Rules.ConfirmAbove == 0 {
+		c.Rules.ConfirmAbove = 100000
+	}
+	if c.Rules.ConfirmAfter == 0 {
+		c.Rules.ConfirmAfter = Duration(3 * time.Second)
 	}
 	if c.BatchMax == 0 {
 		c.BatchMax = 2000
@@ -93,6 +127,9 @@ func (c *Platform) Validate() error {
 	if c.Rules.MaxAmount < 0 {
 		return fieldErr("rules.max_amount", "must not be negative")
 	}
+	if err := c.Rules.validateCustomer(); err != nil {
+		return err
+	}
 	if c.BatchMax < 1 || c.BatchMax > 100000 {
 		return fieldErr("batch_max", "must be between 1 and 100000")
 	}
@@ -103,6 +140,53 @@ func (c *Platform) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fieldErr("log_level", "unknown level %q", c.LogLevel)
+	}
+	return nil
+}
+
+func (r *Rules) validateCustomer() error {
+	seen := map[string]string{}
+	for _, l := range []struct {
+		field string
+		list  []string
+	}{{"rules.confirm_prefixes", r.ConfirmPrefixes}, {"rules.abandon_prefixes", r.AbandonPrefixes}} {
+		if len(l.list) > maxRulePrefixes {
+			return fieldErr(l.field, "%d prefixes, at most %d", len(l.list), maxRulePrefixes)
+		}
+		for i, p := range l.list {
+			f := fmt.Sprintf("%s[%d]", l.field, i)
+			if err := validPrefix(p); err != nil {
+				return fieldErr(f, "%v", err)
+			}
+			// The wallet would follow whichever list it looks at first.
+			if other, ok := seen[p]; ok {
+				return fieldErr(f, "%q is already in %s", p, other)
+			}
+			seen[p] = l.field
+		}
+	}
+	if r.ConfirmAbove < 0 || r.ConfirmAbove > maxRuleAmount {
+		return fieldErr("rules.confirm_above", "must be between 1 and %d (minor units), not %d", int64(maxRuleAmount), r.ConfirmAbove)
+	}
+	if d := r.ConfirmAfter.D(); d < 0 || d > maxRuleConfirmAge {
+		return fieldErr("rules.confirm_after", "must be between 0 and %v, not %v", maxRuleConfirmAge, d)
+	}
+	return nil
+}
+
+// validPrefix accepts the start of a payment code: digits for the
+// wallets' codes, base64 for EMV ones.
+func validPrefix(p string) error {
+	if p == "" {
+		return errors.New("must not be empty")
+	}
+	if len(p) > maxRulePrefixLen {
+		return fmt.Errorf("longer than %d characters", maxRulePrefixLen)
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Errorf("%q has a space, a control or a non-ASCII character", p)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 package authz
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -16,10 +17,10 @@ import (
 	"github.com/guichet/guichet/sync/envelope"
 )
 
-// Defaults of the simulated customer, until config.Rules carries them:
-// codes starting 1555 are confirmed on the phone 3 s after the
-// authorisation, codes starting 1556 never are (the customer walks away),
-// and amounts above 1000.00 need confirmation.
+// Defaults of the simulated customer, the same as config.Rules's: codes
+// starting 1555 are confirmed on the phone 3 s after the authorisation,
+// codes starting 1556 never are (the customer walks away), and amounts
+// above 1000.00 need confirmation.
 var (
 	defaultConfirmPrefixes = []string{"1555"}
 	defaultAbandonPrefixes = []string{"1556"}
@@ -30,23 +31,39 @@ const (
 	defaultConfirmAfter = 3 * time.Second
 )
 
-// Rules decide authorisations. The zero value declines nothing and has no
-// amount limit.
+// Rules decide authorisations. The zero value declines nothing, has no
+// amount limit and has the default simulated customer. Set the fields
+// before the first Decide: they are read once.
 type Rules struct {
 	// MaxAmount in minor units: above it a payment is declined (0: none).
 	MaxAmount int64
 	// DeclineCodes are payment codes always declined (a blocked wallet).
 	DeclineCodes []string
+	// ConfirmPrefixes, AbandonPrefixes, ConfirmAbove and ConfirmAfter set
+	// the simulated customer (checkout.SimWallet, which documents them).
+	// A nil list or a zero value means the default; an empty, non-nil
+	// list means no such code.
+	ConfirmPrefixes []string
+	AbandonPrefixes []string
+	ConfirmAbove    int64
+	ConfirmAfter    time.Duration
 
 	once   sync.Once
 	wallet checkout.SimWallet
 }
 
 func (r *Rules) init() {
-	r.wallet.ConfirmPrefixes = defaultConfirmPrefixes
-	r.wallet.AbandonPrefixes = defaultAbandonPrefixes
-	r.wallet.ConfirmAbove = defaultConfirmAbove
-	r.wallet.ConfirmAfter = defaultConfirmAfter
+	r.wallet.ConfirmPrefixes = orDefault(r.ConfirmPrefixes, defaultConfirmPrefixes)
+	r.wallet.AbandonPrefixes = orDefault(r.AbandonPrefixes, defaultAbandonPrefixes)
+	r.wallet.ConfirmAbove = cmp.Or(r.ConfirmAbove, defaultConfirmAbove)
+	r.wallet.ConfirmAfter = cmp.Or(r.ConfirmAfter, defaultConfirmAfter)
+}
+
+func orDefault(list, def []string) []string {
+	if list == nil {
+		return def
+	}
+	return list
 }
 
 // Decide approves a payment unless its code is invalid or blocked, or its

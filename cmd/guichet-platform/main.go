@@ -113,7 +113,9 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	srv := platform.NewServer(platform.ServerConfig{
 		Instance: cfg.Instance, Brokers: cfg.Broker.URLs, TLS: tlsConf, Username: cfg.Broker.Username, Password: password,
 		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log,
-	}, store, &authz.Rules{MaxAmount: cfg.Rules.MaxAmount, DeclineCodes: cfg.Rules.DeclineCodes})
+	}, store, &authz.Rules{MaxAmount: cfg.Rules.MaxAmount, DeclineCodes: cfg.Rules.DeclineCodes,
+		ConfirmPrefixes: cfg.Rules.ConfirmPrefixes, AbandonPrefixes: cfg.Rules.AbandonPrefixes,
+		ConfirmAbove: cfg.Rules.ConfirmAbove, ConfirmAfter: cfg.Rules.ConfirmAfter.D()})
 	log.Info("guichet-platform running", "instance", cfg.Instance, "brokers", cfg.Broker.URLs)
 	err = srv.Run(ctx)
 	if errors.Is(err, context.Canceled) {

@@ -55,8 +55,9 @@ func runCmd(args ...string) (stdout, stderr string, code int) {
 // device is the appliance's side: an outbox, a link checking the
 // platform's signature, and the checkout flow applying the commands.
 type device struct {
-	s  *checkout.Service
-	lk *link.Link
+	s   *checkout.Service
+	lk  *link.Link
+	key ed25519.PublicKey
 }
 
 func startDevice(t *testing.T, url string, platKey ed25519.PublicKey, tenant, id string) *device {
@@ -68,9 +69,11 @@ func startDevice(t *testing.T, url string, platKey ed25519.PublicKey, tenant, id
 	}
 	t.Cleanup(func() { ob.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	d := &device{s: &checkout.Service{Store: ob, Currency: "CNY", Log: quiet, OfflinePerTransaction: 100, OfflineTotal: 100}}
+	d := &device{key: devKey.Public().(ed25519.PublicKey), s: &checkout.Service{Store: ob, Currency: "CNY", Log: quiet,
+		WaitOnline: 5 * time.Second, OfflinePerTransaction: 100, OfflineTotal: 100}}
 	d.lk, err = link.New(link.Config{Tenant: tenant, Device: id, Brokers: []string{url}, PlatformKey: platKey,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Logger: quiet, OnCommand: d.s.OnCommand}, ob)
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, AckTimeout: time.Second, Logger: quiet,
+		OnCommand: d.s.OnCommand, OnResult: d.s.OnResult}, ob)
 	if err != nil {
 		t.Fatal(err)
 	}
