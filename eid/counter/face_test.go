@@ -18,6 +18,7 @@ import (
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/internal/facescene"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
 	"github.com/guichet/guichet/sync/platform"
@@ -42,11 +43,11 @@ func openEngine(t testing.TB) *face.Engine {
 func lookAtCamera(t *testing.T, r *rig, tok string, subject int) Screen {
 	t.Helper()
 	ctx := context.Background()
-	order := []int{1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	order := facescene.Order
 	var sc Screen
 	for k, i := range order {
 		m := orl(t, subject, i)
-		fr := place(m, image.Pt(2*min(k, 2), min(k, 2)))
+		fr := facescene.Place(m, image.Pt(2*min(k, 2), min(k, 2)))
 		m.Close()
 		var err error
 		sc, err = r.svc.Feed(ctx, tok, fr)

@@ -6,25 +6,16 @@ import (
 	"math"
 
 	"gocv.io/x/gocv"
+
+	"github.com/guichet/guichet/internal/facescene"
 )
 
 // sceneW and sceneH are the camera frame size of the tests and benchmarks.
-const sceneW, sceneH = 640, 480
+const sceneW, sceneH = facescene.Width, facescene.Height
 
-// backdrop returns a 640×480 BGR counter scene: a lit wall with some
-// texture, so that the detector and the tracker see a realistic background.
-func backdrop() gocv.Mat {
-	m := gocv.NewMatWithSize(sceneH, sceneW, gocv.MatTypeCV8UC3)
-	p, _ := m.DataPtrUint8()
-	for y := 0; y < sceneH; y++ {
-		for x := 0; x < sceneW; x++ {
-			v := 120 + 30*math.Sin(float64(x)/37) + 20*math.Cos(float64(y)/23) + float64((x*7+y*13)%11)
-			i := 3 * (y*sceneW + x)
-			p[i], p[i+1], p[i+2] = uint8(v), uint8(v+8), uint8(v+15)
-		}
-	}
-	return m
-}
+// backdrop returns a 640×480 BGR counter scene, the one the demo's and
+// the end-to-end tests' frames use.
+func backdrop() gocv.Mat { return facescene.Backdrop() }
 
 // place draws the grey face image, scaled by s, centred at c on a fresh
 // backdrop, and returns the BGR frame.

@@ -36,10 +36,11 @@ type desk struct {
 	svc    *counter.Service
 	offs   *counter.Officials
 	engine *face.Engine
-	cam    camera.Camera
-	every  time.Duration
-	log    *slog.Logger
-	board  board
+	// openCam opens the face camera (devices.face_camera).
+	openCam func(context.Context) (camera.Camera, error)
+	every   time.Duration
+	log     *slog.Logger
+	board   board
 
 	mu    sync.Mutex
 	token string // the session whose face step the camera feeds
@@ -68,9 +69,20 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, read
 		return nil, fmt.Errorf("eid.face: %w", err)
 	}
 	fcam := cfg.Devices.FaceCamera
-	if d.cam, err = camera.Drivers.Open(ctx, fcam.Driver, opts(&fcam.Options)); err != nil {
-		return nil, fmt.Errorf("devices.face_camera: %w", err)
+	d.openCam = func(ctx context.Context) (camera.Camera, error) {
+		c, err := camera.Drivers.Open(ctx, fcam.Driver, opts(&fcam.Options))
+		if err != nil {
+			return nil, fmt.Errorf("devices.face_camera: %w", err)
+		}
+		return c, nil
 	}
+	// Opened once at start so that a wrong camera stops the daemon now,
+	// not when the first citizen sits down.
+	c, err := d.openCam(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
 	v, err := vault.Open(filepath.Join(cfg.StateDir, "vault"))
 	if err != nil {
 		return nil, err
@@ -128,14 +140,10 @@ func strictDecode(n *yaml.Node, v any) error {
 	return dec.Decode(v)
 }
 
-// Close wipes the activation under way and releases the camera and the
-// face models.
+// Close wipes the activation under way and releases the face models.
 func (d *desk) Close() error {
 	if d.svc != nil {
 		d.svc.Close()
-	}
-	if d.cam != nil {
-		d.cam.Close()
 	}
 	if d.engine != nil {
 		d.engine.Close()
@@ -144,43 +152,53 @@ func (d *desk) Close() error {
 }
 
 // run feeds camera frames to the face check while the flow is at the face
-// step, at most at the configured rate, until ctx ends. The camera is read
-// only then, so that nothing looks at the counter's customers otherwise.
+// step, at most at the configured rate, until ctx ends. The camera is
+// opened for each citizen and closed after: nothing looks at the counter
+// otherwise, and a recorded sequence plays from its start each time.
 func (d *desk) run(ctx context.Context) {
-	frame := gocv.NewMat()
-	defer frame.Close()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.wake:
 		}
-		for d.svc.Screen().Step == counter.StepFace {
-			start := time.Now()
-			if err := d.cam.Read(ctx, &frame); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				d.log.Warn("face camera", "err", err)
-				if !sleep(ctx, time.Second) {
-					return
-				}
-				continue
-			}
-			d.mu.Lock()
-			tok := d.token
-			d.mu.Unlock()
-			if _, err := d.svc.Feed(ctx, tok, frame); err != nil {
-				if errors.Is(err, counter.ErrSession) || errors.Is(err, counter.ErrStep) {
-					break
-				}
-				d.log.Warn("face frame", "err", err)
-			}
-			if !sleep(ctx, d.every-time.Since(start)) {
-				return
-			}
+		if d.svc.Screen().Step != counter.StepFace {
+			continue
+		}
+		if err := d.look(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("face camera", "err", err)
 		}
 	}
+}
+
+// look feeds one citizen's face check.
+func (d *desk) look(ctx context.Context) error {
+	cam, err := d.openCam(ctx)
+	if err != nil {
+		return err
+	}
+	defer cam.Close()
+	frame := gocv.NewMat()
+	defer frame.Close()
+	for d.svc.Screen().Step == counter.StepFace {
+		start := time.Now()
+		if err := cam.Read(ctx, &frame); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		tok := d.token
+		d.mu.Unlock()
+		if _, err := d.svc.Feed(ctx, tok, frame); err != nil {
+			if errors.Is(err, counter.ErrSession) || errors.Is(err, counter.ErrStep) {
+				return nil
+			}
+			d.log.Warn("face frame", "err", err)
+		}
+		if !sleep(ctx, d.every-time.Since(start)) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
