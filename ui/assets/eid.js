@@ -69,6 +69,7 @@ function showError(msg) {
 function signedOut() {
   token = "";
   sessionStorage.removeItem("eid-token");
+  sessionStorage.removeItem("eid-official");
   $("signin").hidden = false;
   $("desk").hidden = true;
 }
@@ -81,7 +82,7 @@ function render(sc) {
   if (!token || sc.step === "signin") { signedOut(); return; }
   $("signin").hidden = true;
   $("desk").hidden = false;
-  $("who").textContent = sc.official || "";
+  $("who").textContent = sc.official || sessionStorage.getItem("eid-official") || "";
   document.querySelectorAll("#steps li").forEach(li => {
     const i = order.indexOf(li.dataset.step), now = order.indexOf(step);
     li.className = i === now ? "now" : (now > i ? "past" : "");
@@ -128,6 +129,7 @@ $("signin").addEventListener("submit", async ev => {
     const b = await call("/api/eid/signin", {official: ev.target.official.value, pin: ev.target.pin.value});
     token = b.token;
     sessionStorage.setItem("eid-token", token);
+    sessionStorage.setItem("eid-official", ev.target.official.value.trim());
     ev.target.pin.value = "";
     render(b.screen);
   } catch (e) { showError(e.message); }
