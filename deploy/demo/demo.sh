@@ -29,10 +29,30 @@ CODE_READERS="[]"
 if [ -d "$ROOT/deploy/demo/frames" ] && [ "${DEMO_CAMERA:-1}" = 1 ]; then
   CODE_READERS="[{driver: camera, options: {camera: folder, camera_options: {path: \"$ROOT/deploy/demo/frames\", fps: 2}, dedupe: 30s}}]"
 fi
+# The e-ID counter: the simulated card reader holds a citizen's card and the
+# simulated face camera plays the same person turning the head, both made
+# from the ORL face set in the shared test data. The QR verifier trusts a
+# demo platform root made by "guichet eid issue".
+SHARED=${GUICHET_SHARED:-$ROOT/../shared}
+CARD_READER="{}"
+FACE_CAMERA="{}"
+EID="{}"
+mkdir -p "$STATE/eid-issuer"
+"$BIN/guichet" eid issue --dir "$STATE/eid-issuer" --level full > "$STATE/eid-code.txt"
+if [ -d "$SHARED/testdata/faces/orl" ] && [ "${DEMO_EID:-1}" = 1 ]; then
+  "$BIN/guichet" face scene --orl "$SHARED/testdata/faces/orl" --subject 5 --out "$STATE/faces" --photo "$STATE/faces/card.png" > /dev/null
+  [ -s "$STATE/device/subject.key" ] || head -c 32 /dev/urandom > "$STATE/device/subject.key"
+  CARD_READER="{driver: sim, options: {photo: \"$STATE/faces/card.png\", delay: 1s, card: {kind: cn-resident, name: DEMO CITIZEN, id_number: \"110101199003078515\", issuer: DEMO PSB, verified: true}}}"
+  FACE_CAMERA="{driver: folder, options: {path: \"$STATE/faces\", fps: 8}}"
+  EID="{counter: true, subject_key_file: \"$STATE/device/subject.key\", challenge: turn_left, frame_rate: 8, root_key: \"$STATE/eid-issuer/root.pem\"}"
+else
+  EID="{root_key: \"$STATE/eid-issuer/root.pem\"}"
+fi
 fill() {
   sed -e "s#{{STATE}}#$STATE#g" -e "s#{{MQTT_PORT}}#$MQTT_PORT#g" -e "s#{{UI_PORT}}#$UI_PORT#g" \
       -e "s#{{ADMIN_PORT}}#$ADMIN_PORT#g" -e "s#{{DATA}}#$STATE/broker#g" -e "s#{{PORT}}#$MQTT_PORT#g" \
-      -e "s#{{CODE_READERS}}#$CODE_READERS#g" "$1" > "$2"
+      -e "s#{{CODE_READERS}}#$CODE_READERS#g" -e "s#{{CARD_READER}}#$CARD_READER#g" -e "s#{{FACE_CAMERA}}#$FACE_CAMERA#g" \
+      -e "s#{{EID}}#$EID#g" "$1" > "$2"
 }
 fill deploy/mosquitto/guichet.conf.tmpl "$STATE/mosquitto.conf"
 fill deploy/demo/platform.yaml.tmpl "$STATE/platform.yaml"
@@ -64,12 +84,22 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$UI_PORT") 2>/dev/null && br
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$UI_PORT") 2>/dev/null; then
   echo "demo: guichetd did not start; its log:" >&2; cat "$STATE/guichetd.log" >&2; exit 1
 fi
+# The demo official, and the e-ID lists pushed by the platform as it would.
+EID_MSG="    e-ID verification http://127.0.0.1:$UI_PORT/verify.html   (a code to paste: $STATE/eid-code.txt)"
+if grep -q 'counter: true' "$STATE/guichetd.yaml"; then
+  printf '246810\n' | "$BIN/guichet" --config "$STATE/guichetd.yaml" official set-pin --id demo-official > /dev/null
+  EID_MSG="    e-ID counter      http://127.0.0.1:$UI_PORT/eid.html   (official demo-official, PIN 246810)
+$EID_MSG"
+fi
+printf '{"keyset":"%s","revocations":"%s"}' "$(base64 -w0 "$STATE/eid-issuer/keyset.cose")" "$(base64 -w0 "$STATE/eid-issuer/revocations.cose")" > "$STATE/eid-lists.json"
+"$BIN/guichet-platform" --config "$STATE/platform.yaml" push --tenant demo-shop --device demo-till-1 --name eid_lists --args-file "$STATE/eid-lists.json" > /dev/null
 cat <<MSG
 
   guichet demo is running.
     cashier screen    http://127.0.0.1:$UI_PORT/
     customer screen   http://127.0.0.1:$UI_PORT/customer.html
     status            http://127.0.0.1:$UI_PORT/status.html
+$EID_MSG
     broker            tcp://127.0.0.1:$MQTT_PORT
   Try a payment code such as 134567890123456780 (WeChat Pay-style, approved)
   or 134567890123456789 (declined by the platform's rules); from a shell:
