@@ -178,6 +178,22 @@ func TestEIDCounterActivation(t *testing.T) {
 		t.Fatalf("a shared account was enrolled: %v %s", err, errOut)
 	}
 
+	// Hostile requests get a clear refusal and change nothing.
+	for _, c := range []struct {
+		path string
+		body any
+		want int
+	}{
+		{"/api/eid/signin", "not an object", http.StatusBadRequest},
+		{"/api/eid/signin", map[string]string{"official": strings.Repeat("x", 20000), "pin": "1"}, http.StatusBadRequest},
+		{"/api/eid/begin", nil, http.StatusUnauthorized},
+		{"/api/eid/confirm", nil, http.StatusUnauthorized},
+		{"/api/eid/refuse", map[string]string{"reason": "because"}, http.StatusBadRequest},
+	} {
+		if code, b := r.post(c.path, c.body); code != c.want || !strings.Contains(string(b), `"error"`) {
+			t.Errorf("%s %v: %d %s, want %d with an error", c.path, c.body, code, b, c.want)
+		}
+	}
 	if code, _ := r.post("/api/eid/signin", map[string]string{"official": official, "pin": "000000"}); code != http.StatusUnauthorized {
 		t.Fatalf("wrong PIN: %d", code)
 	}
@@ -282,6 +298,15 @@ func TestEIDVerifierTakesPushedLists(t *testing.T) {
 	}
 	if ok, why := verify(); ok {
 		t.Fatalf("a code was accepted before any key set was pushed (%s)", why)
+	}
+	for _, text := range []string{"", "HC1:NCFOXN%TS3DH", "GEID1:" + strings.Repeat("%", 4000), "GEID1:" + code[6:len(code)/2]} {
+		c, b := r.post("/api/eid/verify", map[string]string{"text": text})
+		if c != http.StatusOK || !strings.Contains(string(b), `"valid":false`) || strings.Contains(string(b), `"reason":""`) {
+			t.Errorf("verify %.20q: %d %s, want a refusal with its reason", text, c, b)
+		}
+	}
+	if c, _ := r.post("/api/eid/verify", map[string]string{"text": strings.Repeat("A", 1<<20)}); c != http.StatusBadRequest {
+		t.Errorf("a 1 MB request: %d, want 400", c)
 	}
 	pushLists := func() {
 		t.Helper()
