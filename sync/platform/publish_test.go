@@ -16,10 +16,10 @@ import (
 
 // subscribe connects a device-like client to url and returns the
 // downlink messages it gets, already opened with the platform key.
-func subscribe(t *testing.T, url string, platKey ed25519.PublicKey, topics envelope.Topics) <-chan *envelope.Command {
+func subscribe(t *testing.T, url, clientID string, platKey ed25519.PublicKey, topics envelope.Topics) <-chan *envelope.Command {
 	t.Helper()
 	got := make(chan *envelope.Command, 10)
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("dev-" + t.Name()))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
@@ -63,7 +63,7 @@ func TestPublish(t *testing.T) {
 	cmd := envelope.Command{Tenant: "t1", Device: "d1", ID: NewCommandID(), Name: "offline_limits",
 		Args: []byte(`{"per_transaction":100,"total":200}`), NotAfter: time.Now().Add(time.Hour).UnixMilli()}
 
-	got := subscribe(t, b.URL(), pub, topics)
+	got := subscribe(t, b.URL(), "early", pub, topics)
 	topic, err := Publish(ctx, cfg, cmd, false)
 	if err != nil || topic != topics.Commands() {
 		t.Fatalf("Publish: %q, %v", topic, err)
@@ -81,7 +81,7 @@ func TestPublish(t *testing.T) {
 	if c := receive(t, got); c.ID != cfgCmd.ID {
 		t.Fatalf("subscriber received %+v", c)
 	}
-	late := subscribe(t, b.URL(), pub, topics)
+	late := subscribe(t, b.URL(), "late", pub, topics)
 	if c := receive(t, late); c.ID != cfgCmd.ID || c.Name != "config" {
 		t.Fatalf("late subscriber received %+v", c)
 	}
