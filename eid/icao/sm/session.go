@@ -1,9 +1,9 @@
 package sm
 
 import (
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -19,17 +19,19 @@ var (
 )
 
 // Session is one secure messaging session: the session keys KS_enc and
-// KS_mac and the send sequence counter SSC. A Session is not safe for
-// concurrent use; a card session is a sequence of exchanges anyway.
+// KS_mac and the send sequence counter SSC, with triple DES (after BAC) or
+// AES (after PACE). A Session is not safe for concurrent use; a card
+// session is a sequence of exchanges anyway.
 type Session struct {
-	encKey []byte
-	enc    cipher.Block
-	mac    *mac
-	ssc    uint64
+	enc cipher.Block
+	bs  int // the cipher's block size: 8 for triple DES, 16 for AES
+	// checksum computes the 8-byte MAC over SSC || msg, padding included.
+	checksum func(msg []byte) []byte
+	ssc      []byte
 }
 
-// NewSession returns a session with the 16-byte keys ksEnc and ksMac and
-// the 8-byte initial send sequence counter.
+// NewSession returns a triple DES session with the 16-byte keys ksEnc and
+// ksMac and the 8-byte initial send sequence counter.
 func NewSession(ksEnc, ksMac, ssc []byte) (*Session, error) {
 	enc, err := tdes(ksEnc)
 	if err != nil {
@@ -42,36 +44,79 @@ func NewSession(ksEnc, ksMac, ssc []byte) (*Session, error) {
 	if len(ssc) != 8 {
 		return nil, fmt.Errorf("sm: SSC of %d bytes, want 8", len(ssc))
 	}
-	return &Session{encKey: append([]byte(nil), ksEnc...), enc: enc, mac: m, ssc: binary.BigEndian.Uint64(ssc)}, nil
+	return &Session{enc: enc, bs: 8, checksum: m.sum, ssc: append([]byte(nil), ssc...)}, nil
+}
+
+// NewAESSession returns an AES session (Doc 9303 Part 11 9.8.6.2 and
+// 9.8.7) with the keys ksEnc and ksMac (16, 24 or 32 bytes each) and the
+// 16-byte initial send sequence counter, zero after PACE.
+func NewAESSession(ksEnc, ksMac, ssc []byte) (*Session, error) {
+	enc, err := aes.NewCipher(ksEnc)
+	if err != nil {
+		return nil, fmt.Errorf("sm: KS_enc: %w", err)
+	}
+	m, err := newCMAC(ksMac)
+	if err != nil {
+		return nil, err
+	}
+	if len(ssc) != aes.BlockSize {
+		return nil, fmt.Errorf("sm: SSC of %d bytes, want 16", len(ssc))
+	}
+	sum := func(msg []byte) []byte { return m.sum(padTo(msg, aes.BlockSize))[:8] }
+	return &Session{enc: enc, bs: aes.BlockSize, checksum: sum, ssc: append([]byte(nil), ssc...)}, nil
 }
 
 // SSC returns the current send sequence counter.
-func (s *Session) SSC() []byte { return binary.BigEndian.AppendUint64(nil, s.ssc) }
+func (s *Session) SSC() []byte { return append([]byte(nil), s.ssc...) }
+
+// BlockSize is the cipher's block size: 8 for triple DES, 16 for AES. A
+// reader sizes its READ BINARY requests by it, so that the padded answer
+// fits a short response APDU.
+func (s *Session) BlockSize() int { return s.bs }
+
+// next increments the SSC, once per command and once per response, before
+// the message's IV and MAC are computed from it.
+func (s *Session) next() {
+	for i := len(s.ssc) - 1; i >= 0; i-- {
+		s.ssc[i]++
+		if s.ssc[i] != 0 {
+			return
+		}
+	}
+}
+
+// iv is zero for triple DES (9.8.6.1) and E(KS_enc, SSC) for AES (9.8.6.2).
+func (s *Session) iv() []byte {
+	iv := make([]byte, s.bs)
+	if s.bs == aes.BlockSize {
+		s.enc.Encrypt(iv, s.ssc)
+	}
+	return iv
+}
 
 func (s *Session) encrypt(b []byte) []byte {
 	out := make([]byte, len(b))
-	cipher.NewCBCEncrypter(s.enc, make([]byte, 8)).CryptBlocks(out, b)
+	cipher.NewCBCEncrypter(s.enc, s.iv()).CryptBlocks(out, b)
 	return out
 }
 
 func (s *Session) decrypt(b []byte) []byte {
 	out := make([]byte, len(b))
-	cipher.NewCBCDecrypter(s.enc, make([]byte, 8)).CryptBlocks(out, b)
+	cipher.NewCBCDecrypter(s.enc, s.iv()).CryptBlocks(out, b)
 	return out
 }
 
-// cc increments the SSC and computes the cryptographic checksum of
-// SSC || msg (Doc 9303 Part 11 9.8.6.1 and 9.8.6.2).
+// cc computes the cryptographic checksum of SSC || msg with the current
+// SSC (Doc 9303 Part 11 9.8.6.1 and 9.8.6.2).
 func (s *Session) cc(msg []byte) []byte {
-	s.ssc++
-	m := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(msg)), s.ssc)
-	return s.mac.sum(append(m, msg...))
+	m := make([]byte, 0, len(s.ssc)+len(msg))
+	return s.checksum(append(append(m, s.ssc...), msg...))
 }
 
 // encData builds DO'87' (even INS, with padding-content indicator 01) or
 // DO'85' (odd INS) holding the encrypted, padded data.
 func (s *Session) encData(ins byte, data []byte) []byte {
-	e := s.encrypt(Pad(data))
+	e := s.encrypt(padTo(data, s.bs))
 	if ins&1 == 1 {
 		return tlv.Encode(0x85, e)
 	}
@@ -87,6 +132,7 @@ func (s *Session) Protect(c apdu.Command) ([]byte, error) {
 		return nil, fmt.Errorf("sm: command class %02X is already secured", c.CLA)
 	}
 	header := []byte{c.CLA | 0x0C, c.INS, c.P1, c.P2}
+	s.next()
 	var body []byte
 	if len(c.Data) > 0 {
 		body = append(body, s.encData(c.INS, c.Data)...)
@@ -94,7 +140,7 @@ func (s *Session) Protect(c apdu.Command) ([]byte, error) {
 	if c.Ne > 0 {
 		body = append(body, 0x97, 0x01, byte(c.Ne))
 	}
-	cc := s.cc(append(Pad(header), body...))
+	cc := s.cc(append(padTo(header, s.bs), body...))
 	body = append(body, 0x8E, 0x08)
 	body = append(body, cc...)
 	// Le=00: the response carries DO'99' and DO'8E' even for commands
@@ -112,7 +158,7 @@ type objects struct {
 	macIn []byte // raw odd-tagged objects before DO'8E', in order
 }
 
-func split(b []byte) (*objects, error) {
+func split(b []byte, bs int) (*objects, error) {
 	o := &objects{}
 	seen := map[uint32]bool{}
 	for len(b) > 0 {
@@ -131,12 +177,12 @@ func split(b []byte) (*objects, error) {
 		}
 		switch obj.Tag {
 		case 0x87:
-			if len(obj.Value) < 9 || obj.Value[0] != 0x01 || (len(obj.Value)-1)%8 != 0 {
+			if len(obj.Value) < 1+bs || obj.Value[0] != 0x01 || (len(obj.Value)-1)%bs != 0 {
 				return nil, fmt.Errorf("%w: DO'87' of %d bytes", ErrMalformed, len(obj.Value))
 			}
 			o.enc = obj.Value[1:]
 		case 0x85:
-			if len(obj.Value) < 8 || len(obj.Value)%8 != 0 {
+			if len(obj.Value) < bs || len(obj.Value)%bs != 0 {
 				return nil, fmt.Errorf("%w: DO'85' of %d bytes", ErrMalformed, len(obj.Value))
 			}
 			o.enc = obj.Value
@@ -171,7 +217,7 @@ func (s *Session) open(enc []byte) ([]byte, error) {
 	if enc == nil {
 		return nil, nil
 	}
-	plain, err := Unpad(s.decrypt(enc))
+	plain, err := unpadFrom(s.decrypt(enc), s.bs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -194,7 +240,7 @@ func (s *Session) Unprotect(resp []byte) (apdu.Response, error) {
 		}
 		return r, nil
 	}
-	o, err := split(r.Data)
+	o, err := split(r.Data, s.bs)
 	if err != nil {
 		return apdu.Response{}, err
 	}
@@ -204,6 +250,7 @@ func (s *Session) Unprotect(resp []byte) (apdu.Response, error) {
 	if o.le != nil {
 		return apdu.Response{}, fmt.Errorf("%w: DO'97' in a response", ErrMalformed)
 	}
+	s.next()
 	if subtle.ConstantTimeCompare(s.cc(o.macIn), o.cc) != 1 {
 		return apdu.Response{}, ErrMAC
 	}
@@ -224,7 +271,7 @@ func (s *Session) UnprotectCommand(b []byte) (apdu.Command, error) {
 	if c.CLA&0x0C != 0x0C {
 		return apdu.Command{}, fmt.Errorf("%w: class %02X is not secured", ErrMalformed, c.CLA)
 	}
-	o, err := split(c.Data)
+	o, err := split(c.Data, s.bs)
 	if err != nil {
 		return apdu.Command{}, err
 	}
@@ -232,7 +279,8 @@ func (s *Session) UnprotectCommand(b []byte) (apdu.Command, error) {
 		return apdu.Command{}, fmt.Errorf("%w: DO'99' in a command", ErrMalformed)
 	}
 	header := []byte{c.CLA, c.INS, c.P1, c.P2}
-	if subtle.ConstantTimeCompare(s.cc(append(Pad(header), o.macIn...)), o.cc) != 1 {
+	s.next()
+	if subtle.ConstantTimeCompare(s.cc(append(padTo(header, s.bs), o.macIn...)), o.cc) != 1 {
 		return apdu.Command{}, ErrMAC
 	}
 	data, err := s.open(o.enc)
@@ -259,9 +307,10 @@ func (s *Session) UnprotectCommand(b []byte) (apdu.Command, error) {
 // ProtectResponse is the chip's side of Unprotect: it encrypts the data of
 // r into DO'87', puts its status word in DO'99' and appends DO'8E'.
 func (s *Session) ProtectResponse(r apdu.Response) []byte {
+	s.next()
 	var body []byte
 	if len(r.Data) > 0 {
-		body = append(body, tlv.Encode(0x87, []byte{0x01}, s.encrypt(Pad(r.Data)))...)
+		body = append(body, tlv.Encode(0x87, []byte{0x01}, s.encrypt(padTo(r.Data, s.bs)))...)
 	}
 	body = append(body, 0x99, 0x02, byte(r.SW>>8), byte(r.SW))
 	cc := s.cc(body)
