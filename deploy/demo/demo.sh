@@ -91,8 +91,10 @@ if grep -q 'counter: true' "$STATE/guichetd.yaml"; then
   EID_MSG="    e-ID counter      http://127.0.0.1:$UI_PORT/eid.html   (official demo-official, PIN 246810)
 $EID_MSG"
 fi
-printf '{"keyset":"%s","revocations":"%s"}' "$(base64 -w0 "$STATE/eid-issuer/keyset.cose")" "$(base64 -w0 "$STATE/eid-issuer/revocations.cose")" > "$STATE/eid-lists.json"
-"$BIN/guichet-platform" --config "$STATE/platform.yaml" push --tenant demo-shop --device demo-till-1 --name eid_lists --args-file "$STATE/eid-lists.json" > /dev/null
+# As the device's retained configuration, so that it arrives whenever the
+# device subscribes, even if it has not yet when this runs.
+printf '{"eid":{"keyset":"%s","revocations":"%s"}}' "$(base64 -w0 "$STATE/eid-issuer/keyset.cose")" "$(base64 -w0 "$STATE/eid-issuer/revocations.cose")" > "$STATE/device-config.json"
+"$BIN/guichet-platform" --config "$STATE/platform.yaml" push --tenant demo-shop --device demo-till-1 --name config --retain --args-file "$STATE/device-config.json" > /dev/null
 cat <<MSG
 
   guichet demo is running.
