@@ -1,12 +1,27 @@
 // Package icao reads an eMRTD chip (an e-passport or an ICAO-compliant ID
-// card) as ICAO Doc 9303 lays down: it selects the eMRTD application (Part
-// 10 3.1), opens Basic Access Control (Part 11 4.3) with keys from the MRZ,
-// reads EF.COM, DG1, DG2 and EF.SOD under secure messaging (Part 11 9.8),
-// and runs passive authentication (Part 11 5.1).
+// card) as ICAO Doc 9303 lays down: it opens the chip with PACE (Part 11
+// 4.4) when EF.CardAccess offers it, with the MRZ data or the card access
+// number, or else with Basic Access Control (Part 11 4.3) and the MRZ data;
+// it selects the eMRTD application (Part 10 3.1), reads EF.COM, DG1, DG2
+// and EF.SOD under secure messaging (Part 11 9.8), and runs passive
+// authentication (Part 11 5.1).
 //
 // The chip is reached through an apdu.Transmitter, so the same code reads a
 // PC/SC card and the in-process virtual ePassport. The subpackages hold one
-// protocol concept each: tlv, mrz, apdu, sm, bac, lds and pa.
+// protocol concept each: tlv, mrz, apdu, sm, bac, pace, lds and pa.
+//
+// # PACE and BAC
+//
+// ReadCard follows the inspection procedure of Part 11 4.2: it reads
+// EF.CardAccess in plain from the master file; if the file is there and
+// names a PACE protocol implemented in package pace, it runs PACE (with the
+// CAN when one is given, else with the MRZ data), then selects the eMRTD
+// application under AES secure messaging. When EF.CardAccess is absent, or
+// PACE fails for any reason but a broken transport, it falls back to BAC
+// with the MRZ data, since a chip offering PACE may offer BAC too; the
+// document records why in PACEFailed. With a CAN alone there is nothing to
+// fall back to, and a refused CAN is ErrWrongCAN. Read is BAC alone, as
+// before PACE.
 package icao
 
 import (
@@ -20,6 +35,7 @@ import (
 	"github.com/guichet/guichet/eid/icao/lds"
 	"github.com/guichet/guichet/eid/icao/mrz"
 	"github.com/guichet/guichet/eid/icao/pa"
+	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/sm"
 	"github.com/guichet/guichet/eid/icao/tlv"
 )
@@ -39,6 +55,10 @@ var (
 // keeps a 3DES-protected answer within a short response APDU (224 bytes of
 // data pad to 232, plus 18 bytes of DO'87', DO'99', DO'8E' headers and MAC).
 const ChunkSize = 0xE0
+
+// ChunkSizeAES is ChunkSize under AES secure messaging, whose 16-byte
+// blocks pad 224 bytes to 240, two bytes too many: 223 pad to 224.
+const ChunkSizeAES = 0xDF
 
 // maxFile is the largest file READ BINARY can reach with a 15-bit offset
 // (ISO/IEC 7816-4 7.2.3, even INS), which is all Doc 9303 asks of readers.
@@ -74,6 +94,13 @@ type Document struct {
 	// Unverified says why Verified is false when the data is intact but
 	// its origin could not be established (no EF.SOD, unknown CSCA).
 	Unverified error
+	// Access names how the chip was opened, for logs: "BAC", or the PACE
+	// protocol, curve and password, as in "PACE-ECDH-GM-AES-CBC-CMAC-128
+	// brainpoolP256r1 with the CAN".
+	Access string
+	// PACEFailed says why the chip, which offers PACE, was opened with
+	// BAC instead; nil when PACE was used or not offered.
+	PACEFailed error
 }
 
 func badAnswer(err error) error {
@@ -86,7 +113,7 @@ func badAnswer(err error) error {
 // isProtocol reports whether err comes from the chip's answers rather than
 // from the transport, so that Read can classify it.
 func isProtocol(err error) bool {
-	for _, e := range []error{apdu.ErrMalformed, sm.ErrMAC, sm.ErrMalformed, sm.ErrPadding, bac.ErrBadAnswer, lds.ErrMalformed, tlv.ErrTruncated, tlv.ErrBadTag, tlv.ErrBadLength} {
+	for _, e := range []error{apdu.ErrMalformed, sm.ErrMAC, sm.ErrMalformed, sm.ErrPadding, bac.ErrBadAnswer, pace.ErrBadAnswer, pace.ErrMalformed, lds.ErrMalformed, tlv.ErrTruncated, tlv.ErrBadTag, tlv.ErrBadLength} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -94,7 +121,8 @@ func isProtocol(err error) bool {
 	return false
 }
 
-// Read reads the chip behind t with the document basic access keys k.
+// Read reads the chip behind t with Basic Access Control alone and the
+// document basic access keys k.
 func Read(ctx context.Context, t apdu.Transmitter, k bac.Keys, opts Options) (*Document, error) {
 	d, err := read(ctx, t, k, opts)
 	if err != nil && isProtocol(err) {
@@ -104,24 +132,36 @@ func Read(ctx context.Context, t apdu.Transmitter, k bac.Keys, opts Options) (*D
 }
 
 func read(ctx context.Context, t apdu.Transmitter, k bac.Keys, opts Options) (*Document, error) {
-	r, err := apdu.Send(ctx, t, apdu.Command{INS: 0xA4, P1: 0x04, P2: 0x0C, Data: lds.AID})
-	if err != nil {
-		return nil, fmt.Errorf("icao: select application: %w", err)
-	}
-	switch r.SW {
-	case apdu.SWOK:
-	case apdu.SWFileNotFound, 0x6A86, apdu.SWInsNotSupported, apdu.SWClaNotSupported:
-		return nil, ErrNotEMRTD
-	default:
-		return nil, fmt.Errorf("icao: %w", &apdu.StatusError{Op: "select application", SW: r.SW})
+	if err := selectApplication(ctx, &channel{t: t}); err != nil {
+		return nil, err
 	}
 	s, err := bac.Authenticate(ctx, t, k, opts.Rand)
 	if err != nil {
 		return nil, err
 	}
-	c := &channel{t: t, s: s}
+	return readDocument(ctx, &channel{t: t, s: s}, &Document{Access: "BAC"}, opts)
+}
 
-	d := &Document{Files: map[int][]byte{}}
+// selectApplication selects the eMRTD application through c, in plain
+// before BAC or under secure messaging after PACE.
+func selectApplication(ctx context.Context, c *channel) error {
+	r, err := c.send(ctx, apdu.Command{INS: 0xA4, P1: 0x04, P2: 0x0C, Data: lds.AID})
+	if err != nil {
+		return fmt.Errorf("icao: select application: %w", err)
+	}
+	switch r.SW {
+	case apdu.SWOK:
+		return nil
+	case apdu.SWFileNotFound, 0x6A86, apdu.SWInsNotSupported, apdu.SWClaNotSupported:
+		return ErrNotEMRTD
+	}
+	return fmt.Errorf("icao: %w", &apdu.StatusError{Op: "select application", SW: r.SW})
+}
+
+// readDocument reads the files through the opened channel c into d and
+// checks them.
+func readDocument(ctx context.Context, c *channel, d *Document, opts Options) (*Document, error) {
+	d.Files = map[int][]byte{}
 	com, err := c.readFile(ctx, lds.FileCOM, "EF.COM")
 	if err != nil {
 		return nil, err
@@ -199,7 +239,8 @@ func authenticate(d *Document, csca *pa.Pool) error {
 	return nil
 }
 
-// channel sends commands under secure messaging.
+// channel sends commands under secure messaging, or in plain while s is
+// nil (EF.CardAccess, which is read before any access control).
 type channel struct {
 	t apdu.Transmitter
 	s *sm.Session
@@ -208,6 +249,9 @@ type channel struct {
 func (c *channel) send(ctx context.Context, cmd apdu.Command) (apdu.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return apdu.Response{}, err
+	}
+	if c.s == nil {
+		return apdu.Send(ctx, c.t, cmd)
 	}
 	b, err := c.s.Protect(cmd)
 	if err != nil {
@@ -254,8 +298,12 @@ func (c *channel) readFile(ctx context.Context, fid uint16, name string) ([]byte
 	}
 	file := make([]byte, 0, total)
 	file = append(file, head[:min(len(head), total)]...)
+	size := ChunkSize
+	if c.s != nil && c.s.BlockSize() == 16 {
+		size = ChunkSizeAES
+	}
 	for len(file) < total {
-		chunk, err := c.readBinary(ctx, len(file), min(ChunkSize, total-len(file)), name)
+		chunk, err := c.readBinary(ctx, len(file), min(size, total-len(file)), name)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/bac"
 	"github.com/guichet/guichet/eid/icao/lds"
+	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/sm"
 )
 
@@ -35,17 +36,38 @@ type Card struct {
 	mu       sync.Mutex
 	appSel   bool
 	chip     *bac.Chip
+	pace     *pace.Chip // nil when the document offers no PACE
 	sess     *sm.Session
 	selected []byte
+	// plainRead is true while the selected file is EF.CardAccess, the one
+	// file read without access control.
+	plainRead bool
 }
 
-// NewCard returns the chip holding doc. rnd supplies its nonces;
-// crypto/rand when nil.
+// NewCard returns the chip holding doc. rnd supplies its nonces and PACE's
+// ephemeral keys; crypto/rand when nil.
 func NewCard(doc *Document, rnd io.Reader) *Card {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	return &Card{doc: doc, rnd: rnd, chip: bac.NewChip(doc.Keys, rnd)}
+	c := &Card{doc: doc, rnd: rnd}
+	c.reset()
+	return c
+}
+
+// reset puts the chip in its state after power-up.
+func (c *Card) reset() {
+	c.appSel, c.sess, c.selected, c.plainRead = false, nil, nil, false
+	c.chip = bac.NewChip(c.doc.Keys, c.rnd)
+	c.pace = nil
+	if len(c.doc.PACE) > 0 {
+		pws := []pace.Password{c.doc.MRZPassword}
+		if c.doc.CAN != "" {
+			can, _ := pace.CANPassword(c.doc.CAN)
+			pws = append(pws, can)
+		}
+		c.pace = pace.NewChip(c.doc.PACE, pws, c.rnd)
+	}
 }
 
 // ATR returns the answer to reset.
@@ -56,8 +78,7 @@ func (c *Card) ATR() []byte { return append([]byte(nil), ATR...) }
 func (c *Card) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.appSel, c.sess, c.selected = false, nil, nil
-	c.chip = bac.NewChip(c.doc.Keys, c.rnd)
+	c.reset()
 }
 
 func sw(v uint16) []byte { return []byte{byte(v >> 8), byte(v)} }
@@ -92,17 +113,40 @@ func (c *Card) Respond(b []byte) []byte {
 }
 
 func (c *Card) handle(cmd apdu.Command, secured bool) apdu.Response {
-	if cmd.CLA != 0x00 {
+	// A PACE run in progress ends with any command but its own.
+	if c.pace != nil && (secured || cmd.INS != 0x22 && cmd.INS != 0x86) {
+		c.pace.Reset()
+	}
+	// Command chaining (CLA 10) is for GENERAL AUTHENTICATE alone.
+	if cmd.CLA != 0x00 && !(cmd.CLA == 0x10 && cmd.INS == 0x86) {
 		return apdu.Response{SW: apdu.SWClaNotSupported}
 	}
 	switch cmd.INS {
 	case 0xA4:
 		return c.selectFile(cmd, secured)
 	case 0xB0:
-		if !secured {
+		if !secured && !(c.plainRead || cmd.P1 == 0x80|0x1C && !c.appSel) {
 			return apdu.Response{SW: apdu.SWSecurityNotSatisfied}
 		}
 		return c.readBinary(cmd)
+	case 0x22, 0x86:
+		if c.pace == nil {
+			return apdu.Response{SW: apdu.SWInsNotSupported}
+		}
+		if secured {
+			return apdu.Response{SW: apdu.SWConditions}
+		}
+		r, sess := c.pace.Respond(cmd)
+		if sess != nil {
+			c.sess = sess
+		}
+		return r
+	case 0x84, 0x82:
+		if c.doc.NoBAC {
+			return apdu.Response{SW: apdu.SWInsNotSupported}
+		}
+	}
+	switch cmd.INS {
 	case 0x84:
 		if cmd.Ne != 8 || len(cmd.Data) != 0 {
 			return apdu.Response{SW: apdu.SWWrongLength}
@@ -132,23 +176,31 @@ func (c *Card) selectFile(cmd apdu.Command, secured bool) apdu.Response {
 		if !bytes.Equal(cmd.Data, lds.AID) {
 			return apdu.Response{SW: apdu.SWFileNotFound}
 		}
-		c.appSel, c.selected = true, nil
+		c.appSel, c.selected, c.plainRead = true, nil, false
 		return apdu.Response{SW: apdu.SWOK}
 	case 0x00, 0x02: // by file identifier
 		if len(cmd.Data) != 2 {
 			return apdu.Response{SW: apdu.SWWrongLength}
 		}
+		fid := uint16(cmd.Data[0])<<8 | uint16(cmd.Data[1])
 		if !c.appSel {
-			return apdu.Response{SW: apdu.SWFileNotFound}
+			// EF.CardAccess is the master file's one elementary file,
+			// free to read so that the reader learns about PACE.
+			f, ok := c.doc.Files[pace.FileCardAccess]
+			if fid != pace.FileCardAccess || !ok {
+				return apdu.Response{SW: apdu.SWFileNotFound}
+			}
+			c.selected, c.plainRead = f, true
+			return apdu.Response{SW: apdu.SWOK}
 		}
 		if !secured {
 			return apdu.Response{SW: apdu.SWSecurityNotSatisfied}
 		}
-		f, ok := c.doc.Files[uint16(cmd.Data[0])<<8|uint16(cmd.Data[1])]
-		if !ok {
+		f, ok := c.doc.Files[fid]
+		if !ok || fid == pace.FileCardAccess {
 			return apdu.Response{SW: apdu.SWFileNotFound}
 		}
-		c.selected = f
+		c.selected, c.plainRead = f, false
 		return apdu.Response{SW: apdu.SWOK}
 	}
 	return apdu.Response{SW: 0x6A86}
@@ -160,11 +212,12 @@ func (c *Card) readBinary(cmd apdu.Command) apdu.Response {
 	if cmd.P1&0x80 != 0 {
 		// Short EF identifier in P1 bits 1-5, offset in P2; the LDS
 		// files' identifiers are 01 followed by their short identifier.
+		fid := 0x0100 | uint16(cmd.P1&0x1F)
 		var ok bool
-		if f, ok = c.doc.Files[0x0100|uint16(cmd.P1&0x1F)]; !ok {
+		if f, ok = c.doc.Files[fid]; !ok || (fid == pace.FileCardAccess) == c.appSel {
 			return apdu.Response{SW: apdu.SWFileNotFound}
 		}
-		c.selected = f
+		c.selected, c.plainRead = f, fid == pace.FileCardAccess
 		off = int(cmd.P2)
 	}
 	if f == nil {

@@ -1,11 +1,14 @@
 // Package vcard is a virtual ePassport: the chip (IC) side of ICAO Doc 9303
-// Basic Access Control, secure messaging and the Logical Data Structure,
-// with an issuer that signs its Document Security Object, and a client of
+// Basic Access Control, PACE (when Document.EnablePACE is called: an
+// EF.CardAccess with PACEInfos in the master file, MSE:Set AT and GENERAL
+// AUTHENTICATE answered with the chip's own keys, then AES secure
+// messaging), secure messaging and the Logical Data Structure, with an
+// issuer that signs its Document Security Object, and a client of
 // vsmartcard's vpcd driver so that pcscd presents it as a card in a reader.
 //
 // It serves tests and technicians (cmd/guichet-vcard); it holds specimen
-// data only and has none of a real chip's protections (no PACE, no active
-// or chip authentication).
+// data only and has none of a real chip's other protections (no active or
+// chip authentication, no terminal authentication).
 package vcard
 
 import (
@@ -28,6 +31,7 @@ import (
 	"github.com/guichet/guichet/eid/icao/lds"
 	"github.com/guichet/guichet/eid/icao/mrz"
 	"github.com/guichet/guichet/eid/icao/pa"
+	"github.com/guichet/guichet/eid/icao/pace"
 )
 
 // DemoPhoto is a 276x336 JPEG face of about 20 KB, made from subject 1 of
@@ -179,10 +183,54 @@ func NewIssuer(country string) (*Issuer, error) {
 }
 
 // Document is the content of a chip: its files by identifier and the
-// document basic access keys that open it.
+// document basic access keys that open it, and what PACE needs when the
+// chip offers it.
 type Document struct {
 	Files map[uint16][]byte
 	Keys  bac.Keys
+	// PACE lists the PACEInfos of EF.CardAccess; empty for a chip with
+	// BAC alone.
+	PACE []pace.Info
+	// MRZPassword is PACE's password from the MRZ, CAN the card access
+	// number printed on the document ("" for none).
+	MRZPassword pace.Password
+	CAN         string
+	// NoBAC makes the chip refuse BAC, as chips offering PACE alone do.
+	NoBAC bool
+}
+
+// DefaultPACE is what EnablePACE offers without infos: the worked example's
+// PACE-ECDH-GM-AES-CBC-CMAC-128 on brainpoolP256r1.
+var DefaultPACE = pace.Info{Protocol: pace.ECDHGMAES128, Version: 2, ParameterID: pace.ParamBrainpoolP256r1}
+
+// EnablePACE makes the chip offer PACE with infos (DefaultPACE when none),
+// in the order given, opened by the MRZ data or the card access number
+// can ("" for none). It writes EF.CardAccess; BAC stays available unless
+// NoBAC is set.
+func (d *Document) EnablePACE(can string, infos ...pace.Info) error {
+	if len(infos) == 0 {
+		infos = []pace.Info{DefaultPACE}
+	}
+	for _, i := range infos {
+		if !i.Supported() {
+			return fmt.Errorf("vcard: PACE %s is not implemented", i)
+		}
+	}
+	if can != "" {
+		if _, err := pace.CANPassword(can); err != nil {
+			return fmt.Errorf("vcard: %w", err)
+		}
+	}
+	if d.MRZPassword.Key == nil {
+		return fmt.Errorf("vcard: the document has no MRZ password (not made by Issue?)")
+	}
+	ca, err := pace.EncodeCardAccess(infos...)
+	if err != nil {
+		return fmt.Errorf("vcard: %w", err)
+	}
+	d.Files[pace.FileCardAccess] = ca
+	d.PACE, d.CAN = infos, strings.TrimSpace(can)
+	return nil
 }
 
 // Issue personalises a document for h with the face photo (JPEG or JPEG
@@ -210,6 +258,10 @@ func Issue(h Holder, photo []byte, iss *Issuer) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vcard: %w", err)
 	}
+	pw, err := pace.MRZPassword(d.DocumentNumber, d.BirthDate, d.ExpiryDate)
+	if err != nil {
+		return nil, fmt.Errorf("vcard: %w", err)
+	}
 	return &Document{
 		Files: map[uint16][]byte{
 			lds.FileCOM:   lds.EncodeCOM(1, 2),
@@ -217,6 +269,7 @@ func Issue(h Holder, photo []byte, iss *Issuer) (*Document, error) {
 			lds.FileID(2): dg2,
 			lds.FileSOD:   lds.EncodeSOD(cms),
 		},
-		Keys: keys,
+		Keys:        keys,
+		MRZPassword: pw,
 	}, nil
 }

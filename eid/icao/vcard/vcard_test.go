@@ -176,3 +176,85 @@ func FuzzRespond(f *testing.F) {
 		}
 	})
 }
+
+func newPACECard(t testing.TB, noBAC bool) *Card {
+	iss, err := NewIssuer("UT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Issue(Specimen, DemoPhoto, iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.EnablePACE("123456"); err != nil {
+		t.Fatal(err)
+	}
+	doc.NoBAC = noBAC
+	return NewCard(doc, nil)
+}
+
+func TestPACECardAccessRules(t *testing.T) {
+	c := newPACECard(t, true)
+	ca := "31143012060a04007f0007020204020202010202010d"
+	for _, tt := range []struct{ cmd, want string }{
+		{"00B0000004", "6982"},                               // nothing selected, nothing to read in plain
+		{"00A4020C02011C", "9000"},                           // EF.CardAccess, in plain, from the master file
+		{"00B0000016", ca + "9000"},                          // read in plain
+		{"00B09C0016", ca + "9000"},                          // by short identifier too
+		{"00A4020C02011E", "6a82"},                           // no other file in the master file
+		{"10860000027C0000", "6985"},                         // GENERAL AUTHENTICATE before MSE:Set AT
+		{"0022C1A40F800A04007F00070202040202830103", "6a88"}, // PIN: not known to this chip
+		{"0022C1A40F800A04007F00070202040202830102", "9000"}, // CAN
+		{"10860000027C0000", ""},                             // the encrypted nonce
+		{"00A4040C07A0000002471001", "9000"},                 // any other command ends the run
+		{"10860000027C0000", "6985"},
+		{"00A4020C02011C", "6982"}, // within the application, files need access control
+		{"0084000008", "6d00"},     // BAC is refused by a PACE-only chip
+		{"1084000008", "6e00"},     // chaining for GENERAL AUTHENTICATE alone
+	} {
+		cmd, _ := hex.DecodeString(tt.cmd)
+		got := hexs(c.Respond(cmd))
+		if tt.want == "" {
+			if !strings.HasPrefix(got, "7c128010") || !strings.HasSuffix(got, "9000") {
+				t.Errorf("%s -> %s, want the nonce", tt.cmd, got)
+			}
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("%s -> %s, want %s", tt.cmd, got, tt.want)
+		}
+	}
+	// A BAC-only card has neither the file nor the commands.
+	c = newCard(t)
+	for _, tt := range []struct{ cmd, want string }{
+		{"00A4020C02011C", "6a82"},
+		{"0022C1A40F800A04007F00070202040202830101", "6d00"},
+		{"10860000027C0000", "6d00"},
+	} {
+		cmd, _ := hex.DecodeString(tt.cmd)
+		if got := hexs(c.Respond(cmd)); got != tt.want {
+			t.Errorf("BAC-only: %s -> %s, want %s", tt.cmd, got, tt.want)
+		}
+	}
+	if err := (&Document{Files: map[uint16][]byte{}}).EnablePACE(""); err == nil {
+		t.Error("EnablePACE without an MRZ password")
+	}
+}
+
+func FuzzRespondPACE(f *testing.F) {
+	for _, s := range []string{"00A4020C02011C", "00B09C0000", "0022C1A412800A04007F0007020204020283010184010D", "10860000027C0000", "10860000457C43814104", "008600000C7C0A8508C2B0BD78D94BA86600"} {
+		b, _ := hex.DecodeString(s)
+		f.Add(b)
+	}
+	c := newPACECard(f, false)
+	mse, _ := hex.DecodeString("0022C1A412800A04007F0007020204020283010184010D")
+	ga1, _ := hex.DecodeString("10860000027C0000")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c.Reset()
+		c.Respond(mse)
+		c.Respond(ga1)
+		if resp := c.Respond(b); len(resp) < 2 {
+			t.Fatalf("response %X without status word", resp)
+		}
+	})
+}
