@@ -52,6 +52,14 @@ func ReadCard(ctx context.Context, t apdu.Transmitter, a device.CardAccess, opts
 	return d, err
 }
 
+// CheckAccess reports whether a can open a chip: valid MRZ data, a card
+// access number of digits, or both. Drivers call it before waiting for a
+// card, so that a typing error is told at once.
+func CheckAccess(a device.CardAccess) error {
+	_, _, err := passwords(a)
+	return err
+}
+
 // passwords derives from a the BAC keys (nil without MRZ data) and the
 // password PACE is to use: the CAN when there is one.
 func passwords(a device.CardAccess) (*bac.Keys, pace.Password, error) {

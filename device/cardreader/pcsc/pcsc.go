@@ -3,9 +3,11 @@
 // libpcsclite. It registers itself as card reader driver "pcsc".
 //
 // Each ReadCard waits for a card, takes it for the length of the read
-// (SCardBeginTransaction), runs package icao over it (BAC, secure
-// messaging, EF.COM, DG1, DG2, EF.SOD, passive authentication) and resets
-// the card when done so that no secure messaging session outlives the read.
+// (SCardBeginTransaction), runs package icao over it (PACE with the MRZ
+// data or the CAN when the chip's EF.CardAccess offers it, else BAC with
+// the MRZ data; secure messaging, EF.COM, DG1, DG2, EF.SOD, passive
+// authentication) and resets the card when done so that no secure
+// messaging session outlives the read.
 package pcsc
 
 import (
@@ -22,7 +24,6 @@ import (
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/eid/icao"
 	"github.com/guichet/guichet/eid/icao/apdu"
-	"github.com/guichet/guichet/eid/icao/bac"
 	"github.com/guichet/guichet/eid/icao/pa"
 )
 
@@ -37,7 +38,8 @@ func init() {
 }
 
 // Errors of the driver, besides those of icao (ErrAccessDenied,
-// ErrBadAnswer, ErrNotEMRTD) and pa (ErrHashMismatch, ErrSignature).
+// ErrWrongCAN, ErrNeedMRZ, ErrBadAnswer, ErrNotEMRTD) and pa
+// (ErrHashMismatch, ErrSignature).
 var (
 	ErrNoReader    = errors.New("pcsc: no such card reader")
 	ErrNoCard      = errors.New("pcsc: no card on the reader")
@@ -197,15 +199,12 @@ func (r *Reader) waitCard(ctx context.Context, c *scard.Context, reader string) 
 	}
 }
 
-// ReadCard waits for a card on the reader and reads it with the MRZ data in
-// access. The card is Verified only if passive authentication succeeded
-// against the configured CSCAs.
+// ReadCard waits for a card on the reader and reads it with the MRZ data
+// or the CAN in access (icao.ReadCard says which is used when). The card is
+// Verified only if passive authentication succeeded against the configured
+// CSCAs.
 func (r *Reader) ReadCard(ctx context.Context, access device.CardAccess) (*device.Card, error) {
-	if access.DocumentNumber == "" {
-		return nil, errors.New("pcsc: the MRZ data (document number, birth and expiry dates) is needed for Basic Access Control; PACE with a CAN is not supported")
-	}
-	keys, err := bac.KeysFromMRZ(access.DocumentNumber, access.BirthDate, access.ExpiryDate)
-	if err != nil {
+	if err := icao.CheckAccess(access); err != nil {
 		return nil, fmt.Errorf("pcsc: %w", err)
 	}
 	r.mu.Lock()
@@ -249,13 +248,18 @@ func (r *Reader) ReadCard(ctx context.Context, access device.CardAccess) (*devic
 		}
 		return resp, nil
 	})
-	doc, err := icao.Read(ctx, t, keys, icao.Options{CSCA: r.pool})
+	doc, err := icao.ReadCard(ctx, t, access, icao.Options{CSCA: r.pool})
 	if err != nil {
 		slog.Warn("pcsc: card read failed", "reader", reader, "err", err)
 		return nil, err
 	}
+	if doc.PACEFailed != nil {
+		// Worth knowing: a chip that offers PACE but was read with BAC
+		// is a wrong CAN, or a chip or reader out of the standard.
+		slog.Warn("pcsc: PACE failed, read with BAC", "reader", reader, "reason", doc.PACEFailed)
+	}
 	// The log carries no personal data: outcome and timing only.
-	slog.Info("pcsc: card read", "reader", reader, "verified", doc.Verified, "photo_bytes", len(doc.Files[2]), "ms", time.Since(start).Milliseconds())
+	slog.Info("pcsc: card read", "reader", reader, "access", doc.Access, "verified", doc.Verified, "photo_bytes", len(doc.Files[2]), "ms", time.Since(start).Milliseconds())
 	if doc.Unverified != nil {
 		slog.Warn("pcsc: card not verified", "reader", reader, "reason", doc.Unverified)
 	}
