@@ -3,12 +3,20 @@
 // passport. pcscd with the vsmartcard-vpcd driver must be running.
 //
 //	guichet-vcard [--vpcd HOST:PORT] [--card FILE] [--mrz DOCNO,YYMMDD,YYMMDD] [--photo FILE] [--csca-out FILE]
+//	              [--access bac|pace|pace-only] [--can DIGITS] [--pace-curve NAME] [--pace-aes 128|192|256]
 //
 // The card holds the ICAO specimen holder unless --card names a YAML file
 // with the fields of vcard.Holder (document_number, surname, given_names,
 // birth_date, expiry_date, sex, nationality, issuer, personal_number);
 // --mrz overrides the three fields that open the chip. Each start creates a
 // fresh test CSCA; --csca-out writes it for `guichet card read --csca`.
+//
+// --access chooses how the chip opens: with BAC alone, as older passports;
+// with PACE and BAC, as passports issued since 2018 (the default); or with
+// PACE alone, as some ID cards. PACE takes the MRZ data or the card access
+// number --can, with PACE-ECDH-GM-AES-CBC-CMAC on the curve --pace-curve
+// (brainpoolP256r1 by default, or P-256 and the other standardized curves)
+// and AES keys of --pace-aes bits.
 package main
 
 import (
@@ -27,6 +35,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/eid/icao"
+	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/vcard"
 )
 
@@ -50,10 +59,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mrzData := fs.String("mrz", "", "`DOCNO,YYMMDD,YYMMDD`: document number, birth and expiry dates")
 	photoFile := fs.String("photo", "", "face image `FILE` (JPEG or JPEG 2000); a demo face by default")
 	cscaOut := fs.String("csca-out", "", "write the test CSCA certificate as PEM to `FILE`")
+	access := fs.String("access", "pace", "how the chip opens: `bac` alone, pace (PACE and BAC) or pace-only")
+	can := fs.String("can", "123456", "card access number for PACE (`DIGITS`)")
+	curve := fs.String("pace-curve", "brainpoolP256r1", "PACE domain parameters: a standardized curve `NAME` (brainpoolP256r1, P-256, ...)")
+	aesBits := fs.Int("pace-aes", 128, "PACE AES key length in `BITS`: 128, 192 or 256")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	h, photo, err := load(*cardFile, *mrzData, *photoFile)
+	if err != nil {
+		return err
+	}
+	info, err := paceInfo(*access, *curve, *aesBits)
 	if err != nil {
 		return err
 	}
@@ -65,6 +82,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if info != nil {
+		if err := doc.EnablePACE(*can, *info); err != nil {
+			return err
+		}
+		doc.NoBAC = *access == "pace-only"
+	}
 	if *cscaOut != "" {
 		if err := os.WriteFile(*cscaOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.CSCA.Raw}), 0o644); err != nil {
 			return err
@@ -75,6 +98,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, " --csca %s", *cscaOut)
 	}
 	fmt.Fprintln(stdout)
+	if info != nil {
+		fmt.Fprintf(stdout, "it offers %s with the MRZ data or the CAN %s", info, doc.CAN)
+		if doc.NoBAC {
+			fmt.Fprint(stdout, ", and no BAC")
+		} else {
+			fmt.Fprint(stdout, ", and BAC")
+		}
+		fmt.Fprintln(stdout)
+	} else {
+		fmt.Fprintln(stdout, "it offers BAC alone")
+	}
 	card := vcard.NewCard(doc, nil)
 	// vpcd drops the connection when pcscd restarts: insert the card again.
 	for {
@@ -90,6 +124,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		card.Reset()
 	}
+}
+
+// paceInfo turns the PACE flags into the PACEInfo the chip offers; nil for
+// BAC alone.
+func paceInfo(access, curve string, aesBits int) (*pace.Info, error) {
+	switch access {
+	case "bac":
+		return nil, nil
+	case "pace", "pace-only":
+	default:
+		return nil, fmt.Errorf("--access %q: want bac, pace or pace-only", access)
+	}
+	id, err := pace.ParamByName(curve)
+	if err != nil {
+		return nil, fmt.Errorf("--pace-curve: %w", err)
+	}
+	oid := map[int][]int{128: pace.ECDHGMAES128, 192: pace.ECDHGMAES192, 256: pace.ECDHGMAES256}[aesBits]
+	if oid == nil {
+		return nil, fmt.Errorf("--pace-aes %d: want 128, 192 or 256", aesBits)
+	}
+	return &pace.Info{Protocol: oid, Version: 2, ParameterID: id}, nil
 }
 
 // load gathers the holder and the photo from the flags.

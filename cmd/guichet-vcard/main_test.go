@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/eid/icao"
 )
 
 // TestRunAnswersVPCD plays vpcd: the program must connect, give its ATR and
@@ -65,5 +69,93 @@ func TestRunAnswersVPCD(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"--mrz", "bad"}, io.Discard, io.Discard); err == nil {
 		t.Error("bad --mrz accepted")
+	}
+}
+
+// vpcdPeer plays vpcd over conn: an apdu.Transmitter to the program's card.
+type vpcdPeer struct{ conn net.Conn }
+
+func (p vpcdPeer) Transmit(_ context.Context, b []byte) ([]byte, error) {
+	if _, err := p.conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...)); err != nil {
+		return nil, err
+	}
+	var h [2]byte
+	if _, err := io.ReadFull(p.conn, h[:]); err != nil {
+		return nil, err
+	}
+	r := make([]byte, binary.BigEndian.Uint16(h[:]))
+	_, err := io.ReadFull(p.conn, r)
+	return r, err
+}
+
+// startCard runs the program with args against a listener playing vpcd
+// and returns the peer and a function that stops it and returns its output.
+func startCard(t *testing.T, args ...string) (vpcdPeer, func() string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"--vpcd", l.Addr().String()}, args...), &out, io.Discard) }()
+	conn, err := l.Accept()
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return vpcdPeer{conn}, func() string {
+		cancel()
+		conn.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+}
+
+// TestRunPACE reads the program's card over PACE with the CAN, the MRZ
+// data, and other curves and key lengths; with --access bac the chip has
+// no PACE, and with pace-only no BAC.
+func TestRunPACE(t *testing.T) {
+	mrz := device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
+	for _, tt := range []struct {
+		name       string
+		args       []string
+		access     device.CardAccess
+		wantAccess string
+		hint       string
+		want       error
+	}{
+		{"default, CAN", nil, device.CardAccess{CAN: "123456"}, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN", "offers PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ data or the CAN 123456, and BAC", nil},
+		{"default, MRZ", nil, mrz, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ", "", nil},
+		{"own CAN, P-256, AES-256", []string{"--can", "424242", "--pace-curve", "P-256", "--pace-aes", "256"}, device.CardAccess{CAN: "424242"}, "PACE-ECDH-GM-AES-CBC-CMAC-256 NIST P-256 with the CAN", "CAN 424242", nil},
+		{"BAC alone", []string{"--access", "bac"}, mrz, "BAC", "offers BAC alone", nil},
+		{"BAC alone, CAN", []string{"--access", "bac"}, device.CardAccess{CAN: "123456"}, "", "", icao.ErrNeedMRZ},
+		{"PACE alone, wrong CAN", []string{"--access", "pace-only"}, device.CardAccess{CAN: "123455"}, "", "and no BAC", icao.ErrWrongCAN},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			peer, stop := startCard(t, tt.args...)
+			d, err := icao.ReadCard(context.Background(), peer, tt.access, icao.Options{SkipPhoto: true})
+			out := stop()
+			if tt.want != nil {
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("error %v, want %v", err, tt.want)
+				}
+			} else if err != nil {
+				t.Fatalf("read: %v", err)
+			} else if d.Access != tt.wantAccess || d.MRZ.Surname != "ERIKSSON" {
+				t.Fatalf("access %q, MRZ %+v", d.Access, d.MRZ)
+			}
+			if !strings.Contains(out, tt.hint) {
+				t.Errorf("output %q does not say %q", out, tt.hint)
+			}
+		})
+	}
+	for _, bad := range [][]string{{"--access", "nfc"}, {"--can", "12A"}, {"--pace-curve", "secp256k1"}, {"--pace-aes", "512"}} {
+		if err := run(context.Background(), bad, io.Discard, io.Discard); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

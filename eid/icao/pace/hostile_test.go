@@ -279,3 +279,14 @@ func FuzzChip(f *testing.F) {
 		}
 	})
 }
+
+func TestParamByName(t *testing.T) {
+	for name, want := range map[string]int{"brainpoolP256r1": 13, "P-256": 12, "NIST P-384": 15, " BRAINPOOLP512R1 ": 17} {
+		if got, err := ParamByName(name); err != nil || got != want {
+			t.Errorf("ParamByName(%q) = %d, %v; want %d", name, got, err, want)
+		}
+	}
+	if _, err := ParamByName("secp256k1"); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "brainpoolP256r1") {
+		t.Errorf("unknown curve: %v", err)
+	}
+}

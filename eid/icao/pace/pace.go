@@ -31,6 +31,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/guichet/guichet/eid/icao/mrz"
@@ -225,4 +226,20 @@ func CANPassword(can string) (Password, error) {
 		}
 	}
 	return Password{Ref: RefCAN, Key: []byte(can)}, nil
+}
+
+// ParamByName returns the standardized domain parameter identifier of a
+// curve implemented here, by its name: "brainpoolP256r1", "P-256" or
+// "NIST P-256", any case.
+func ParamByName(name string) (int, error) {
+	n := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(name), "NIST "))
+	var names []string
+	for id, c := range standardCurves {
+		if strings.ToLower(strings.TrimPrefix(c.name, "NIST ")) == n {
+			return id, nil
+		}
+		names = append(names, strings.TrimPrefix(c.name, "NIST "))
+	}
+	sort.Strings(names)
+	return 0, fmt.Errorf("%w: curve %q; implemented: %s", ErrUnsupported, name, strings.Join(names, ", "))
 }
