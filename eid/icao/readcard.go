@@ -157,8 +157,9 @@ func fallsBack(err error) bool {
 }
 
 // readCardAccess reads EF.CardAccess from the master file in plain (Doc
-// 9303 Part 11 4.2). offered is false when the chip has no such file; a
-// file that does not parse is an error, which PACE's fallback covers.
+// 9303 Part 11 4.2). offered is false when the chip has no such file or
+// no PACEInfo in it; a file that does not parse is an error, which PACE's
+// fallback covers.
 func readCardAccess(ctx context.Context, c *channel) (infos []pace.Info, offered bool, err error) {
 	b, err := c.readFile(ctx, pace.FileCardAccess, "EF.CardAccess")
 	var se *apdu.StatusError
@@ -173,5 +174,6 @@ func readCardAccess(ctx context.Context, c *channel) (infos []pace.Info, offered
 	if infos, err = pace.ParseCardAccess(b); err != nil {
 		return nil, false, fmt.Errorf("icao: %w", err)
 	}
-	return infos, true, nil
+	// A file with other SecurityInfos alone offers no PACE.
+	return infos, len(infos) > 0, nil
 }

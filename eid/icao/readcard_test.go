@@ -55,6 +55,12 @@ func TestReadCardPACE(t *testing.T) {
 			return d
 		}, access: specimenAccess, wantAccess: "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ"},
 		{name: "BAC without EF.CardAccess", doc: issue, access: withCAN, wantAccess: "BAC"},
+		{name: "BAC with an EF.CardAccess without PACEInfo", doc: func(t testing.TB) *vcard.Document {
+			d := issuePACE(t)
+			// A ChipAuthenticationInfo alone.
+			d.Files[pace.FileCardAccess] = []byte{0x31, 0x11, 0x30, 0x0F, 0x06, 0x0A, 0x04, 0x00, 0x7F, 0x00, 0x07, 0x02, 0x02, 0x03, 0x02, 0x02, 0x02, 0x01, 0x01}
+			return d
+		}, access: specimenAccess, wantAccess: "BAC"},
 		{name: "wrong CAN falls back to BAC with the MRZ", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: wrongCAN,
 			wantAccess: "BAC", paceFailed: "wrong CAN"},
 		{name: "damaged EF.CardAccess falls back to BAC", doc: func(t testing.TB) *vcard.Document {
