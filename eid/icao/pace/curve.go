@@ -241,14 +241,28 @@ func (c *curve) add(p, q jacobian) jacobian {
 	return jacobian{x, y, z}
 }
 
-// mul computes kP by double-and-add from the top bit.
+// mul computes kP with a fixed window of 4 bits: 15 precomputed
+// multiples, then four doublings and at most one addition per window,
+// about a third fewer additions than bit-by-bit double-and-add.
 func (c *curve) mul(k *big.Int, p point) point {
-	base := c.toJacobian(p)
-	acc := c.toJacobian(point{})
-	for i := k.BitLen() - 1; i >= 0; i-- {
-		acc = c.double(acc)
-		if k.Bit(i) == 1 {
-			acc = c.add(acc, base)
+	const w = 4
+	var table [1 << w]jacobian
+	table[0] = c.toJacobian(point{})
+	table[1] = c.toJacobian(p)
+	for i := 2; i < len(table); i++ {
+		table[i] = c.add(table[i-1], table[1])
+	}
+	acc := table[0]
+	for i := (k.BitLen() + w - 1) / w * w; i > 0; i -= w {
+		for range w {
+			acc = c.double(acc)
+		}
+		var d uint
+		for j := 1; j <= w; j++ {
+			d = d<<1 | k.Bit(i-j)
+		}
+		if d != 0 {
+			acc = c.add(acc, table[d])
 		}
 	}
 	return c.toAffine(acc)
