@@ -40,9 +40,10 @@ EID="{}"
 mkdir -p "$STATE/eid-issuer"
 "$BIN/guichet" eid issue --dir "$STATE/eid-issuer" --level full > "$STATE/eid-code.txt"
 if [ -d "$SHARED/testdata/faces/orl" ] && [ "${DEMO_EID:-1}" = 1 ]; then
-  "$BIN/guichet" face scene --orl "$SHARED/testdata/faces/orl" --subject 5 --out "$STATE/faces" --photo "$STATE/faces/card.png" > /dev/null
+  rm -rf "$STATE/faces"
+  "$BIN/guichet" face scene --orl "$SHARED/testdata/faces/orl" --subject 5 --out "$STATE/faces" --photo "$STATE/card-photo.png" > /dev/null
   [ -s "$STATE/device/subject.key" ] || head -c 32 /dev/urandom > "$STATE/device/subject.key"
-  CARD_READER="{driver: sim, options: {photo: \"$STATE/faces/card.png\", delay: 1s, card: {kind: cn-resident, name: DEMO CITIZEN, id_number: \"110101199003078515\", issuer: DEMO PSB, verified: true}}}"
+  CARD_READER="{driver: sim, options: {photo: \"$STATE/card-photo.png\", delay: 1s, card: {kind: cn-resident, name: DEMO CITIZEN, id_number: \"110101199003078515\", issuer: DEMO PSB, verified: true}}}"
   FACE_CAMERA="{driver: folder, options: {path: \"$STATE/faces\", fps: 8}}"
   EID="{counter: true, subject_key_file: \"$STATE/device/subject.key\", challenge: turn_left, frame_rate: 8, root_key: \"$STATE/eid-issuer/root.pem\"}"
 else
