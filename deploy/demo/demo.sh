@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 STATE=${STATE:-$ROOT/var/demo}
 UI_PORT=${UI_PORT:-8080}
-BIN=$ROOT/bin
+BIN=${BIN:-$ROOT/bin}
 mkdir -p "$STATE/broker" "$STATE/platform" "$STATE/device"
 
 free_port() {
