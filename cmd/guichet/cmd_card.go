@@ -24,15 +24,16 @@ func init() {
 func runCard(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "read" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(e.stdout, "usage: guichet card read [--reader NAME | --reader sam:/dev/ttyX] [--mrz DOCNO,YYMMDD,YYMMDD | --mrz-line MRZ] [--photo FILE] [--csca FILE] [--wait DURATION]")
+			fmt.Fprintln(e.stdout, "usage: guichet card read [--reader NAME | --reader sam:/dev/ttyX] [--mrz DOCNO,YYMMDD,YYMMDD | --mrz-line MRZ] [--can DIGITS] [--photo FILE] [--csca FILE] [--wait DURATION]")
 			return nil
 		}
 		return fmt.Errorf("%w: want \"card read FLAGS\"", errUsage)
 	}
-	fs := newFlags(e, "card read", "[--reader NAME] [--mrz DOCNO,YYMMDD,YYMMDD | --mrz-line MRZ] [--photo FILE] [--csca FILE]")
+	fs := newFlags(e, "card read", "[--reader NAME] [--mrz DOCNO,YYMMDD,YYMMDD | --mrz-line MRZ] [--can DIGITS] [--photo FILE] [--csca FILE]")
 	reader := fs.String("reader", "", "PC/SC reader `NAME` (or part of it; default the first), or sam:DEVICE for the serial SAM module")
 	mrzData := fs.String("mrz", "", "BAC data `DOCNO,YYMMDD,YYMMDD`: document number, birth date, expiry date")
 	mrzLine := fs.String("mrz-line", "", "the `MRZ` as printed (whole, or a passport's second line)")
+	can := fs.String("can", "", "card access number `DIGITS` printed on the card, for PACE (instead of or beside the MRZ)")
 	photo := fs.String("photo", "", "write the card's photo to `FILE`")
 	csca := fs.String("csca", "", "country signing CA certificates, PEM/DER `FILE` or folder, for passive authentication")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for a card")
@@ -54,6 +55,12 @@ func runCard(ctx context.Context, e *env, args []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *can != "" {
+		if strings.Trim(*can, "0123456789") != "" || len(*can) < 6 || len(*can) > 10 {
+			return fmt.Errorf("%w: --can: the card access number is 6 to 10 digits", errUsage)
+		}
+		access.CAN = *can
 	}
 
 	driver, opts := "pcsc", map[string]any{"reader": *reader, "csca": *csca, "card_wait": wait.String()}

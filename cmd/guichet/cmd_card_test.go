@@ -27,6 +27,10 @@ func TestCardRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The chip offers PACE (MRZ or CAN) and BAC, as a recent passport does.
+	if err := doc.EnablePACE("123456"); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- vcard.Serve(ctx, d.VPCD(0), vcard.NewCard(doc, nil)) }()
@@ -71,6 +75,13 @@ func TestCardRead(t *testing.T) {
 		t.Errorf("verified without CSCA:\n%s", out.String())
 	}
 
+	// The card access number alone opens the chip over PACE.
+	out.Reset()
+	rc = run([]string{"card", "read", "--reader", d.Reader(0), "--can", "123456"}, &out, &errb)
+	if rc != 0 || !strings.Contains(out.String(), `"surname": "ERIKSSON"`) {
+		t.Fatalf("read with the CAN: exit %d: %s %s", rc, out.String(), errb.String())
+	}
+
 	for _, c := range []struct {
 		name string
 		args []string
@@ -80,6 +91,8 @@ func TestCardRead(t *testing.T) {
 		{"wrong MRZ", []string{"card", "read", "--reader", d.Reader(0), "--mrz", "L898902C3,740812,340416"}, 1, "wrong MRZ"},
 		{"empty slot", []string{"card", "read", "--reader", d.Reader(1), "--mrz", "L898902C3,740812,340415", "--wait", "200ms"}, 1, "no card"},
 		{"no such reader", []string{"card", "read", "--reader", "Acme", "--mrz", "L898902C3,740812,340415"}, 1, "no such card reader"},
+		{"wrong CAN", []string{"card", "read", "--reader", d.Reader(0), "--can", "654321"}, 1, "CAN"},
+		{"bad CAN", []string{"card", "read", "--can", "12ab56"}, 2, "6 to 10 digits"},
 		{"bad mrz", []string{"card", "read", "--mrz", "L898902C3,74,340415"}, 2, "YYMMDD"},
 		{"both mrz", []string{"card", "read", "--mrz", "A,740812,340415", "--mrz-line", "x"}, 2, "not both"},
 		{"no verb", []string{"card"}, 2, "card read"},

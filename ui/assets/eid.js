@@ -4,7 +4,7 @@
 // this browser, and the daemon ends idle sessions by itself.
 Object.assign(TEXTS.zh, {eid_title: "身份证件柜台", nav_counter: "柜台", nav_verify: "核验网络身份码", official_id: "工号", pin: "PIN 码", sign_in: "登录",
   signed_in_as: "已登录：", sign_out: "退出", step_card: "读卡", step_face: "人脸", step_review: "核对", step_done: "完成", begin: "开始新的激活",
-  mrz_hint: "护照或带芯片的证件：输入机读区信息。居民身份证：直接放在读卡器上。", doc_number: "证件号码", birth_date: "出生日期 (YYMMDD)", expiry_date: "有效期至 (YYMMDD)",
+  mrz_hint: "护照或带芯片的证件：输入机读区信息或卡片访问号 (CAN)。居民身份证：直接放在读卡器上。", can: "卡片访问号 (CAN)", doc_number: "证件号码", birth_date: "出生日期 (YYMMDD)", expiry_date: "有效期至 (YYMMDD)",
   read_card: "读取证件", liveness: "活体检测", document: "证件", match_score: "比对分数", confirm: "确认激活", retry_face: "重新检测人脸", refuse_reason: "拒绝原因",
   reason_face_mismatch: "人脸不符", reason_liveness_failed: "活体检测未通过", reason_document_doubt: "证件存疑", reason_citizen_withdrew: "本人放弃", reason_other: "其他",
   refuse: "拒绝激活", activation_id: "激活编号",
@@ -18,7 +18,7 @@ Object.assign(TEXTS.zh, {eid_title: "身份证件柜台", nav_counter: "柜台",
   "too bright: avoid strong light on the face": "太亮：请避免强光", "part of the face is washed out: avoid glare or reflections": "部分面部过曝：请避免反光"});
 Object.assign(TEXTS.en, {eid_title: "e-ID counter", nav_counter: "Counter", nav_verify: "Verify an e-ID code", official_id: "Official id", pin: "PIN", sign_in: "Sign in",
   signed_in_as: "Signed in:", sign_out: "Sign out", step_card: "Card", step_face: "Face", step_review: "Review", step_done: "Done", begin: "Start a new activation",
-  mrz_hint: "Passport or chip card: enter the MRZ data. Resident ID card: just lay it on the reader.", doc_number: "Document number", birth_date: "Birth date (YYMMDD)", expiry_date: "Expiry date (YYMMDD)",
+  mrz_hint: "Passport or chip card: enter the MRZ data or the card access number (CAN). Resident ID card: just lay it on the reader.", can: "Card access number (CAN)", doc_number: "Document number", birth_date: "Birth date (YYMMDD)", expiry_date: "Expiry date (YYMMDD)",
   read_card: "Read the card", liveness: "Liveness", document: "Document", match_score: "Match score", confirm: "Confirm the activation", retry_face: "Check the face again", refuse_reason: "Reason for refusing",
   reason_face_mismatch: "Face does not match", reason_liveness_failed: "Liveness failed", reason_document_doubt: "Doubt about the document", reason_citizen_withdrew: "Citizen withdrew", reason_other: "Other",
   refuse: "Refuse the activation", activation_id: "Activation",
@@ -28,7 +28,7 @@ Object.assign(TEXTS.en, {eid_title: "e-ID counter", nav_counter: "Counter", nav_
   match_yes: "match", match_no: "no match", verified: "chip data verified", not_verified: "chip data not verified", threshold: "threshold"});
 Object.assign(TEXTS.fr, {eid_title: "Guichet e-ID", nav_counter: "Guichet", nav_verify: "Vérifier un code e-ID", official_id: "Identifiant agent", pin: "Code PIN", sign_in: "Se connecter",
   signed_in_as: "Connecté :", sign_out: "Se déconnecter", step_card: "Carte", step_face: "Visage", step_review: "Contrôle", step_done: "Terminé", begin: "Nouvelle activation",
-  mrz_hint: "Passeport ou carte à puce : saisir la bande MRZ. Carte de résident : la poser sur le lecteur.", doc_number: "N° du document", birth_date: "Date de naissance (AAMMJJ)", expiry_date: "Date d'expiration (AAMMJJ)",
+  mrz_hint: "Passeport ou carte à puce : saisir la bande MRZ ou le numéro d'accès (CAN). Carte de résident : la poser sur le lecteur.", can: "Numéro d'accès de la carte (CAN)", doc_number: "N° du document", birth_date: "Date de naissance (AAMMJJ)", expiry_date: "Date d'expiration (AAMMJJ)",
   read_card: "Lire la carte", liveness: "Preuve de vie", document: "Document", match_score: "Score de correspondance", confirm: "Confirmer l'activation", retry_face: "Refaire le contrôle du visage", refuse_reason: "Motif du refus",
   reason_face_mismatch: "Le visage ne correspond pas", reason_liveness_failed: "Preuve de vie échouée", reason_document_doubt: "Doute sur le document", reason_citizen_withdrew: "Le citoyen renonce", reason_other: "Autre",
   refuse: "Refuser l'activation", activation_id: "Activation",
@@ -147,7 +147,7 @@ $("card").addEventListener("submit", async ev => {
   const f = ev.target;
   $("read").disabled = true;
   try {
-    await call("/api/eid/card", {document_number: f.document_number.value, birth_date: f.birth_date.value, expiry_date: f.expiry_date.value});
+    await call("/api/eid/card", {document_number: f.document_number.value, birth_date: f.birth_date.value, expiry_date: f.expiry_date.value, can: f.can.value});
     f.reset();
   } catch (e) { showError(e.message); } finally { $("read").disabled = false; }
 });
