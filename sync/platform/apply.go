@@ -18,7 +18,9 @@ import (
 
 // Decider gives the platform's answer to a record, for example an
 // authorisation decision. It runs inside the applying transaction, so it
-// must be quick and must not call out.
+// must be quick and must not call out. A decider that remembers between
+// records implements StatefulDecider too, so that what it remembers is
+// committed with the records.
 type Decider interface {
 	Decide(r *envelope.Record) envelope.Result
 }
@@ -121,6 +123,16 @@ func (a *Applier) Apply(ctx context.Context, batch []Incoming) (*Outcome, error)
 		return nil, err
 	}
 	defer heldNext.Close()
+	stateful, _ := a.Decider.(StatefulDecider)
+	var state *txState
+	if stateful != nil {
+		st, closeState, err := prepareState(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeState()
+		state = st
+	}
 	type devState struct {
 		applied    uint64
 		last       []byte
@@ -193,7 +205,13 @@ func (a *Applier) Apply(ctx context.Context, batch []Incoming) (*Outcome, error)
 			ds.dups++
 			out.Duplicates++
 		case errors.Is(err, sql.ErrNoRows):
-			if a.Decider != nil {
+			switch {
+			case stateful != nil:
+				if res, err = stateful.DecideIn(state, r); err != nil {
+					return fmt.Errorf("platform: decide %s seq %d: %w", id, r.Seq, err)
+				}
+				res.Seq, res.Key = r.Seq, r.Key
+			case a.Decider != nil:
 				res = a.Decider.Decide(r)
 				res.Seq, res.Key = r.Seq, r.Key
 			}

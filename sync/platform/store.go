@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS rejects (
 	reason TEXT NOT NULL,
 	at INTEGER NOT NULL
 );
+-- What a StatefulDecider remembers between records (State). Created
+-- here like the rest, so a store made before it gets it at the next open.
+CREATE TABLE IF NOT EXISTS decider_state (
+	key TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) WITHOUT ROWID;
 `
 
 // OpenStore opens or creates the store at path.
