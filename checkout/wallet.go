@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -19,14 +20,19 @@ import (
 // A payment the device approved offline is never asked to confirm: the
 // customer has gone.
 //
-// Its orders live in memory, so a query for an order it never saw (an
-// authorisation applied by another instance or before a restart) is
-// answered "declined: order not found", which is safe: nothing was taken.
-// A production platform asks the wallet instead.
+// Its orders live in the OrderStore given to DecideIn: the reference
+// platform passes its own store, inside the transaction that applies the
+// records, so that the orders survive a restart and are committed or
+// rolled back with the records that made them. Decide keeps them in
+// memory instead, for callers without a store: there a query for an order
+// it never saw (one authorised before a restart) is answered "declined:
+// order not found", which is safe: nothing was taken. A production
+// platform asks the wallet instead.
 //
 // It checks only the flow's own rules (never refund more than paid,
 // reverse only what is not paid); the caller applies its authorisation
-// rules (blocked codes, limits) before calling Decide for a payment.auth.
+// rules (blocked codes, limits) before calling Decide or DecideIn for a
+// payment.auth.
 type SimWallet struct {
 	ConfirmPrefixes []string
 	AbandonPrefixes []string
@@ -35,19 +41,36 @@ type SimWallet struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
-	orders map[string]*simOrder
+	mu  sync.Mutex
+	mem *memOrders
 }
 
+// OrderStore holds SimWallet's orders, as small JSON values by key. Get
+// reports whether the key is there. The platform's decider state
+// (sync/platform.State) has the same methods, so it serves without this
+// package knowing the platform.
+type OrderStore interface {
+	Get(key string) ([]byte, bool, error)
+	Put(key string, value []byte) error
+}
+
+// simOrder is one order as stored: short names, because there is one per
+// payment and the platform keeps them all.
 type simOrder struct {
-	amount    int64
-	confirmAt time.Time // zero: never
-	state     string    // "paying", "paid", "closed"
-	refunded  int64
+	Amount int64 `json:"a"`
+	// ConfirmAt is when the customer confirms, in Unix milliseconds; 0:
+	// never. A time rather than a delay, so that a restart in between
+	// changes nothing.
+	ConfirmAt int64  `json:"c,omitempty"`
+	State     string `json:"s"` // "paying", "paid", "closed"
+	Refunded  int64  `json:"r,omitempty"`
 }
 
-// maxSimOrders bounds the wallet's memory: when it is full, orders no
-// longer waiting for the customer are forgotten.
+// orderPrefix keeps the orders apart from other users of a shared store.
+const orderPrefix = "simwallet/order/"
+
+// maxSimOrders bounds the memory of Decide's store: when it is full,
+// orders no longer waiting for the customer are forgotten.
 const maxSimOrders = 100000
 
 func (w *SimWallet) now() time.Time {
@@ -57,114 +80,197 @@ func (w *SimWallet) now() time.Time {
 	return time.Now()
 }
 
-// Decide answers one record of the checkout flow; other types are
-// answered "applied".
+// Decide answers one record of the checkout flow with the orders kept in
+// memory; other types are answered "applied".
 func (w *SimWallet) Decide(rec *envelope.Record) envelope.Result {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.orders == nil {
-		w.orders = map[string]*simOrder{}
+	if w.mem == nil {
+		w.mem = &memOrders{m: map[string][]byte{}}
 	}
-	base := rec.Tenant + "/" + rec.Device + "/"
+	res, err := w.DecideIn(w.mem, rec)
+	if err != nil {
+		// Only a corrupt order gets here: memOrders itself never fails.
+		return envelope.Result{Status: StatusDeclined, Reason: err.Error()}
+	}
+	return res
+}
+
+// DecideIn answers one record of the checkout flow, reading and writing
+// its orders in st; other types are answered "applied". An error means st
+// failed, or holds an order it cannot read: nothing is decided and the
+// caller should not commit what it applied with the record. DecideIn
+// does not lock: st is the caller's, and so is its concurrency.
+func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Result, error) {
+	base := orderPrefix + rec.Tenant + "/" + rec.Device + "/"
 	switch rec.Type {
 	case RecordPaymentAuth:
 		var b AuthBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil || b.ID == "" || b.Amount <= 0 {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable payment"}
+			return envelope.Result{Status: StatusDeclined, Reason: "unreadable payment"}, nil
 		}
-		o := &simOrder{amount: b.Amount, state: "paid"}
-		w.remember(base+b.ID, o)
-		if b.Offline {
-			return envelope.Result{Status: StatusApproved}
+		o := &simOrder{Amount: b.Amount, State: "paid"}
+		res := envelope.Result{Status: StatusApproved}
+		if !b.Offline {
+			switch {
+			case hasAnyPrefix(b.Code, w.AbandonPrefixes):
+				o.State = "paying"
+			case hasAnyPrefix(b.Code, w.ConfirmPrefixes) || (w.ConfirmAbove > 0 && b.Amount > w.ConfirmAbove):
+				// Rounded up to the millisecond: the customer never
+				// confirms before ConfirmAfter.
+				o.State, o.ConfirmAt = "paying", w.now().Add(w.ConfirmAfter+time.Millisecond-1).UnixMilli()
+			}
 		}
-		switch {
-		case hasAnyPrefix(b.Code, w.AbandonPrefixes):
-			o.state = "paying"
-		case hasAnyPrefix(b.Code, w.ConfirmPrefixes) || (w.ConfirmAbove > 0 && b.Amount > w.ConfirmAbove):
-			o.state, o.confirmAt = "paying", w.now().Add(w.ConfirmAfter)
-		default:
-			return envelope.Result{Status: StatusApproved}
+		if o.State == "paying" {
+			res = envelope.Result{Status: StatusUserPaying, Reason: "waiting for the customer to confirm"}
 		}
-		return envelope.Result{Status: StatusUserPaying, Reason: "waiting for the customer to confirm"}
+		return res, putOrder(st, base+b.ID, o)
 	case RecordPaymentQuery:
 		var b QueryBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable query"}
+			return envelope.Result{Status: StatusDeclined, Reason: "unreadable query"}, nil
 		}
-		o := w.orders[base+b.ID]
+		o, err := getOrder(st, base+b.ID)
 		switch {
+		case err != nil:
+			return envelope.Result{}, err
 		case o == nil:
-			return envelope.Result{Status: StatusDeclined, Reason: "order not found"}
-		case o.state == "paying" && !o.confirmAt.IsZero() && !w.now().Before(o.confirmAt):
-			o.state = "paid"
+			return envelope.Result{Status: StatusDeclined, Reason: "order not found"}, nil
+		case o.State == "paying" && o.ConfirmAt != 0 && w.now().UnixMilli() >= o.ConfirmAt:
+			o.State = "paid"
+			if err := putOrder(st, base+b.ID, o); err != nil {
+				return envelope.Result{}, err
+			}
 		}
-		switch o.state {
+		switch o.State {
 		case "paid":
-			return envelope.Result{Status: StatusApproved}
+			return envelope.Result{Status: StatusApproved}, nil
 		case "paying":
-			return envelope.Result{Status: StatusUserPaying, Reason: "waiting for the customer to confirm"}
+			return envelope.Result{Status: StatusUserPaying, Reason: "waiting for the customer to confirm"}, nil
 		}
-		return envelope.Result{Status: StatusDeclined, Reason: "order closed"}
+		return envelope.Result{Status: StatusDeclined, Reason: "order closed"}, nil
 	case RecordPaymentReverse:
 		var b ReverseBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable reverse"}
+			return envelope.Result{Status: StatusDeclined, Reason: "unreadable reverse"}, nil
 		}
-		if o := w.orders[base+b.ID]; o != nil {
-			if o.state == "paid" {
+		o, err := getOrder(st, base+b.ID)
+		if err != nil {
+			return envelope.Result{}, err
+		}
+		if o != nil {
+			if o.State == "paid" {
 				// The device learns of the success from the query answered
 				// before this reverse and refunds it itself.
-				return envelope.Result{Status: StatusDeclined, Reason: "already paid: refund it"}
+				return envelope.Result{Status: StatusDeclined, Reason: "already paid: refund it"}, nil
 			}
-			o.state = "closed"
+			o.State = "closed"
+			if err := putOrder(st, base+b.ID, o); err != nil {
+				return envelope.Result{}, err
+			}
 		}
-		return envelope.Result{Status: ResultReversed}
+		return envelope.Result{Status: ResultReversed}, nil
 	case RecordPaymentRefund:
 		var b RefundBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil || b.Amount <= 0 {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable refund"}
+			return envelope.Result{Status: StatusDeclined, Reason: "unreadable refund"}, nil
 		}
-		o := w.orders[base+b.ID]
+		o, err := getOrder(st, base+b.ID)
+		if err != nil {
+			return envelope.Result{}, err
+		}
 		if o == nil {
 			// Not seen here: trust the device's own accounting, checked.
 			if b.Before < 0 || b.Before+b.Amount > b.Paid {
-				return envelope.Result{Status: StatusDeclined, Reason: "refund above the amount paid"}
+				return envelope.Result{Status: StatusDeclined, Reason: "refund above the amount paid"}, nil
 			}
-			return envelope.Result{Status: ResultRefunded}
+			return envelope.Result{Status: ResultRefunded}, nil
 		}
-		if o.state != "paid" || o.refunded+b.Amount > o.amount {
-			return envelope.Result{Status: StatusDeclined, Reason: "refund above the amount paid"}
+		if o.State != "paid" || o.Refunded+b.Amount > o.Amount {
+			return envelope.Result{Status: StatusDeclined, Reason: "refund above the amount paid"}, nil
 		}
-		o.refunded += b.Amount
-		return envelope.Result{Status: ResultRefunded}
+		o.Refunded += b.Amount
+		return envelope.Result{Status: ResultRefunded}, putOrder(st, base+b.ID, o)
 	case RecordPaymentVoid:
 		var b VoidBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable void"}
+			return envelope.Result{Status: StatusDeclined, Reason: "unreadable void"}, nil
 		}
-		if o := w.orders[base+b.ID]; o != nil {
-			if o.state != "paid" || o.refunded > 0 {
-				return envelope.Result{Status: StatusDeclined, Reason: "nothing to void"}
+		o, err := getOrder(st, base+b.ID)
+		if err != nil {
+			return envelope.Result{}, err
+		}
+		if o != nil {
+			if o.State != "paid" || o.Refunded > 0 {
+				return envelope.Result{Status: StatusDeclined, Reason: "nothing to void"}, nil
 			}
-			o.state = "closed"
+			o.State = "closed"
+			if err := putOrder(st, base+b.ID, o); err != nil {
+				return envelope.Result{}, err
+			}
 		}
-		return envelope.Result{Status: ResultVoided}
+		return envelope.Result{Status: ResultVoided}, nil
 	}
-	return envelope.Result{Status: "applied"}
+	return envelope.Result{Status: "applied"}, nil
 }
 
-func (w *SimWallet) remember(key string, o *simOrder) {
-	if len(w.orders) >= maxSimOrders {
-		for k, old := range w.orders {
-			if old.state != "paying" {
-				delete(w.orders, k)
+// getOrder returns the order stored under key, nil if there is none.
+func getOrder(st OrderStore, key string) (*simOrder, error) {
+	v, ok, err := st.Get(key)
+	if err != nil {
+		return nil, fmt.Errorf("sim wallet: read %s: %w", key, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	o := &simOrder{}
+	if err := json.Unmarshal(v, o); err != nil {
+		return nil, fmt.Errorf("sim wallet: order %s unreadable: %w", key, err)
+	}
+	return o, nil
+}
+
+func putOrder(st OrderStore, key string, o *simOrder) error {
+	v, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("sim wallet: encode %s: %w", key, err)
+	}
+	if err := st.Put(key, v); err != nil {
+		return fmt.Errorf("sim wallet: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// memOrders is Decide's OrderStore. It is bounded, unlike a platform's
+// store: it lives in the process, and a stand-in wallet must not be what
+// runs a platform out of memory.
+type memOrders struct {
+	m map[string][]byte
+}
+
+// Get implements OrderStore.
+func (s *memOrders) Get(key string) ([]byte, bool, error) {
+	v, ok := s.m[key]
+	return v, ok, nil
+}
+
+// Put implements OrderStore; when the store is full, it makes room first.
+func (s *memOrders) Put(key string, value []byte) error {
+	if _, ok := s.m[key]; !ok && len(s.m) >= maxSimOrders {
+		for k, v := range s.m {
+			// An order still waiting for the customer is kept: its
+			// query must not be answered "not found".
+			var o simOrder
+			if json.Unmarshal(v, &o) != nil || o.State != "paying" {
+				delete(s.m, k)
 			}
-			if len(w.orders) < maxSimOrders*9/10 {
+			if len(s.m) < maxSimOrders*9/10 {
 				break
 			}
 		}
 	}
-	w.orders[key] = o
+	s.m[key] = value
+	return nil
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

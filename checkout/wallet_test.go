@@ -2,6 +2,8 @@ package checkout
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,5 +64,83 @@ func TestSimWallet(t *testing.T) {
 	other.Device = "d2"
 	if got := w.Decide(other); got.Status != StatusDeclined {
 		t.Errorf("query from another device: %s", got.Status)
+	}
+}
+
+// mapStore is an OrderStore that can be made to fail.
+type mapStore struct {
+	m    map[string][]byte
+	fail error
+}
+
+func (s *mapStore) Get(key string) ([]byte, bool, error) {
+	v, ok := s.m[key]
+	return v, ok, s.fail
+}
+
+func (s *mapStore) Put(key string, value []byte) error {
+	if s.fail != nil {
+		return s.fail
+	}
+	s.m[key] = value
+	return nil
+}
+
+func TestSimWalletOrdersInTheStore(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	rec := func(typ string, body any) *envelope.Record {
+		b, _ := json.Marshal(body)
+		return &envelope.Record{Tenant: "t", Device: "d", Type: typ, Body: b}
+	}
+	st := &mapStore{m: map[string][]byte{}}
+	decide := func(w *SimWallet, r *envelope.Record, want string) {
+		t.Helper()
+		got, err := w.DecideIn(st, r)
+		if err != nil || got.Status != want {
+			t.Fatalf("%s %s: %s (%s) %v, want %s", r.Type, r.Body, got.Status, got.Reason, err, want)
+		}
+	}
+	w := &SimWallet{ConfirmPrefixes: []string{"1555"}, ConfirmAfter: 3 * time.Second, Now: clock}
+	decide(w, rec(RecordPaymentAuth, AuthBody{ID: "a", Amount: 100, Code: "134567890123456780"}), StatusApproved)
+	decide(w, rec(RecordPaymentAuth, AuthBody{ID: "b", Amount: 100, Code: "155567890123456780"}), StatusUserPaying)
+	decide(w, rec(RecordPaymentRefund, RefundBody{ID: "a", N: "1", Amount: 60, Paid: 100}), ResultRefunded)
+	for k, v := range st.m {
+		if len(v) > 64 {
+			t.Errorf("order %s takes %d bytes: %s", k, len(v), v)
+		}
+	}
+
+	// Another wallet on the same store, as after a restart: the orders
+	// and the time of confirmation are the store's.
+	w = &SimWallet{ConfirmPrefixes: []string{"1555"}, ConfirmAfter: 3 * time.Second, Now: clock}
+	decide(w, rec(RecordPaymentRefund, RefundBody{ID: "a", N: "2", Amount: 41, Paid: 100}), StatusDeclined)
+	decide(w, rec(RecordPaymentQuery, QueryBody{ID: "b", N: 1}), StatusUserPaying)
+	now = now.Add(3 * time.Second)
+	decide(w, rec(RecordPaymentQuery, QueryBody{ID: "b", N: 2}), StatusApproved)
+
+	// A failing store fails the decision rather than answering without
+	// the order.
+	st.fail = errors.New("disk gone")
+	if got, err := w.DecideIn(st, rec(RecordPaymentQuery, QueryBody{ID: "b", N: 3})); !errors.Is(err, st.fail) {
+		t.Fatalf("with a failing store: %+v, %v", got, err)
+	}
+}
+
+func TestSimWalletMemoryIsBounded(t *testing.T) {
+	s := &memOrders{m: map[string][]byte{}}
+	s.Put("waiting", []byte(`{"a":1,"s":"paying"}`))
+	for i := 0; len(s.m) < maxSimOrders; i++ {
+		s.Put(fmt.Sprint("paid-", i), []byte(`{"a":1,"s":"paid"}`))
+	}
+	s.Put("one more", []byte(`{"a":1,"s":"paid"}`))
+	if len(s.m) > maxSimOrders*9/10 {
+		t.Fatalf("%d orders after making room, want at most %d", len(s.m), maxSimOrders*9/10)
+	}
+	if _, ok, _ := s.Get("waiting"); !ok {
+		t.Fatal("an order waiting for the customer was forgotten")
+	}
+	if _, ok, _ := s.Get("one more"); !ok {
+		t.Fatal("the new order was not kept")
 	}
 }

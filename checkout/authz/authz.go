@@ -2,7 +2,8 @@
 // documented rules standing in for the wallets' back ends, in front of the
 // simulated wallet (checkout.SimWallet) that answers queries, reverses,
 // refunds and voids. guichet-platform uses it, and so do tests that stand
-// up a platform in process.
+// up a platform in process; the platform calls DecideIn, so the wallet's
+// orders are kept in its store with the records.
 package authz
 
 import (
@@ -15,7 +16,12 @@ import (
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/paycode"
 	"github.com/guichet/guichet/sync/envelope"
+	"github.com/guichet/guichet/sync/platform"
 )
+
+// The platform must find DecideIn, or the wallet's orders would live in
+// memory again without anything failing.
+var _ platform.StatefulDecider = (*Rules)(nil)
 
 // Defaults of the simulated customer, the same as config.Rules's: codes
 // starting 1555 are confirmed on the phone 3 s after the authorisation,
@@ -33,7 +39,7 @@ const (
 
 // Rules decide authorisations. The zero value declines nothing, has no
 // amount limit and has the default simulated customer. Set the fields
-// before the first Decide: they are read once.
+// before the first Decide or DecideIn: they are read once.
 type Rules struct {
 	// MaxAmount in minor units: above it a payment is declined (0: none).
 	MaxAmount int64
@@ -70,28 +76,43 @@ func orDefault(list, def []string) []string {
 // amount is above the limit; payments that need the customer's
 // confirmation are answered user_paying and then decided by the queries
 // that follow. Queries, reverses, refunds and voids are answered by the
-// simulated wallet (checkout.SimWallet). Other record types are applied
+// simulated wallet (checkout.SimWallet), whose orders Decide keeps in
+// memory: they are lost with the process. Other record types are applied
 // as they are.
 func (r *Rules) Decide(rec *envelope.Record) envelope.Result {
+	res, _ := r.decide(rec, func() (envelope.Result, error) { return r.wallet.Decide(rec), nil })
+	return res
+}
+
+// DecideIn decides as Decide does, with the wallet's orders in st: the
+// platform passes the transaction applying the record, so the orders
+// survive a restart and follow the records' commit or rollback. An error
+// is st's, and fails the batch.
+func (r *Rules) DecideIn(st platform.State, rec *envelope.Record) (envelope.Result, error) {
+	return r.decide(rec, func() (envelope.Result, error) { return r.wallet.DecideIn(st, rec) })
+}
+
+// decide applies the rules, and asks wallet for what they let through.
+func (r *Rules) decide(rec *envelope.Record, wallet func() (envelope.Result, error)) (envelope.Result, error) {
 	r.once.Do(r.init)
 	switch rec.Type {
 	case checkout.RecordPaymentAuth:
 		var b checkout.AuthBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}, nil
 		}
 		if _, err := paycode.Classify(b.Code); err != nil {
-			return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "invalid payment code"}, nil
 		}
 		if slices.Contains(r.DeclineCodes, b.Code) {
-			return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}, nil
 		}
 		if r.MaxAmount > 0 && b.Amount > r.MaxAmount {
-			return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}, nil
 		}
-		return r.wallet.Decide(rec)
+		return wallet()
 	case checkout.RecordPaymentQuery, checkout.RecordPaymentReverse, checkout.RecordPaymentRefund, checkout.RecordPaymentVoid:
-		return r.wallet.Decide(rec)
+		return wallet()
 	}
-	return envelope.Result{Status: "applied"}
+	return envelope.Result{Status: "applied"}, nil
 }
