@@ -119,3 +119,9 @@ func cbool(b bool) C.int {
 // 1 keeps decoding on the calling goroutine's thread, which is what a
 // device with a core to spare per camera wants. gocv v0.31 has no binding.
 func SetNumThreads(n int) { C.cs_set_num_threads(C.int(n)) }
+
+// edgeChain is cs_edge_chain: the longest run of alternating edges along
+// a row or column of img, or -1 if it could not be measured.
+func edgeChain(img *gocv.Mat, threshold, gap, rowStep int) int {
+	return int(C.cs_edge_chain(matPtr(img), C.int(threshold), C.int(gap), C.int(rowStep)))
+}

@@ -5,13 +5,16 @@
 
 #include "shim.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <opencv2/core/hal/intrin.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/wechat_qrcode.hpp>
 
@@ -74,6 +77,49 @@ cv::Mat gray(const cv::Mat &src) {
 		throw std::invalid_argument("image is not 8-bit gray, BGR or BGRA");
 	}
 	return g;
+}
+
+// edges sets e[i] to 1 where b[i] exceeds a[i] by more than t, 2 where it
+// falls short by more than t, else 0, with OpenCV's SIMD wrappers (SSE2 or
+// NEON): most pixels of a frame are no edge, and the scan below skips them
+// eight at a time.
+void edges(const uint8_t *a, const uint8_t *b, int n, uint8_t t, uint8_t *e) {
+	int i = 0;
+#if CV_SIMD
+	const cv::v_uint8 vt = cv::vx_setall_u8(t), one = cv::vx_setall_u8(1), two = cv::vx_setall_u8(2);
+	for (; i + cv::v_uint8::nlanes <= n; i += cv::v_uint8::nlanes) {
+		cv::v_uint8 x = cv::vx_load(a + i), y = cv::vx_load(b + i);
+		// Saturating: a fall reads 0 as a rise.
+		cv::v_uint8 up = y - x, down = x - y;
+		cv::v_store(e + i, ((up > vt) & one) | ((down > vt) & two));
+	}
+	cv::vx_cleanup();
+#endif
+	for (; i < n; i++) {
+		int d = int(b[i]) - int(a[i]);
+		e[i] = uint8_t(d > t ? 1 : (d < -t ? 2 : 0));
+	}
+}
+
+// chain is the state of one row or column: the sign of the last edge,
+// where it was, and how many alternating edges led to it.
+struct chain {
+	uint8_t sign = 0;
+	int at = std::numeric_limits<int>::min() / 2;
+	int n = 0;
+};
+
+// step adds the edge of sign s at position i to c and returns the chain's
+// length.
+inline int step(chain &c, uint8_t s, int i, int gap) {
+	if (s != c.sign) {
+		// A blurred edge spans several pixels of one sign: only a
+		// change of sign starts another edge.
+		c.n = i - c.at <= gap ? c.n + 1 : 1;
+		c.sign = s;
+	}
+	c.at = i;
+	return c.n;
 }
 
 } // namespace
@@ -173,6 +219,53 @@ cs_result cs_zxing_read(void *mat, int formats, int try_harder, int try_rotate, 
 		return fail(e.what());
 	} catch (...) {
 		return fail("unknown C++ exception");
+	}
+}
+
+int cs_edge_chain(void *mat, int threshold, int gap, int row_step) {
+	try {
+		const cv::Mat &img = *static_cast<cv::Mat *>(mat);
+		if (img.empty() || img.type() != CV_8UC1 || row_step < 1) {
+			return -1;
+		}
+		const int w = img.cols, h = img.rows;
+		const uint8_t t = static_cast<uint8_t>(std::clamp(threshold, 0, 255));
+		// Padded so the scan can read whole 8-byte words.
+		std::vector<uint8_t> e(w + 8, 0);
+		auto scan = [&](int n, auto &&visit) {
+			for (int i = 0; i < n;) {
+				uint64_t word;
+				std::memcpy(&word, &e[i], 8);
+				if (word == 0) {
+					i += 8;
+					continue;
+				}
+				for (int k = i; k < i + 8 && k < n; k++) {
+					if (e[k] != 0) {
+						visit(k, e[k]);
+					}
+				}
+				i += 8;
+			}
+		};
+		int best = 0;
+		for (int y = 0; w > 2 && y < h; y += row_step) {
+			const uint8_t *p = img.ptr<uint8_t>(y);
+			edges(p, p + 2, w - 2, t, e.data());
+			std::fill(e.begin() + (w - 2), e.end(), 0);
+			chain c;
+			scan(w - 2, [&](int i, uint8_t s) { best = std::max(best, step(c, s, i, gap)); });
+		}
+		// Columns are walked row by row, one state per column, to read
+		// memory in order.
+		std::vector<chain> cols(w);
+		for (int y = row_step; y + 1 < h; y += row_step) {
+			edges(img.ptr<uint8_t>(y - 1), img.ptr<uint8_t>(y + 1), w, t, e.data());
+			scan(w, [&](int x, uint8_t s) { best = std::max(best, step(cols[x], s, y, gap)); });
+		}
+		return best;
+	} catch (...) {
+		return -1;
 	}
 }
 

@@ -55,6 +55,14 @@ cs_result cs_wechat_decode(cs_wechat w, void *mat);
 // which are then done by the caller.
 cs_result cs_zxing_read(void *mat, int formats, int try_harder, int try_rotate, int try_downscale, int min_line_count, int binarizer, int max_symbols);
 
+// cs_edge_chain returns the longest chain of edges of alternating sign
+// along a row or a column of mat (a cv::Mat* holding an 8-bit gray image):
+// each edge a change of more than threshold grey levels over two pixels,
+// at most gap pixels after the previous one. It looks at every
+// row_step-th row, and down every column at those rows. It returns -1 if
+// mat is not 8-bit gray, or on any failure.
+int cs_edge_chain(void *mat, int threshold, int gap, int row_step);
+
 void cs_result_free(cs_result r);
 
 // cs_set_num_threads is cv::setNumThreads.
