@@ -71,8 +71,31 @@ const parallelCheck = 64
 // already applied is counted as a duplicate and its stored result is sent
 // again, so a device whose ack was lost still learns the outcome.
 func (a *Applier) Apply(ctx context.Context, batch []Incoming) (*Outcome, error) {
+	return a.ApplyChecked(ctx, a.Check(ctx, batch))
+}
+
+// Checked is a batch whose frames, topics and signatures have been checked,
+// ready for ApplyChecked.
+type Checked struct {
+	batch  []Incoming
+	checks []checkResult
+}
+
+// Len is the number of messages in the batch.
+func (c *Checked) Len() int { return len(c.batch) }
+
+// Check verifies a batch without taking the store's write lock, so that a
+// server can check the next batch while the one before is being applied:
+// Ed25519 verification and the applying transaction are the two halves of
+// the platform's work per record. The batch must not be changed afterwards.
+func (a *Applier) Check(ctx context.Context, batch []Incoming) *Checked {
+	return &Checked{batch: batch, checks: a.checkAll(ctx, batch)}
+}
+
+// ApplyChecked applies a checked batch in one transaction, as Apply does.
+func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, error) {
 	out := &Outcome{}
-	checks := a.checkAll(ctx, batch)
+	batch, checks := cb.batch, cb.checks
 	var good []checked
 	for i, in := range batch {
 		c, reason := checks[i].c, checks[i].reason

@@ -129,44 +129,79 @@ func (s *Server) onRecord(_ mqtt.Client, m mqtt.Message) {
 	s.in <- Incoming{Topic: m.Topic(), Frame: m.Payload()}
 }
 
+// applyLoop collects batches off the broker and checks them, while a second
+// goroutine applies the batch checked before and acks it: the checks of one
+// batch overlap the transaction of the previous one. Batches are applied in
+// the order they were collected, so a device's records still arrive in order.
 func (s *Server) applyLoop(ctx context.Context, c mqtt.Client) error {
-	batch := make([]Incoming, 0, s.cfg.BatchMax)
-	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case m := <-s.in:
-			batch = append(batch, m)
-		}
-		deadline := time.After(s.cfg.BatchDelay)
-	fill:
-		for len(batch) < s.cfg.BatchMax {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	checked := make(chan *Checked, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
 			select {
-			case m := <-s.in:
-				batch = append(batch, m)
-			default:
-				if s.cfg.BatchDelay <= 0 {
-					break fill
+			case <-ctx.Done():
+				return
+			case cb := <-checked:
+				out, err := s.applier.ApplyChecked(ctx, cb)
+				if err != nil {
+					// Nothing was acked: the devices will send again.
+					s.log.Error("apply batch", "err", err, "records", cb.Len())
+					continue
 				}
-				select {
-				case m := <-s.in:
-					batch = append(batch, m)
-				case <-deadline:
-					break fill
+				for _, a := range out.Acks {
+					s.publishAck(c, a)
 				}
 			}
 		}
-		out, err := s.applier.Apply(ctx, batch)
+	}()
+	defer func() { cancel(); <-done }()
+	for {
+		batch, err := s.collect(ctx)
 		if err != nil {
-			// Nothing was acked: the devices will send again.
-			s.log.Error("apply batch", "err", err, "records", len(batch))
-			continue
+			return err
 		}
-		for _, a := range out.Acks {
-			s.publishAck(c, a)
+		select {
+		case checked <- s.applier.Check(ctx, batch):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+}
+
+// collect waits for a first message, then takes what else arrives within
+// BatchDelay, up to BatchMax. Each batch is a new slice: the one before may
+// still be being applied.
+func (s *Server) collect(ctx context.Context) ([]Incoming, error) {
+	batch := make([]Incoming, 0, 64)
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case m := <-s.in:
+		batch = append(batch, m)
+	}
+	deadline := time.After(s.cfg.BatchDelay)
+	for len(batch) < s.cfg.BatchMax {
+		select {
+		case m := <-s.in:
+			batch = append(batch, m)
+			continue
+		default:
+		}
+		if s.cfg.BatchDelay <= 0 {
+			break
+		}
+		select {
+		case m := <-s.in:
+			batch = append(batch, m)
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	return batch, nil
 }
 
 func (s *Server) publishAck(c mqtt.Client, a *envelope.Ack) {
