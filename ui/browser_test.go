@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout/emv"
@@ -51,16 +50,7 @@ func (p *page) text(sel string) string {
 // what it shows of the page.
 func (p *page) waitFor(expr string, d time.Duration, why string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.tab, d+5*time.Second)
-	defer cancel()
-	var ok bool
-	// Polling runs in animation frames, which a background tab does not
-	// get: bring the tab to the front first.
-	if err := chromedp.Run(ctx, cdppage.BringToFront(), chromedp.Poll(expr, &ok, chromedp.WithPollingTimeout(d))); err != nil {
-		var body string
-		chromedp.Run(p.tab, chromedp.Evaluate(`document.querySelector("main").innerText`, &body))
-		p.t.Fatalf("%s: not seen within %v (%v); page shows:\n%s", why, d, err, body)
-	}
+	browsertest.WaitFor(p.t, p.tab, expr, d, why)
 }
 
 // pay types the amount and the code and clicks the pay button, as the

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,7 +101,7 @@ func (s *Server) eidRoutes(mux *http.ServeMux) {
 		sc, err := s.Counter.Refuse(r.Context(), bearer(r), counter.Reason(req.Reason))
 		s.eidAnswer(w, sc, err)
 	})
-	mux.HandleFunc("GET /api/eid/screen", s.eidScreen)
+	mux.HandleFunc("GET /api/eid/screen", func(w http.ResponseWriter, r *http.Request) { longPoll(w, r, s.Counter.Current) })
 	mux.HandleFunc("GET /api/eid/activations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		st, err := s.Counter.Activation(r.Context(), r.PathValue("id"))
 		if err != nil {
@@ -162,23 +161,6 @@ func (s *Server) eidAnswer(w http.ResponseWriter, sc counter.Screen, err error) 
 		rep.Error = err.Error()
 	}
 	writeJSON(w, code, rep)
-}
-
-// eidScreen long-polls the counter's screen: ?after=VERSION waits up to
-// 25 s for a newer one.
-func (s *Server) eidScreen(w http.ResponseWriter, r *http.Request) {
-	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-	sc, v, changed := s.Counter.Current()
-	if v <= after {
-		select {
-		case <-changed:
-			sc, v, _ = s.Counter.Current()
-		case <-time.After(25 * time.Second):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": v, "screen": sc})
 }
 
 // eidSetPIN enrols an official or resets a PIN. It takes the technician's

@@ -197,12 +197,19 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 // display long-polls the customer screen: ?after=VERSION waits up to 25 s
 // for a newer one.
 func (s *Server) display(w http.ResponseWriter, r *http.Request) {
+	longPoll(w, r, s.Screen.Current)
+}
+
+// longPoll answers {"version", "screen"} with the current screen once its
+// version is above ?after=VERSION, waiting up to 25 s for it; a page calls
+// again at once, so a change reaches it without polling.
+func longPoll[T any](w http.ResponseWriter, r *http.Request, current func() (T, uint64, <-chan struct{})) {
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
-	scr, v, changed := s.Screen.Current()
+	scr, v, changed := current()
 	if v <= after {
 		select {
 		case <-changed:
-			scr, v, _ = s.Screen.Current()
+			scr, v, _ = current()
 		case <-time.After(25 * time.Second):
 		case <-r.Context().Done():
 			return

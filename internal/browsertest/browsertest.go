@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -111,6 +112,22 @@ func Run(t testing.TB, tab context.Context, d time.Duration, what string, action
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		t.Fatalf("browser: %s: %v", what, err)
+	}
+}
+
+// WaitFor waits up to d until the JavaScript expression is true in tab,
+// failing the test with why and the text the page shows.
+func WaitFor(t testing.TB, tab context.Context, expr string, d time.Duration, why string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, d+5*time.Second)
+	defer cancel()
+	var ok bool
+	// Polling runs in animation frames, which a background tab does not
+	// get: bring the tab to the front first.
+	if err := chromedp.Run(ctx, cdppage.BringToFront(), chromedp.Poll(expr, &ok, chromedp.WithPollingTimeout(d))); err != nil {
+		var body string
+		chromedp.Run(tab, chromedp.Evaluate(`document.querySelector("main").innerText`, &body))
+		t.Fatalf("%s: not seen within %v (%v); page shows:\n%s", why, d, err, body)
 	}
 }
 

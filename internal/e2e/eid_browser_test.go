@@ -35,14 +35,7 @@ func (p *tab) run(what string, actions ...chromedp.Action) {
 
 func (p *tab) waitFor(expr string, d time.Duration, why string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
-	defer cancel()
-	var ok bool
-	if err := chromedp.Run(ctx, cdppage.BringToFront(), chromedp.Poll(expr, &ok, chromedp.WithPollingTimeout(d))); err != nil {
-		var body string
-		chromedp.Run(p.ctx, chromedp.Evaluate(`document.querySelector("main").innerText`, &body))
-		p.t.Fatalf("%s: not seen within %v (%v); page shows:\n%s", why, d, err, body)
-	}
+	browsertest.WaitFor(p.t, p.ctx, expr, d, why)
 }
 
 func (p *tab) text(sel string) string {
