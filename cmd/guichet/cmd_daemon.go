@@ -36,6 +36,11 @@ func daemonURL(e *env) (string, error) {
 }
 
 func call(ctx context.Context, method, url string, body any, out io.Writer) error {
+	return callAs(ctx, method, url, "", body, out)
+}
+
+// callAs is call with a bearer token, for the routes that need one.
+func callAs(ctx context.Context, method, url, token string, body any, out io.Writer) error {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -46,6 +51,9 @@ func call(ctx context.Context, method, url string, body any, out io.Writer) erro
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := (&http.Client{Timeout: 90 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("daemon not reachable: %w", err)

@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/daemon"
@@ -67,28 +65,6 @@ func runOfficial(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("technician token (is eid.counter on, and are you root?): %w", err)
 	}
-	body, _ := json.Marshal(map[string]string{"pin": pin})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.UI.Listen+"/api/eid/officials/"+*id+"/pin", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(tok)))
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		return fmt.Errorf("daemon not reachable: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode >= 300 {
-		var r struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &r) == nil && r.Error != "" {
-			return fmt.Errorf("%s", r.Error)
-		}
-		return fmt.Errorf("daemon answered %s", resp.Status)
-	}
-	_, err = e.stdout.Write(b)
-	return err
+	url := "http://" + cfg.UI.Listen + "/api/eid/officials/" + *id + "/pin"
+	return callAs(ctx, http.MethodPost, url, string(bytes.TrimSpace(tok)), map[string]string{"pin": pin}, e.stdout)
 }
