@@ -189,9 +189,9 @@ func setMeta(tx *sql.Tx, k string, v uint64) error {
 
 // request is one caller's share of a group commit.
 type request struct {
-	rec   *Record            // an append, or nil
+	rec   *Record             // an append, or nil
 	write func(*sql.Tx) error // the flow's writes (with or without rec)
-	ackTo uint64             // forget records up to this seq, or 0
+	ackTo uint64              // forget records up to this seq, or 0
 	entry Entry
 	err   error
 	done  chan struct{}
