@@ -577,3 +577,72 @@ func FuzzOnResult(f *testing.F) {
 		}
 	})
 }
+
+func TestPruneKeepsWhatIsNotSettled(t *testing.T) {
+	ctx := context.Background()
+	s, ob, c := newClocked(t)
+	pay := func(status string) *Payment {
+		t.Helper()
+		p, err := s.Pay(ctx, 1000, "134567890123456780")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != "" {
+			s.OnResult(envelope.Result{Key: p.ID, Status: status})
+		}
+		return p
+	}
+	approved := pay(StatusApproved)
+	declined := pay(StatusDeclined)
+	refunded := pay(StatusApproved)
+	if _, err := s.Refund(ctx, refunded.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	s.OnResult(envelope.Result{Key: refunded.ID + ":refund:1", Status: ResultRefunded})
+	if err := ob.Ack(ctx, ob.Stats().LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	refundPending := pay(StatusApproved)
+	if _, err := s.Refund(ctx, refundPending.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	ob.Ack(ctx, ob.Stats().LastSeq)
+	unacked := pay(StatusApproved)
+	queued := pay("")
+	c.Add(401 * 24 * time.Hour)
+	if n, err := s.Prune(ctx); n != 3 || err != nil {
+		t.Fatalf("prune: %d %v, want 3", n, err)
+	}
+	for _, p := range []*Payment{approved, declined, refunded} {
+		if _, err := s.Get(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("settled payment %s kept: %v", p.ID, err)
+		}
+	}
+	for _, p := range []*Payment{refundPending, unacked, queued} {
+		if _, err := s.Get(ctx, p.ID); err != nil {
+			t.Errorf("payment %s (%s) pruned: %v", p.ID, p.Status, err)
+		}
+	}
+	var refunds int
+	ob.Reader().QueryRow(`SELECT count(*) FROM refunds`).Scan(&refunds)
+	if refunds != 1 {
+		t.Errorf("%d refunds left, want the pending one", refunds)
+	}
+	young := pay(StatusApproved)
+	ob.Ack(ctx, ob.Stats().LastSeq)
+	if n, err := s.Prune(ctx); n != 1 || err != nil {
+		t.Fatalf("second prune: %d %v, want the acked one", n, err)
+	}
+	if _, err := s.Get(ctx, young.ID); err != nil {
+		t.Errorf("young payment pruned: %v", err)
+	}
+	if _, err := s.Get(ctx, unacked.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("acked payment kept: %v", err)
+	}
+	// The retention is the Service's.
+	s.Retention = 24 * time.Hour
+	c.Add(48 * time.Hour)
+	if n, _ := s.Prune(ctx); n != 1 {
+		t.Errorf("prune with a short retention: %d, want the young one", n)
+	}
+}
