@@ -355,12 +355,19 @@ func (s *Store) commit(batch []*request) {
 					return err
 				}
 			}
-			// A savepoint per request: a failing Write undoes its own
-			// request only.
-			if _, err := tx.Exec(`SAVEPOINT req`); err != nil {
-				return err
+			// A savepoint per request that has writes of the flow's: a
+			// failing Write undoes its own request only. A bare append
+			// fails only with the database, and then the whole group.
+			guard := req.write != nil
+			if guard {
+				if _, err := tx.Exec(`SAVEPOINT req`); err != nil {
+					return err
+				}
 			}
 			e, isNew, rerr := s.one(tx, ins, req, seq+1, hash)
+			if rerr != nil && !guard {
+				return rerr
+			}
 			if rerr != nil {
 				if _, err := tx.Exec(`ROLLBACK TO req; RELEASE req`); err != nil {
 					return err
@@ -368,8 +375,10 @@ func (s *Store) commit(batch []*request) {
 				req.err = rerr
 				continue
 			}
-			if _, err := tx.Exec(`RELEASE req`); err != nil {
-				return err
+			if guard {
+				if _, err := tx.Exec(`RELEASE req`); err != nil {
+					return err
+				}
 			}
 			if isNew {
 				seq++
