@@ -264,3 +264,58 @@ func fmtSeq(i int) string {
 	}
 	return s
 }
+
+// TestMigrateHostileLedger: entries the flows could not have written do not
+// stop the store from opening; they are kept aside, and the good ones move.
+func TestMigrateHostileLedger(t *testing.T) {
+	ctx := context.Background()
+	b, err := os.ReadFile(filepath.Join("testdata", "release-1.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := [][2]string{
+		{"payments", "not json"},
+		{"payments", `{"status":1,"amount":5,"created":"2026-11-23T10:00:00Z"}`},
+		{"payments", `{"status":"approved","amount":5,"created":"yesterday"}`},
+		{"payments", `{"status":"approved","amount":5,"created":"2026-11-23T10:00:00Z","refunds":{"n":"1"}}`},
+		{"orders", `{"created":3}`},
+		{"checkout.days", "\x00"},
+		{"eid-act", `{"status":null}`},
+		{"eid-officials", `{"salt":"!!","hash":"AA==","iterations":1}`},
+		{"eid-officials", `{"salt":"AA==","hash":"AA==","iterations":0}`},
+		{"audit", "x"},
+		{"other", "v"},
+	}
+	for i, kv := range bad {
+		k := "bad-" + string(rune('a'+i))
+		if _, err := db.Exec(`INSERT INTO ledger(bucket, k, v) VALUES(?, ?, ?)`, kv[0], k, []byte(kv[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	ob, err := outbox.Open(path, release1Identity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	var moved, kept int
+	ob.Reader().QueryRow(`SELECT count(*) FROM payments`).Scan(&moved)
+	ob.Reader().QueryRow(`SELECT count(*) FROM ledger_unmigrated`).Scan(&kept)
+	if moved != 10 || kept != len(bad) {
+		t.Fatalf("%d payments moved (want 10), %d entries kept aside (want %d)", moved, kept, len(bad))
+	}
+	if n, err := audit.Verify(ctx, ob); n != 9 || err != nil {
+		t.Fatalf("audit: %d %v", n, err)
+	}
+	if err := (&counter.Officials{Store: ob}).Check(ctx, "off-7", "482913"); err != nil {
+		t.Fatal(err)
+	}
+}

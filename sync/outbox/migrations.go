@@ -97,36 +97,67 @@ var migrations = []migration{
 	CREATE TABLE audit (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL);`},
 
 	// 3: the ledger's entries move into the tables; its hand-kept indexes
-	// (payments.open, payments.offline) are now the tables' indexes. The
-	// officials' salts and hashes are base64 in the JSON: decoded in Go.
-	{fn: moveOfficials, sql: `INSERT INTO payments(id, created, day, status, scheme, amount, discount, offline, loss, ord, doc)
+	// (payments.open, payments.offline) are now the tables' indexes. An
+	// entry moves only if it reads as its flow wrote it, and leaves the
+	// ledger once moved. The officials' salts and hashes are base64 in the
+	// JSON, decoded in Go (moveOfficials). Whatever could not be moved is
+	// kept in ledger_unmigrated rather than lost, and the store still opens.
+	{sql: `DELETE FROM ledger WHERE bucket IN ('payments.open', 'payments.offline');
+	INSERT INTO payments(id, created, day, status, scheme, amount, discount, offline, loss, ord, doc)
 		SELECT k, CAST(unixepoch(json_extract(v, '$.created'), 'subsec') * 1000 AS INTEGER),
 			coalesce(json_extract(v, '$.day'), ''), json_extract(v, '$.status'), coalesce(json_extract(v, '$.scheme'), ''),
 			json_extract(v, '$.amount'), coalesce(json_extract(v, '$.discount'), 0), coalesce(json_extract(v, '$.offline'), 0),
 			coalesce(json_extract(v, '$.loss'), 0), json_extract(v, '$.order'), v
-		FROM ledger WHERE bucket = 'payments';
-	INSERT INTO refunds(payment, n, amount, status, at)
-		SELECT l.k, json_extract(r.value, '$.n'), json_extract(r.value, '$.amount'), json_extract(r.value, '$.status'),
-			CAST(unixepoch(json_extract(r.value, '$.at'), 'subsec') * 1000 AS INTEGER)
-		FROM ledger l, json_each(l.v, '$.refunds') r WHERE l.bucket = 'payments';
+		FROM ledger WHERE bucket = 'payments' AND json_valid(v) AND json_type(v, '$.status') = 'text'
+			AND json_type(v, '$.amount') = 'integer' AND json_type(v, '$.created') = 'text' AND unixepoch(json_extract(v, '$.created')) IS NOT NULL
+			AND coalesce(json_type(v, '$.refunds'), 'array') = 'array';
+	INSERT OR IGNORE INTO refunds(payment, n, amount, status, at)
+		SELECT l.k, coalesce(json_extract(r.value, '$.n'), ''), coalesce(json_extract(r.value, '$.amount'), 0),
+			coalesce(json_extract(r.value, '$.status'), 'pending'),
+			coalesce(CAST(unixepoch(json_extract(r.value, '$.at'), 'subsec') * 1000 AS INTEGER), 0)
+		FROM ledger l, json_each(l.v, '$.refunds') r
+		WHERE l.bucket = 'payments' AND l.k IN (SELECT id FROM payments);
+	DELETE FROM ledger WHERE bucket = 'payments' AND k IN (SELECT id FROM payments);
 	INSERT INTO orders(id, created, day, doc)
 		SELECT k, CAST(unixepoch(json_extract(v, '$.created'), 'subsec') * 1000 AS INTEGER), coalesce(json_extract(v, '$.day'), ''), v
-		FROM ledger WHERE bucket = 'orders';
-	INSERT INTO days(day, report) SELECT k, v FROM ledger WHERE bucket = 'checkout.days';
-	INSERT INTO settings(k, v) SELECT 'checkout', v FROM ledger WHERE bucket = 'checkout.settings' AND k = 'settings';
+		FROM ledger WHERE bucket = 'orders' AND json_valid(v) AND json_type(v, '$.created') = 'text' AND unixepoch(json_extract(v, '$.created')) IS NOT NULL;
+	DELETE FROM ledger WHERE bucket = 'orders' AND k IN (SELECT id FROM orders);
+	INSERT INTO days(day, report) SELECT k, v FROM ledger WHERE bucket = 'checkout.days' AND json_valid(v);
+	DELETE FROM ledger WHERE bucket = 'checkout.days' AND k IN (SELECT day FROM days);
+	INSERT INTO settings(k, v) SELECT 'checkout', v FROM ledger WHERE bucket = 'checkout.settings' AND k = 'settings' AND json_valid(v);
 	INSERT INTO settings(k, v) SELECT 'audit.log', v FROM ledger WHERE bucket = 'audit-meta' AND k = 'log';
+	DELETE FROM ledger WHERE (bucket, k) IN (VALUES ('audit-meta', 'log'), ('checkout.settings', 'settings'))
+		AND v IN (SELECT v FROM settings);
 	INSERT INTO activations(id, subject, official, status, reason, seq, at)
 		SELECT k, coalesce(json_extract(v, '$.subject'), ''), coalesce(json_extract(v, '$.official'), ''), json_extract(v, '$.status'),
 			coalesce(json_extract(v, '$.reason'), ''), coalesce(json_extract(v, '$.seq'), 0), coalesce(json_extract(v, '$.at'), 0)
-		FROM ledger WHERE bucket = 'eid-act';
-	INSERT INTO audit(seq, entry) SELECT CAST(k AS INTEGER), v FROM ledger WHERE bucket = 'audit';
-	DROP TABLE ledger;`},
+		FROM ledger WHERE bucket = 'eid-act' AND json_valid(v) AND json_type(v, '$.status') = 'text';
+	DELETE FROM ledger WHERE bucket = 'eid-act' AND k IN (SELECT id FROM activations);
+	-- Audit entries move as they are, tampered or not: Verify judges them.
+	INSERT OR IGNORE INTO audit(seq, entry)
+		SELECT CAST(k AS INTEGER), v FROM ledger WHERE bucket = 'audit' AND k NOT GLOB '*[^0-9]*' AND CAST(k AS INTEGER) > 0;
+	DELETE FROM ledger WHERE bucket = 'audit' AND (CAST(k AS INTEGER), v) IN (SELECT seq, entry FROM audit);`,
+		fn: func(tx *sql.Tx) error {
+			if err := moveOfficials(tx); err != nil {
+				return err
+			}
+			var left int
+			if err := tx.QueryRow(`SELECT count(*) FROM ledger`).Scan(&left); err != nil {
+				return err
+			}
+			if left > 0 {
+				_, err := tx.Exec(`ALTER TABLE ledger RENAME TO ledger_unmigrated`)
+				return err
+			}
+			_, err := tx.Exec(`DROP TABLE ledger`)
+			return err
+		}},
 }
 
-// migration is one step: fn (if any) runs first, then sql.
+// migration is one step: sql, then fn (if any).
 type migration struct {
-	fn  func(tx *sql.Tx) error
 	sql string
+	fn  func(tx *sql.Tx) error
 }
 
 // moveOfficials moves the officials' PIN records out of the ledger.
@@ -152,9 +183,8 @@ func moveOfficials(tx *sql.Tx) error {
 			return err
 		}
 		var o official
-		if err := json.Unmarshal(v, &o); err != nil {
-			rows.Close()
-			return fmt.Errorf("official %s: %w", id, err)
+		if json.Unmarshal(v, &o) != nil || len(o.Salt) == 0 || len(o.Hash) == 0 || o.Iterations <= 0 {
+			continue // left in the ledger: see migration 3
 		}
 		ids, recs = append(ids, id), append(recs, o)
 	}
@@ -165,6 +195,9 @@ func moveOfficials(tx *sql.Tx) error {
 	for i, o := range recs {
 		if _, err := tx.Exec(`INSERT INTO officials(id, salt, hash, iterations, failures, locked) VALUES(?,?,?,?,?,?)`,
 			ids[i], o.Salt, o.Hash, o.Iterations, o.Failures, o.Locked); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM ledger WHERE bucket = 'eid-officials' AND k = ?`, ids[i]); err != nil {
 			return err
 		}
 	}
@@ -201,13 +234,13 @@ func migrateOne(ctx context.Context, db *sql.DB, n int) error {
 	}
 	defer tx.Rollback()
 	m := migrations[n-1]
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
 	if m.fn != nil {
 		if err := m.fn(tx); err != nil {
 			return err
 		}
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied) VALUES(?, ?)`, n, time.Now().UnixMilli()); err != nil {
 		return err
