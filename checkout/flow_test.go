@@ -198,7 +198,7 @@ func TestDriverResumesAfterRestart(t *testing.T) {
 	ctx := context.Background()
 	p, _ := s.Pay(ctx, 100, wx)
 	s.OnResult(envelope.Result{Seq: 1, Key: p.ID, Status: StatusUserPaying})
-	// A new Service over the same store: state is in the ledger.
+	// A new Service over the same store: state is in its tables.
 	s2 := &Service{Store: ob, Currency: "CNY", Now: c.Now, PollEvery: time.Second, ConfirmTimeout: 45 * time.Second}
 	c.Add(2 * time.Second)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -290,7 +290,7 @@ func TestOfflineLimitsFromPlatform(t *testing.T) {
 	if _, err := s.Pay(ctx, 1000, wx); err != nil {
 		t.Fatalf("platform limit not applied: %v", err)
 	}
-	// A new Service over the same store reads the limits from the ledger.
+	// A new Service over the same store reads the limits from its tables.
 	s2 := &Service{Store: s.Store, Currency: "CNY", Link: &linkFlag{}}
 	if l := s2.Limits(ctx); l.PerTransaction != 2000 || l.Total != 3000 {
 		t.Fatalf("limits after restart %+v", l)
@@ -549,7 +549,7 @@ func TestReportPerScheme(t *testing.T) {
 	}
 }
 
-// FuzzOnResult feeds results with any key and status to a ledger holding
+// FuzzOnResult feeds results with any key and status to a store holding
 // a refunded payment: the flow never panics and never counts more refunded
 // than paid, or less than nothing.
 func FuzzOnResult(f *testing.F) {
