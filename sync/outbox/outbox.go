@@ -418,7 +418,6 @@ func (s *Store) commit(batch []*request) {
 		}
 		close(req.done)
 	}
-
 	if appended && err == nil {
 		s.signal()
 	}
