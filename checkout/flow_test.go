@@ -646,3 +646,38 @@ func TestPruneKeepsWhatIsNotSettled(t *testing.T) {
 		t.Errorf("prune with a short retention: %d, want the young one", n)
 	}
 }
+
+func TestRunPrunesAtStart(t *testing.T) {
+	ctx := context.Background()
+	s, ob, c := newClocked(t)
+	o, err := s.NewOrder(ctx, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PayPart(ctx, o.ID, 2000, "134567890123456780")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OnResult(envelope.Result{Key: p.ID, Status: StatusApproved})
+	ob.Ack(ctx, ob.Stats().LastSeq)
+	c.Add(DefaultRetention + time.Hour)
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- s.Run(run) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := s.Get(ctx, p.ID); errors.Is(err, ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not prune the settled payment")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	// The order is gone with its last payment.
+	if _, err := s.GetOrder(ctx, o.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("order kept: %v", err)
+	}
+}
