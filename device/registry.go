@@ -82,12 +82,3 @@ func (r *Registry[T]) Open(ctx context.Context, name string, opts Options) (T, e
 	}
 	return d, nil
 }
-
-// The registries of the kinds of device the flows use. Cameras have theirs
-// in device/camera.
-var (
-	CodeReaders = NewRegistry[CodeReader]("code reader")
-	CardReaders = NewRegistry[CardReader]("card reader")
-	Displays    = NewRegistry[Display]("display")
-	LineSets    = NewRegistry[Lines]("gpio")
-)

@@ -8,25 +8,30 @@ import (
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
+	"github.com/guichet/guichet/device/codereader"
+	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/device/gpio"
 
 	// Drivers shipped with the appliance, registered by name.
 	_ "github.com/guichet/guichet/device/camera"
 	_ "github.com/guichet/guichet/device/cardreader/pcsc"
 	_ "github.com/guichet/guichet/device/cardreader/sam"
 	_ "github.com/guichet/guichet/device/cardreader/sim"
-	_ "github.com/guichet/guichet/device/codescan"
+	_ "github.com/guichet/guichet/device/codereader/codescan"
+	_ "github.com/guichet/guichet/device/codereader/scanner"
+	_ "github.com/guichet/guichet/device/codereader/sim"
 	_ "github.com/guichet/guichet/device/display/ssd1306"
 	_ "github.com/guichet/guichet/device/gpio/cdev"
 	_ "github.com/guichet/guichet/device/gpio/sim"
-	_ "github.com/guichet/guichet/device/scanner"
 )
 
 // Devices are the opened devices.
 type Devices struct {
-	CodeReaders []device.CodeReader
-	CardReader  device.CardReader
-	Display     device.Display
-	Lines       device.Lines
+	CodeReaders []codereader.Reader
+	CardReader  cardreader.Reader
+	Display     display.Display
+	Lines       gpio.Lines
 }
 
 // Close closes every device.
@@ -71,7 +76,7 @@ func OpenDevices(ctx context.Context, cfg *config.Daemon) (_ *Devices, err error
 	}()
 	for i, cr := range cfg.Devices.CodeReaders {
 		field := fmt.Sprintf("devices.code_readers[%d]", i)
-		r, err := device.CodeReaders.Open(ctx, cr.Driver, opts(&cr.Options))
+		r, err := codereader.Drivers.Open(ctx, cr.Driver, opts(&cr.Options))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
 		}
@@ -81,19 +86,19 @@ func OpenDevices(ctx context.Context, cfg *config.Daemon) (_ *Devices, err error
 	if err != nil {
 		return nil, err
 	}
-	if d.CardReader, err = device.CardReaders.Open(ctx, name, opts(&cfg.Devices.CardReader.Options)); err != nil {
+	if d.CardReader, err = cardreader.Drivers.Open(ctx, name, opts(&cfg.Devices.CardReader.Options)); err != nil {
 		return nil, fmt.Errorf("devices.card_reader: %w", err)
 	}
 	if name, err = pick(cfg.Hardware, cfg.Devices.Display, "devices.display.driver"); err != nil {
 		return nil, err
 	}
-	if d.Display, err = device.Displays.Open(ctx, name, opts(&cfg.Devices.Display.Options)); err != nil {
+	if d.Display, err = display.Drivers.Open(ctx, name, opts(&cfg.Devices.Display.Options)); err != nil {
 		return nil, fmt.Errorf("devices.display: %w", err)
 	}
 	if name, err = pick(cfg.Hardware, cfg.Devices.GPIO, "devices.gpio.driver"); err != nil {
 		return nil, err
 	}
-	if d.Lines, err = device.LineSets.Open(ctx, name, opts(&cfg.Devices.GPIO.Options)); err != nil {
+	if d.Lines, err = gpio.Drivers.Open(ctx, name, opts(&cfg.Devices.GPIO.Options)); err != nil {
 		return nil, fmt.Errorf("devices.gpio: %w", err)
 	}
 	return d, nil

@@ -18,10 +18,11 @@ import (
 	"github.com/warthog618/go-gpiocdev"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 func init() {
-	device.LineSets.Register("cdev", func(ctx context.Context, opts device.Options) (device.Lines, error) {
+	gpio.Drivers.Register("cdev", func(ctx context.Context, opts device.Options) (gpio.Lines, error) {
 		var o Options
 		if err := opts.Decode(&o); err != nil {
 			return nil, fmt.Errorf("gpio cdev options: %w", err)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 // Options is the yaml configuration of the driver:
@@ -53,7 +53,7 @@ type LineOptions struct {
 
 // knownLines are the names the flows use; any other name is a
 // configuration mistake.
-var knownLines = []string{device.LineLEDGreen, device.LineLEDRed, device.LineBuzzer, device.LineDrawer, device.LineTamper}
+var knownLines = []string{gpio.LineLEDGreen, gpio.LineLEDRed, gpio.LineBuzzer, gpio.LineDrawer, gpio.LineTamper}
 
 // maxOffset bounds offsets before the chip is asked; the uAPI v2 requests
 // at most 64 lines but a chip may have many more. Real bound is checked at
@@ -129,10 +129,10 @@ func (o Options) validate() (config, error) {
 			}
 			byOffset[l.offset] = n
 		}
-		if n == device.LineTamper && !lo.Input {
+		if n == gpio.LineTamper && !lo.Input {
 			errs = append(errs, fmt.Errorf("line %q: must be an input", n))
 		}
-		if n != device.LineTamper && lo.Input {
+		if n != gpio.LineTamper && lo.Input {
 			errs = append(errs, fmt.Errorf("line %q: must be an output", n))
 		}
 		if lo.Debounce != "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 // Lines is the simulated line set.
@@ -23,14 +24,14 @@ type Lines struct {
 // New returns lines all off, with the names of package device.
 func New() *Lines {
 	l := &Lines{state: map[string]bool{}, pulses: map[string]int{}}
-	for _, n := range []string{device.LineLEDGreen, device.LineLEDRed, device.LineBuzzer, device.LineDrawer, device.LineTamper} {
+	for _, n := range []string{gpio.LineLEDGreen, gpio.LineLEDRed, gpio.LineBuzzer, gpio.LineDrawer, gpio.LineTamper} {
 		l.state[n] = false
 	}
 	return l
 }
 
 func init() {
-	device.LineSets.Register("sim", func(context.Context, device.Options) (device.Lines, error) { return New(), nil })
+	gpio.Drivers.Register("sim", func(context.Context, device.Options) (gpio.Lines, error) { return New(), nil })
 }
 
 // Set drives a line.

@@ -9,8 +9,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/camera"
+	"github.com/guichet/guichet/device/codereader"
 	"gocv.io/x/gocv"
 )
 
@@ -46,7 +46,7 @@ camera_options: {path: `+dir+`, fps: 30}
 dedupe: 1h
 source: till-1
 `)
-	cr, err := device.CodeReaders.Open(context.Background(), "camera", opts)
+	cr, err := codereader.Drivers.Open(context.Background(), "camera", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestOpenReaderErrors(t *testing.T) {
 		{"camera: folder\ncamera_options: {path: /nonexistent}", "nonexistent"},
 		{"camera: folder\ncamera_options: {path: " + t.TempDir() + "}\nformats: [PDF417]", ""},
 	} {
-		_, err := device.CodeReaders.Open(context.Background(), "camera", yamlNode(t, c.opts))
+		_, err := codereader.Drivers.Open(context.Background(), "camera", yamlNode(t, c.opts))
 		if err == nil {
 			t.Errorf("%s: opened", c.opts)
 		}

@@ -12,11 +12,12 @@ import (
 
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/camera"
+	"github.com/guichet/guichet/device/codereader"
 	"gocv.io/x/gocv"
 )
 
 func init() {
-	device.CodeReaders.Register("camera", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
+	codereader.Drivers.Register("camera", func(ctx context.Context, opts device.Options) (codereader.Reader, error) {
 		var o ReaderOptions
 		if err := opts.Decode(&o); err != nil {
 			return nil, fmt.Errorf("camera code reader options: %w", err)
@@ -97,7 +98,7 @@ type Stats struct {
 	Reported int
 }
 
-// Reader reads codes from a camera. It satisfies device.CodeReader.
+// Reader reads codes from a camera. It satisfies codereader.Reader.
 //
 // One goroutine reads the camera as fast as it delivers, keeping only the
 // newest frame; another decodes whichever frame is newest when it is free,
@@ -108,7 +109,7 @@ type Reader struct {
 	dec *Decoder
 	cfg ReaderConfig
 
-	codes  chan device.Code
+	codes  chan codereader.Code
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -129,7 +130,7 @@ func NewReader(cam camera.Camera, dec *Decoder, cfg ReaderConfig) *Reader {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Reader{
 		cam: cam, dec: dec, cfg: cfg,
-		codes:   make(chan device.Code, 16),
+		codes:   make(chan codereader.Code, 16),
 		cancel:  cancel,
 		latest:  gocv.NewMat(),
 		stopped: make(chan struct{}),
@@ -275,12 +276,12 @@ func (r *Reader) decode(ctx context.Context) {
 // ends. After the camera has ended or failed, it returns the codes still
 // pending and then the reason, wrapping camera.ErrEnd at the end of a
 // recording.
-func (r *Reader) ReadCode(ctx context.Context) (device.Code, error) {
+func (r *Reader) ReadCode(ctx context.Context) (codereader.Code, error) {
 	select {
 	case c := <-r.codes:
 		return c, nil
 	case <-ctx.Done():
-		return device.Code{}, ctx.Err()
+		return codereader.Code{}, ctx.Err()
 	case <-r.stopped:
 	}
 	select {
@@ -290,7 +291,7 @@ func (r *Reader) ReadCode(ctx context.Context) (device.Code, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return device.Code{}, fmt.Errorf("codescan: reader stopped: %w", r.err)
+	return codereader.Code{}, fmt.Errorf("codescan: reader stopped: %w", r.err)
 }
 
 // Stats returns the frame counts so far.

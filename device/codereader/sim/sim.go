@@ -1,16 +1,21 @@
-package scanner
+// Package sim is the simulated hand-held scanner, the code readers' test
+// double: it yields codes from a list or a channel. It registers as code
+// reader driver "sim".
+package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 func init() {
-	device.CodeReaders.Register("sim", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
+	codereader.Drivers.Register("sim", func(ctx context.Context, opts device.Options) (codereader.Reader, error) {
 		var o SimOptions
 		if err := opts.Decode(&o); err != nil {
 			return nil, fmt.Errorf("sim scanner options: %w", err)
@@ -18,6 +23,9 @@ func init() {
 		return NewSim(o), nil
 	})
 }
+
+// ErrEnd is returned when a simulated scanner has no more codes.
+var ErrEnd = errors.New("scanner: no more codes")
 
 // SimOptions configure the "sim" driver.
 type SimOptions struct {
@@ -35,8 +43,8 @@ type SimOptions struct {
 
 // Sim is a simulated scanner: it yields codes from a list or a channel.
 type Sim struct {
-	codes    []device.Code
-	ch       <-chan device.Code
+	codes    []codereader.Code
+	ch       <-chan codereader.Code
 	interval time.Duration
 	loop     bool
 	source   string
@@ -55,10 +63,10 @@ func NewSim(o SimOptions) *Sim {
 	}
 	s := &Sim{interval: o.Interval, loop: o.Loop, source: o.Source}
 	for _, c := range o.Codes {
-		code := device.Code{Format: "UNKNOWN", Text: c}
+		code := codereader.Code{Format: "UNKNOWN", Text: c}
 		for _, f := range []string{"QR_CODE", "CODE_128", "EAN_13", "EAN_8", "UPC_A"} {
 			if len(c) > len(f) && c[:len(f)] == f && c[len(f)] == ':' {
-				code = device.Code{Format: f, Text: c[len(f)+1:]}
+				code = codereader.Code{Format: f, Text: c[len(f)+1:]}
 			}
 		}
 		s.codes = append(s.codes, code)
@@ -68,7 +76,7 @@ func NewSim(o SimOptions) *Sim {
 
 // NewSimChan returns a scanner that yields the codes sent on ch, as they
 // come, until ch is closed. Codes without a Source get source.
-func NewSimChan(ch <-chan device.Code, source string) *Sim {
+func NewSimChan(ch <-chan codereader.Code, source string) *Sim {
 	if source == "" {
 		source = "sim"
 	}
@@ -76,24 +84,24 @@ func NewSimChan(ch <-chan device.Code, source string) *Sim {
 }
 
 // ReadCode returns the next code.
-func (s *Sim) ReadCode(ctx context.Context) (device.Code, error) {
+func (s *Sim) ReadCode(ctx context.Context) (codereader.Code, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var c device.Code
+	var c codereader.Code
 	if s.ch != nil {
 		select {
 		case <-ctx.Done():
-			return device.Code{}, ctx.Err()
+			return codereader.Code{}, ctx.Err()
 		case got, ok := <-s.ch:
 			if !ok {
-				return device.Code{}, ErrEnd
+				return codereader.Code{}, ErrEnd
 			}
 			c = got
 		}
 	} else {
 		if s.i == len(s.codes) {
 			if !s.loop || len(s.codes) == 0 {
-				return device.Code{}, ErrEnd
+				return codereader.Code{}, ErrEnd
 			}
 			s.i = 0
 		}
@@ -101,7 +109,7 @@ func (s *Sim) ReadCode(ctx context.Context) (device.Code, error) {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return device.Code{}, ctx.Err()
+			return codereader.Code{}, ctx.Err()
 		case <-t.C:
 		}
 		c = s.codes[s.i]
