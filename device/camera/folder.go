@@ -14,11 +14,7 @@ import (
 )
 
 func init() {
-	Drivers.Register("folder", func(ctx context.Context, opts device.Options) (Camera, error) {
-		var o FolderOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("folder camera options: %w", err)
-		}
+	device.Register(Drivers, "folder", func(ctx context.Context, o FolderOptions) (Camera, error) {
 		return OpenFolder(o)
 	})
 }

@@ -11,11 +11,7 @@ import (
 )
 
 func init() {
-	Drivers.Register("v4l2", func(ctx context.Context, opts device.Options) (Camera, error) {
-		var o V4L2Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("v4l2 camera options: %w", err)
-		}
+	device.Register(Drivers, "v4l2", func(ctx context.Context, o V4L2Options) (Camera, error) {
 		return OpenV4L2(o)
 	})
 }

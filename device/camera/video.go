@@ -11,11 +11,7 @@ import (
 )
 
 func init() {
-	Drivers.Register("video", func(ctx context.Context, opts device.Options) (Camera, error) {
-		var o VideoOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("video camera options: %w", err)
-		}
+	device.Register(Drivers, "video", func(ctx context.Context, o VideoOptions) (Camera, error) {
 		return OpenVideo(o)
 	})
 }

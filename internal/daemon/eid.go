@@ -70,7 +70,7 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, read
 	}
 	fcam := cfg.Devices.FaceCamera
 	d.openCam = func(ctx context.Context) (camera.Camera, error) {
-		c, err := camera.Drivers.Open(ctx, fcam.Driver, opts(&fcam.Options))
+		c, err := camera.Drivers.Open(ctx, fcam.Driver, &fcam.Options)
 		if err != nil {
 			return nil, fmt.Errorf("devices.face_camera: %w", err)
 		}

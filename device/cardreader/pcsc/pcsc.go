@@ -29,11 +29,7 @@ import (
 )
 
 func init() {
-	cardreader.Drivers.Register("pcsc", func(ctx context.Context, opts device.Options) (cardreader.Reader, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("pcsc: options: %w", err)
-		}
+	device.Register(cardreader.Drivers, "pcsc", func(ctx context.Context, o Options) (cardreader.Reader, error) {
 		return Open(ctx, o)
 	})
 }

@@ -34,11 +34,7 @@ import (
 )
 
 func init() {
-	cardreader.Drivers.Register("sam", func(ctx context.Context, opts device.Options) (cardreader.Reader, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("options: %w", err)
-		}
+	device.Register(cardreader.Drivers, "sam", func(ctx context.Context, o Options) (cardreader.Reader, error) {
 		return Open(ctx, o)
 	})
 }

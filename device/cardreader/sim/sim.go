@@ -42,11 +42,7 @@ func New(opts Options) (*Reader, error) {
 }
 
 func init() {
-	cardreader.Drivers.Register("sim", func(_ context.Context, o device.Options) (cardreader.Reader, error) {
-		var opts Options
-		if err := o.Decode(&opts); err != nil {
-			return nil, err
-		}
+	device.Register(cardreader.Drivers, "sim", func(_ context.Context, opts Options) (cardreader.Reader, error) {
 		return New(opts)
 	})
 }

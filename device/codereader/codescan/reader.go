@@ -17,11 +17,7 @@ import (
 )
 
 func init() {
-	codereader.Drivers.Register("camera", func(ctx context.Context, opts device.Options) (codereader.Reader, error) {
-		var o ReaderOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("camera code reader options: %w", err)
-		}
+	device.Register(codereader.Drivers, "camera", func(ctx context.Context, o ReaderOptions) (codereader.Reader, error) {
 		return OpenReader(ctx, o)
 	})
 }
@@ -73,13 +69,9 @@ func OpenReader(ctx context.Context, o ReaderOptions) (*Reader, error) {
 	if o.Camera == "" {
 		return nil, errors.New("codescan: no camera driver named")
 	}
-	var camOpts device.Options = device.NoOptions{}
-	if o.CameraOptions.Kind != 0 {
-		camOpts = &o.CameraOptions
-	}
-	cam, err := camera.Drivers.Open(ctx, o.Camera, camOpts)
+	cam, err := camera.Drivers.Open(ctx, o.Camera, &o.CameraOptions)
 	if err != nil {
-		return nil, err
+		return nil, device.Nest("camera_options", err)
 	}
 	dec, err := NewDecoder(Options{Formats: o.Formats})
 	if err != nil {

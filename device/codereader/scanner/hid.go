@@ -17,11 +17,7 @@ import (
 )
 
 func init() {
-	codereader.Drivers.Register("hid", func(ctx context.Context, opts device.Options) (codereader.Reader, error) {
-		var o HIDOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("hid scanner options: %w", err)
-		}
+	device.Register(codereader.Drivers, "hid", func(ctx context.Context, o HIDOptions) (codereader.Reader, error) {
 		return OpenHID(o)
 	})
 }

@@ -14,11 +14,7 @@ import (
 )
 
 func init() {
-	codereader.Drivers.Register("serial", func(ctx context.Context, opts device.Options) (codereader.Reader, error) {
-		var o SerialOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("serial scanner options: %w", err)
-		}
+	device.Register(codereader.Drivers, "serial", func(ctx context.Context, o SerialOptions) (codereader.Reader, error) {
 		return OpenSerial(o)
 	})
 }

@@ -6,7 +6,6 @@ package sim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -15,11 +14,7 @@ import (
 )
 
 func init() {
-	codereader.Drivers.Register("sim", func(ctx context.Context, opts device.Options) (codereader.Reader, error) {
-		var o SimOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("sim scanner options: %w", err)
-		}
+	device.Register(codereader.Drivers, "sim", func(ctx context.Context, o SimOptions) (codereader.Reader, error) {
 		return NewSim(o), nil
 	})
 }

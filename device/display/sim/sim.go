@@ -24,7 +24,7 @@ type Display struct {
 func New() *Display { return &Display{changed: make(chan struct{})} }
 
 func init() {
-	display.Drivers.Register("sim", func(context.Context, device.Options) (display.Display, error) { return New(), nil })
+	device.Register(display.Drivers, "sim", func(context.Context, struct{}) (display.Display, error) { return New(), nil })
 }
 
 // Show replaces the screen.

@@ -56,11 +56,7 @@ import (
 )
 
 func init() {
-	display.Drivers.Register("ssd1306", func(ctx context.Context, opts device.Options) (display.Display, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("ssd1306 options: %w", err)
-		}
+	device.Register(display.Drivers, "ssd1306", func(ctx context.Context, o Options) (display.Display, error) {
 		return Open(o)
 	})
 }

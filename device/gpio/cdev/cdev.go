@@ -22,11 +22,7 @@ import (
 )
 
 func init() {
-	gpio.Drivers.Register("cdev", func(ctx context.Context, opts device.Options) (gpio.Lines, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("gpio cdev options: %w", err)
-		}
+	device.Register(gpio.Drivers, "cdev", func(ctx context.Context, o Options) (gpio.Lines, error) {
 		l, err := New(o)
 		if err != nil {
 			return nil, err

@@ -31,7 +31,7 @@ func New() *Lines {
 }
 
 func init() {
-	gpio.Drivers.Register("sim", func(context.Context, device.Options) (gpio.Lines, error) { return New(), nil })
+	device.Register(gpio.Drivers, "sim", func(context.Context, struct{}) (gpio.Lines, error) { return New(), nil })
 }
 
 // Set drives a line.
