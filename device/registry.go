@@ -247,10 +247,10 @@ func (w *walker) check(path string, n *yaml.Node, t reflect.Type, depth int) err
 		if n.Kind != yaml.MappingNode {
 			return leaf(path, n, t)
 		}
-		if err := leaf(path, n, t); err != nil {
-			return err // a key of the wrong type
+		if err := w.checkMapping(path, n, depth, func(string) (reflect.Type, bool) { return t.Elem(), true }); err != nil {
+			return err
 		}
-		return w.checkMapping(path, n, depth, func(string) (reflect.Type, bool) { return t.Elem(), true })
+		return leaf(path, n, t) // for a key of the wrong type
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
 			return leaf(path, n, t)

@@ -23,6 +23,9 @@ import (
 
 func init() {
 	device.Register(gpio.Drivers, "cdev", func(ctx context.Context, o Options) (gpio.Lines, error) {
+		if err := o.unknownField(); err != nil {
+			return nil, err
+		}
 		l, err := New(o)
 		if err != nil {
 			return nil, err

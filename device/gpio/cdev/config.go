@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/gpio"
 )
 
@@ -168,6 +169,37 @@ func known(name string) bool {
 		}
 	}
 	return false
+}
+
+// unknownField reports the first misspelt key, in the order of the keys,
+// as the registry reports those of other drivers: the Extra maps take
+// what the registry's strict decoding would refuse, so that New also
+// refuses them for callers that decode options themselves.
+func (o Options) unknownField() error {
+	if k, ok := first(o.Extra); ok {
+		return &device.OptionError{Path: "options." + truncate(k), Err: device.ErrUnknownField}
+	}
+	names := make([]string, 0, len(o.Lines))
+	for n := range o.Lines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if k, ok := first(o.Lines[n].Extra); ok {
+			return &device.OptionError{Path: "options.lines." + truncate(n) + "." + truncate(k), Err: device.ErrUnknownField}
+		}
+	}
+	return nil
+}
+
+// first returns the first key of m in sorted order, if m has any.
+func first(m map[string]any) (f string, ok bool) {
+	for k := range m {
+		if !ok || k < f {
+			f, ok = k, true
+		}
+	}
+	return f, ok
 }
 
 func keys(m map[string]any) string {
