@@ -16,6 +16,8 @@ import (
 	"github.com/guichet/guichet/device/gpio"
 
 	// Drivers shipped with the appliance, registered by name.
+	_ "github.com/guichet/guichet/device/camera/sim"
+	_ "github.com/guichet/guichet/device/camera/v4l2"
 	_ "github.com/guichet/guichet/device/cardreader/pcsc"
 	_ "github.com/guichet/guichet/device/cardreader/sam"
 	_ "github.com/guichet/guichet/device/cardreader/sim"

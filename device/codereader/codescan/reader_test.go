@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/device/camera"
+	camsim "github.com/guichet/guichet/device/camera/sim"
 	"github.com/guichet/guichet/device/codereader"
 	"gocv.io/x/gocv"
 )
@@ -74,7 +75,7 @@ source: till-1
 
 func TestReaderReportsAgainAfterDedupeWindow(t *testing.T) {
 	dir := frameFolder(t, "AGAIN", "AGAIN")
-	cam, err := camera.OpenFolder(camera.FolderOptions{Path: dir, FPS: 30})
+	cam, err := camsim.OpenFolder(camsim.FolderOptions{Path: dir, FPS: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestReaderNeedsConfirmation(t *testing.T) {
 	// The code appears in one frame only: with Confirm 2 it is never
 	// reported, and the recording's end comes out of ReadCode.
 	dir := frameFolder(t, "", "ONCE", "", "")
-	cam, err := camera.OpenFolder(camera.FolderOptions{Path: dir, Once: true, FPS: 30})
+	cam, err := camsim.OpenFolder(camsim.FolderOptions{Path: dir, Once: true, FPS: 30})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,6 @@
-package camera
+// Package v4l2 reads a real camera through Video4Linux2, by OpenCV's
+// videoio. It registers as camera driver "v4l2".
+package v4l2
 
 import (
 	"context"
@@ -7,11 +9,12 @@ import (
 	"sync"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/camera"
 	"gocv.io/x/gocv"
 )
 
 func init() {
-	device.Register(Drivers, "v4l2", func(ctx context.Context, o V4L2Options) (Camera, error) {
+	device.Register(camera.Drivers, "v4l2", func(ctx context.Context, o V4L2Options) (camera.Camera, error) {
 		return OpenV4L2(o)
 	})
 }
@@ -86,7 +89,7 @@ func (c *V4L2) Read(ctx context.Context, dst *gocv.Mat) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return ErrClosed
+		return camera.ErrClosed
 	}
 	if !c.vc.Read(dst) || dst.Empty() {
 		return fmt.Errorf("camera: v4l2 %s: no frame (unplugged?)", c.name)
