@@ -14,16 +14,16 @@ import (
 )
 
 func init() {
-	device.Register(codereader.Drivers, "sim", func(ctx context.Context, o SimOptions) (codereader.Reader, error) {
-		return NewSim(o), nil
+	device.Register(codereader.Drivers, "sim", func(ctx context.Context, o Options) (codereader.Reader, error) {
+		return New(o), nil
 	})
 }
 
 // ErrEnd is returned when a simulated scanner has no more codes.
 var ErrEnd = errors.New("scanner: no more codes")
 
-// SimOptions configure the "sim" driver.
-type SimOptions struct {
+// Options configure the "sim" driver.
+type Options struct {
 	// Codes are yielded in order; a code given as "FORMAT:text" with a
 	// known format ("QR_CODE:...", "EAN_13:...") has that format, any
 	// other is UNKNOWN.
@@ -36,8 +36,8 @@ type SimOptions struct {
 	Source string `yaml:"source"`
 }
 
-// Sim is a simulated scanner: it yields codes from a list or a channel.
-type Sim struct {
+// Reader is a simulated scanner: it yields codes from a list or a channel.
+type Reader struct {
 	codes    []codereader.Code
 	ch       <-chan codereader.Code
 	interval time.Duration
@@ -48,15 +48,15 @@ type Sim struct {
 	i  int
 }
 
-// NewSim returns a scanner that yields o.Codes.
-func NewSim(o SimOptions) *Sim {
+// New returns a scanner that yields o.Codes.
+func New(o Options) *Reader {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
 	if o.Source == "" {
 		o.Source = "sim"
 	}
-	s := &Sim{interval: o.Interval, loop: o.Loop, source: o.Source}
+	s := &Reader{interval: o.Interval, loop: o.Loop, source: o.Source}
 	for _, c := range o.Codes {
 		code := codereader.Code{Format: "UNKNOWN", Text: c}
 		for _, f := range []string{"QR_CODE", "CODE_128", "EAN_13", "EAN_8", "UPC_A"} {
@@ -69,17 +69,17 @@ func NewSim(o SimOptions) *Sim {
 	return s
 }
 
-// NewSimChan returns a scanner that yields the codes sent on ch, as they
+// NewChan returns a scanner that yields the codes sent on ch, as they
 // come, until ch is closed. Codes without a Source get source.
-func NewSimChan(ch <-chan codereader.Code, source string) *Sim {
+func NewChan(ch <-chan codereader.Code, source string) *Reader {
 	if source == "" {
 		source = "sim"
 	}
-	return &Sim{ch: ch, source: source}
+	return &Reader{ch: ch, source: source}
 }
 
 // ReadCode returns the next code.
-func (s *Sim) ReadCode(ctx context.Context) (codereader.Code, error) {
+func (s *Reader) ReadCode(ctx context.Context) (codereader.Code, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var c codereader.Code
@@ -120,4 +120,4 @@ func (s *Sim) ReadCode(ctx context.Context) (codereader.Code, error) {
 }
 
 // Close does nothing: the simulated scanner holds no resources.
-func (s *Sim) Close() error { return nil }
+func (s *Reader) Close() error { return nil }

@@ -34,7 +34,7 @@ func TestSimList(t *testing.T) {
 }
 
 func TestSimLoopAndCancel(t *testing.T) {
-	s := NewSim(SimOptions{Codes: []string{"A", "B"}, Loop: true, Interval: time.Millisecond})
+	s := New(Options{Codes: []string{"A", "B"}, Loop: true, Interval: time.Millisecond})
 	var got string
 	for range 5 {
 		c, err := s.ReadCode(context.Background())
@@ -46,7 +46,7 @@ func TestSimLoopAndCancel(t *testing.T) {
 	if got != "ABABA" {
 		t.Fatalf("got %q", got)
 	}
-	slow := NewSim(SimOptions{Codes: []string{"A"}, Interval: time.Hour})
+	slow := New(Options{Codes: []string{"A"}, Interval: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := slow.ReadCode(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -56,7 +56,7 @@ func TestSimLoopAndCancel(t *testing.T) {
 
 func TestSimChan(t *testing.T) {
 	ch := make(chan codereader.Code, 1)
-	s := NewSimChan(ch, "demo")
+	s := NewChan(ch, "demo")
 	ch <- codereader.Code{Format: "QR_CODE", Text: "hi"}
 	c, err := s.ReadCode(context.Background())
 	if err != nil || c.Text != "hi" || c.Source != "demo" || c.At.IsZero() {
