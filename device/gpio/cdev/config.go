@@ -28,7 +28,7 @@ type Options struct {
 	// Consumer is the label the kernel shows for the requested lines
 	// (GPIO_MAX_NAME_SIZE is 32 bytes with the NUL); "guichet" if empty.
 	Consumer string `yaml:"consumer"`
-	// Lines maps the line names of package device to their wiring.
+	// Lines maps the line names of package gpio to their wiring.
 	Lines map[string]LineOptions `yaml:"lines"`
 	// Extra catches misspelt keys, which are an error rather than ignored.
 	Extra map[string]any `yaml:",inline"`

@@ -21,7 +21,7 @@ type Lines struct {
 	pulses map[string]int
 }
 
-// New returns lines all off, with the names of package device.
+// New returns lines all off, with the names of package gpio.
 func New() *Lines {
 	l := &Lines{state: map[string]bool{}, pulses: map[string]int{}}
 	for _, n := range []string{gpio.LineLEDGreen, gpio.LineLEDRed, gpio.LineBuzzer, gpio.LineDrawer, gpio.LineTamper} {
