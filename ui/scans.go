@@ -5,14 +5,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 // Scans holds the last code read by any scanner, numbered, so the
 // cashier's page can wait for the next one.
 type Scans struct {
 	mu      sync.Mutex
-	last    device.Code
+	last    codereader.Code
 	n       uint64
 	changed chan struct{}
 }
@@ -21,7 +21,7 @@ type Scans struct {
 func NewScans() *Scans { return &Scans{changed: make(chan struct{})} }
 
 // Add records a code.
-func (s *Scans) Add(c device.Code) {
+func (s *Scans) Add(c codereader.Code) {
 	s.mu.Lock()
 	s.last = c
 	s.n++
@@ -39,7 +39,7 @@ func (s *Scans) Count() uint64 {
 
 // Wait returns the last code if its number is above after, waiting up to d
 // for one.
-func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (device.Code, uint64, bool) {
+func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (codereader.Code, uint64, bool) {
 	s.mu.Lock()
 	c, n, ch := s.last, s.n, s.changed
 	s.mu.Unlock()

@@ -35,7 +35,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/eid/vault"
@@ -175,7 +175,7 @@ type Config struct {
 	Store     Store
 	Audit     *audit.Log
 	Vault     *vault.Vault
-	Reader    device.CardReader
+	Reader    cardreader.Reader
 	Faces     Faces
 	Officials *Officials
 	// SubjectKey keys the pseudonymous subject ids (at least 32 bytes,
@@ -408,7 +408,7 @@ func (s *Service) current(ctx context.Context, token string, step Step) (*activa
 // Subject derives the pseudonymous subject id of a card: HMAC-SHA256 under
 // key of the document kind, the issuer and the card's number (the
 // citizen's ID number when the card has one, else the document number).
-func Subject(key []byte, c *device.Card) string {
+func Subject(key []byte, c *cardreader.Card) string {
 	num := c.IDNumber
 	if num == "" {
 		num = c.DocumentNumber
@@ -426,7 +426,7 @@ func Subject(key []byte, c *device.Card) string {
 // ReadCard reads the card on the reader (with access for ICAO 9303 chips),
 // seals its text fields in the vault and keeps its photo in memory for the
 // face match. The card's data is never logged.
-func (s *Service) ReadCard(ctx context.Context, token string, access device.CardAccess) (Screen, error) {
+func (s *Service) ReadCard(ctx context.Context, token string, access cardreader.Access) (Screen, error) {
 	s.mu.Lock()
 	a, err := s.current(ctx, token, StepCard)
 	s.mu.Unlock()
@@ -462,7 +462,7 @@ func (s *Service) ReadCard(ctx context.Context, token string, access device.Card
 	if err != nil {
 		return s.screenLocked(), err
 	}
-	*card = device.Card{}
+	*card = cardreader.Card{}
 	err = s.cfg.Vault.Put(a.id, data)
 	clear(data)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/cardreader/sim"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
@@ -29,7 +29,7 @@ import (
 
 // The citizen of the tests. Their name and numbers must never be found in
 // the state directory or the logs.
-var citizen = device.Card{Kind: "cn-resident", Name: "Zhōu Xiǎomíng", Surname: "DUPONTEL", GivenNames: "MARIE-CLAIRE",
+var citizen = cardreader.Card{Kind: "cn-resident", Name: "Zhōu Xiǎomíng", Surname: "DUPONTEL", GivenNames: "MARIE-CLAIRE",
 	IDNumber: "110101199003078515", DocumentNumber: "E98765432", Address: "12 Rue des Lilas, Nansha",
 	Nationality: "CHN", Issuer: "Nansha PSB", BirthDate: "1990-03-07", Sex: "F", Verified: true}
 
@@ -220,7 +220,7 @@ func (r *rig) activate(t *testing.T, tok string) Screen {
 	if err != nil || sc.Step != StepCard {
 		t.Fatalf("Begin: %+v %v", sc, err)
 	}
-	sc, err = r.svc.ReadCard(ctx, tok, device.CardAccess{})
+	sc, err = r.svc.ReadCard(ctx, tok, cardreader.Access{})
 	if err != nil || sc.Step != StepFace || sc.Document != "cn-resident" || !sc.Verified || sc.Liveness.State != face.Pending {
 		t.Fatalf("ReadCard: %+v %v", sc, err)
 	}
@@ -460,7 +460,7 @@ func TestOfficialsAndSessions(t *testing.T) {
 		t.Fatalf("active session: %v", err)
 	}
 	r.advance(6 * time.Minute)
-	if _, err := r.svc.ReadCard(ctx, tok, device.CardAccess{}); !errors.Is(err, ErrSession) {
+	if _, err := r.svc.ReadCard(ctx, tok, cardreader.Access{}); !errors.Is(err, ErrSession) {
 		t.Fatalf("idle session: %v", err)
 	}
 	if sc := r.svc.Screen(); sc.Step != StepSignIn {

@@ -18,8 +18,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/camera"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
@@ -50,7 +50,7 @@ type desk struct {
 // openDesk opens what the counter needs. The card reader is the one
 // OpenDevices opened; the store is the outbox, which also holds the
 // officials' PINs and the audit log.
-func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, reader device.CardReader, log *slog.Logger) (_ *desk, err error) {
+func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, reader cardreader.Reader, log *slog.Logger) (_ *desk, err error) {
 	subjectKey, err := readSubjectKey(cfg.EID.SubjectKeyFile)
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, read
 	}
 	fcam := cfg.Devices.FaceCamera
 	d.openCam = func(ctx context.Context) (camera.Camera, error) {
-		c, err := camera.Drivers.Open(ctx, fcam.Driver, opts(&fcam.Options))
+		c, err := camera.Drivers.Open(ctx, fcam.Driver, &fcam.Options)
 		if err != nil {
 			return nil, fmt.Errorf("devices.face_camera: %w", err)
 		}
@@ -246,7 +246,7 @@ func (d *desk) Begin(ctx context.Context, token string) (counter.Screen, error) 
 }
 
 // ReadCard reads the card and, once read, starts the camera.
-func (d *desk) ReadCard(ctx context.Context, token string, access device.CardAccess) (counter.Screen, error) {
+func (d *desk) ReadCard(ctx context.Context, token string, access cardreader.Access) (counter.Screen, error) {
 	sc, err := d.svc.ReadCard(ctx, token, access)
 	d.feedFor(token, sc)
 	return sc, err

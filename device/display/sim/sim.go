@@ -9,12 +9,13 @@ import (
 	"sync"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 )
 
 // Display holds the current screen.
 type Display struct {
 	mu      sync.Mutex
-	screen  device.Screen
+	screen  display.Screen
 	version uint64
 	changed chan struct{}
 }
@@ -23,13 +24,13 @@ type Display struct {
 func New() *Display { return &Display{changed: make(chan struct{})} }
 
 func init() {
-	device.Displays.Register("sim", func(context.Context, device.Options) (device.Display, error) { return New(), nil })
+	device.Register(display.Drivers, "sim", func(context.Context, struct{}) (display.Display, error) { return New(), nil })
 }
 
 // Show replaces the screen.
-func (d *Display) Show(_ context.Context, s device.Screen) error {
+func (d *Display) Show(_ context.Context, s display.Screen) error {
 	d.mu.Lock()
-	d.screen = device.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)}
+	d.screen = display.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)}
 	d.version++
 	close(d.changed)
 	d.changed = make(chan struct{})
@@ -39,7 +40,7 @@ func (d *Display) Show(_ context.Context, s device.Screen) error {
 
 // Current returns the screen, its version, and a channel closed at the
 // next change.
-func (d *Display) Current() (device.Screen, uint64, <-chan struct{}) {
+func (d *Display) Current() (display.Screen, uint64, <-chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.screen, d.version, d.changed
