@@ -37,7 +37,7 @@ import (
 	"github.com/guichet/guichet/eid/icao/pa"
 	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/sm"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	tlv "github.com/guichet/guichet/internal/ber"
 )
 
 // Errors of Read besides those of bac and pa.

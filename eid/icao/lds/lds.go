@@ -14,7 +14,7 @@ import (
 	"fmt"
 
 	"github.com/guichet/guichet/eid/icao/mrz"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	tlv "github.com/guichet/guichet/internal/ber"
 )
 
 // AID is the application identifier of the eMRTD application (Part 10 3.1.1).

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/guichet/guichet/eid/icao/tlv"
+	tlv "github.com/guichet/guichet/internal/ber"
 )
 
 // der encodes a DER element; tlv writes minimal definite lengths, which is

@@ -10,7 +10,7 @@ import (
 
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/sm"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	tlv "github.com/guichet/guichet/internal/ber"
 )
 
 // Status words the chip side answers with (ISO/IEC 7816-4 5.6).

@@ -13,7 +13,7 @@ import (
 
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/sm"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	tlv "github.com/guichet/guichet/internal/ber"
 )
 
 // passwordKey derives K_pi = KDF(f(π), 3) (Doc 9303 Part 11 9.7.1).

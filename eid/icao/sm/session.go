@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/guichet/guichet/eid/icao/apdu"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	tlv "github.com/guichet/guichet/internal/ber"
 )
 
 // Errors of secure messaging. A session that returned one of them must be

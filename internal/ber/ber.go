@@ -5,7 +5,7 @@
 // Only the definite length forms are accepted (ISO/IEC 7816-4 forbids the
 // indefinite form), tags are at most three bytes and lengths at most four
 // bytes, so that a hostile chip cannot make the reader allocate or loop.
-package tlv
+package ber
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package tlv
+package ber
 
 import (
 	"bytes"
