@@ -1,10 +1,23 @@
-// Package tlv reads and writes the BER-TLV data objects of ISO/IEC 7816-4
-// (section 5.2) that ICAO Doc 9303 Part 10 uses for every file of the
-// Logical Data Structure and for secure messaging.
+// Package ber reads and writes BER-TLV data objects: the subset of
+// ISO/IEC 8825-1 BER that ISO/IEC 7816-4 (section 5.2) lays down for smart
+// cards and EMV Book 3 Annex B for payment data. ICAO Doc 9303 Part 10 uses
+// it for every file of the Logical Data Structure and for secure messaging
+// (eid/icao and its subpackages), and EMVCo's consumer-presented QR codes
+// carry it (checkout/paycode): one decoder serves both, so that a hostile
+// chip and a hostile QR code meet the same limits.
 //
-// Only the definite length forms are accepted (ISO/IEC 7816-4 forbids the
-// indefinite form), tags are at most three bytes and lengths at most four
-// bytes, so that a hostile chip cannot make the reader allocate or loop.
+// The package sits under internal/ because it is a building block of this
+// module, not a contract offered to others, and because it imports nothing
+// but the standard library: the card protocols can use it without
+// depending on the application, and the payment codes without depending on
+// the card protocols.
+//
+// Only the definite length forms are accepted (ISO/IEC 7816-4 and EMV
+// forbid the indefinite form), tags are at most three bytes, lengths at
+// most four bytes and 1 GiB, and Parse bounds the nesting of constructed
+// objects, so that hostile input cannot make the reader allocate or loop.
+// Every decoding error is a *SyntaxError that says at which byte, and
+// wraps ErrTruncated, ErrBadTag, ErrBadLength or ErrTooDeep.
 package ber
 
 import (
@@ -12,12 +25,47 @@ import (
 	"fmt"
 )
 
-// Errors returned for malformed input; they are wrapped with the offset.
+// Errors returned for malformed input, wrapped in a *SyntaxError.
 var (
-	ErrTruncated = errors.New("tlv: truncated")
-	ErrBadTag    = errors.New("tlv: bad tag")
-	ErrBadLength = errors.New("tlv: bad length")
+	ErrTruncated = errors.New("ber: truncated")
+	ErrBadTag    = errors.New("ber: bad tag")
+	ErrBadLength = errors.New("ber: bad length")
+	ErrTooDeep   = errors.New("ber: constructed objects nested too deep")
 )
+
+// maxLength bounds a value's length, far above any file of a chip or any
+// QR code, so that a claimed length never drives an allocation.
+const maxLength = 1 << 30
+
+// SyntaxError is an error in BER-TLV coding. Offset counts bytes from the
+// start of what was decoded to the start of the faulty object.
+type SyntaxError struct {
+	Offset int
+	Reason string
+	// Err is ErrTruncated, ErrBadTag, ErrBadLength or ErrTooDeep.
+	Err error
+}
+
+// Error says where and what is wrong.
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("BER-TLV at byte %d: %s", e.Offset, e.Reason)
+}
+
+// Unwrap returns the kind of error, for errors.Is.
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+func syntax(kind error, format string, args ...any) *SyntaxError {
+	return &SyntaxError{Reason: fmt.Sprintf(format, args...), Err: kind}
+}
+
+// at moves err, when it is a *SyntaxError, by off bytes.
+func at(err error, off int) error {
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		se.Offset += off
+	}
+	return err
+}
 
 // Object is one decoded data object. Value aliases the decoded input.
 type Object struct {
@@ -34,26 +82,40 @@ func Constructed(tag uint32) bool {
 	return tag&0x20 != 0
 }
 
+// TagString returns tag in upper-case hexadecimal, two digits a byte, as
+// the standards write it: "5F20", "04".
+func TagString(tag uint32) string {
+	switch {
+	case tag > 0xFFFF:
+		return fmt.Sprintf("%06X", tag)
+	case tag > 0xFF:
+		return fmt.Sprintf("%04X", tag)
+	}
+	return fmt.Sprintf("%02X", tag)
+}
+
 // Header decodes the tag and length at the start of b without requiring the
 // value to be present. It returns the tag, the header size and the value
 // length. A reader uses it on the first bytes of a file to learn its size.
 func Header(b []byte) (tag uint32, hdr, n int, err error) {
 	if len(b) == 0 {
-		return 0, 0, 0, ErrTruncated
+		return 0, 0, 0, syntax(ErrTruncated, "no data object (truncated)")
 	}
 	if b[0] == 0x00 || b[0] == 0xFF {
-		// ISO/IEC 7816-4 uses 00 and FF as padding, never as a tag.
-		return 0, 0, 0, fmt.Errorf("%w: first byte %02X", ErrBadTag, b[0])
+		// ISO/IEC 7816-4 and EMV Book 3 use 00 and FF as padding
+		// between records, never as a tag; a file or a QR code read
+		// whole has no reason to carry them.
+		return 0, 0, 0, syntax(ErrBadTag, "byte %#02x where a tag should start (padding or garbage)", b[0])
 	}
 	tag = uint32(b[0])
 	i := 1
 	if b[0]&0x1F == 0x1F {
 		for {
 			if i >= len(b) {
-				return 0, 0, 0, ErrTruncated
+				return 0, 0, 0, syntax(ErrTruncated, "tag %X truncated", tag)
 			}
 			if i >= 3 {
-				return 0, 0, 0, fmt.Errorf("%w: longer than 3 bytes", ErrBadTag)
+				return 0, 0, 0, syntax(ErrBadTag, "tag %X... longer than 3 bytes", tag)
 			}
 			tag = tag<<8 | uint32(b[i])
 			i++
@@ -63,7 +125,7 @@ func Header(b []byte) (tag uint32, hdr, n int, err error) {
 		}
 	}
 	if i >= len(b) {
-		return 0, 0, 0, ErrTruncated
+		return 0, 0, 0, syntax(ErrTruncated, "tag %s has no length (truncated)", TagString(tag))
 	}
 	l := b[i]
 	i++
@@ -71,23 +133,23 @@ func Header(b []byte) (tag uint32, hdr, n int, err error) {
 	case l < 0x80:
 		n = int(l)
 	case l == 0x80:
-		return 0, 0, 0, fmt.Errorf("%w: indefinite form", ErrBadLength)
+		return 0, 0, 0, syntax(ErrBadLength, "tag %s: indefinite length, which ISO/IEC 7816-4 and EMV do not allow", TagString(tag))
 	case l <= 0x84:
 		k := int(l & 0x7F)
 		if i+k > len(b) {
-			return 0, 0, 0, ErrTruncated
+			return 0, 0, 0, syntax(ErrTruncated, "tag %s: length field truncated", TagString(tag))
 		}
 		v := 0
 		for _, c := range b[i : i+k] {
 			v = v<<8 | int(c)
 		}
-		if v < 0 || v > 1<<30 {
-			return 0, 0, 0, fmt.Errorf("%w: %d", ErrBadLength, v)
+		if v < 0 || v > maxLength {
+			return 0, 0, 0, syntax(ErrBadLength, "tag %s: length %d over 1 GiB", TagString(tag), v)
 		}
 		n = v
 		i += k
 	default:
-		return 0, 0, 0, fmt.Errorf("%w: length byte %02X", ErrBadLength, l)
+		return 0, 0, 0, syntax(ErrBadLength, "tag %s: length field of %d bytes", TagString(tag), int(l&0x7F))
 	}
 	return tag, i, n, nil
 }
@@ -99,7 +161,7 @@ func Next(b []byte) (Object, []byte, error) {
 		return Object{}, nil, err
 	}
 	if n > len(b)-hdr {
-		return Object{}, nil, fmt.Errorf("%w: tag %X wants %d bytes, %d left", ErrTruncated, tag, n, len(b)-hdr)
+		return Object{}, nil, syntax(ErrTruncated, "tag %s: length %d runs past the end, %d bytes left (truncated)", TagString(tag), n, len(b)-hdr)
 	}
 	return Object{Tag: tag, Value: b[hdr : hdr+n : hdr+n]}, b[hdr+n:], nil
 }
@@ -111,7 +173,7 @@ func Decode(b []byte) (Object, error) {
 		return Object{}, err
 	}
 	if len(rest) != 0 {
-		return Object{}, fmt.Errorf("tlv: %d bytes after tag %X", len(rest), o.Tag)
+		return Object{}, fmt.Errorf("ber: %d bytes after tag %s", len(rest), TagString(o.Tag))
 	}
 	return o, nil
 }
@@ -123,11 +185,55 @@ func DecodeAll(b []byte) ([]Object, error) {
 	for len(b) > 0 {
 		o, rest, err := Next(b)
 		if err != nil {
-			return nil, fmt.Errorf("at offset %d: %w", off, err)
+			return nil, at(err, off)
 		}
 		off += len(b) - len(rest)
 		out = append(out, o)
 		b = rest
+	}
+	return out, nil
+}
+
+// Node is one object of the tree Parse decodes. Value aliases the input,
+// also for a constructed object; Children is non-nil exactly when the
+// object is constructed.
+type Node struct {
+	Tag      uint32
+	Value    []byte
+	Children []Node
+}
+
+// Parse decodes the sequence of objects that spans b, and the objects
+// inside every constructed one, with at most maxDepth constructed objects
+// one inside another. Errors give the offset from the start of b.
+func Parse(b []byte, maxDepth int) ([]Node, error) {
+	return parse(b, 0, maxDepth)
+}
+
+func parse(b []byte, depth, maxDepth int) ([]Node, error) {
+	var out []Node
+	for off := 0; off < len(b); {
+		o, rest, err := Next(b[off:])
+		if err != nil {
+			return nil, at(err, off)
+		}
+		n := Node{Tag: o.Tag, Value: o.Value}
+		if Constructed(o.Tag) {
+			if depth >= maxDepth {
+				return nil, &SyntaxError{Offset: off, Reason: fmt.Sprintf("tag %s: templates nested more than %d deep", TagString(o.Tag), maxDepth), Err: ErrTooDeep}
+			}
+			children, err := parse(o.Value, depth+1, maxDepth)
+			if err != nil {
+				// The value starts after the header.
+				return nil, at(err, len(b)-len(rest)-len(o.Value))
+			}
+			if children == nil {
+				children = []Node{}
+			}
+			n.Children = children
+		}
+		out = append(out, n)
+		off = len(b) - len(rest)
 	}
 	return out, nil
 }
@@ -139,7 +245,7 @@ func Expect(b []byte, tag uint32) ([]byte, error) {
 		return nil, err
 	}
 	if o.Tag != tag {
-		return nil, fmt.Errorf("tlv: tag %X, want %X", o.Tag, tag)
+		return nil, fmt.Errorf("ber: tag %s, want %s", TagString(o.Tag), TagString(tag))
 	}
 	return o.Value, nil
 }

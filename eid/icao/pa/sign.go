@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"sort"
 
-	tlv "github.com/guichet/guichet/internal/ber"
+	"github.com/guichet/guichet/internal/ber"
 )
 
-// der encodes a DER element; tlv writes minimal definite lengths, which is
+// der encodes a DER element; ber writes minimal definite lengths, which is
 // what DER requires.
-func der(tag byte, content []byte) []byte { return tlv.Encode(uint32(tag), content) }
+func der(tag byte, content []byte) []byte { return ber.Encode(uint32(tag), content) }
 
 func mustMarshal(v any) []byte {
 	b, err := asn1.Marshal(v)

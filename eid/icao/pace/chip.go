@@ -10,7 +10,7 @@ import (
 
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/sm"
-	tlv "github.com/guichet/guichet/internal/ber"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // Status words the chip side answers with (ISO/IEC 7816-4 5.6).
@@ -87,7 +87,7 @@ func (c *Chip) setAT(cmd apdu.Command) (apdu.Response, *sm.Session) {
 	if cmd.CLA != 0x00 || cmd.P1 != 0xC1 || cmd.P2 != 0xA4 {
 		return apdu.Response{SW: apdu.SWWrongParameters}, nil
 	}
-	objs, err := tlv.DecodeAll(cmd.Data)
+	objs, err := ber.DecodeAll(cmd.Data)
 	if err != nil {
 		return fail(c, swWrongData)
 	}
@@ -151,7 +151,7 @@ func (c *Chip) generalAuthenticate(cmd apdu.Command) (apdu.Response, *sm.Session
 	c.step++
 	switch step {
 	case 0:
-		if v, err := tlv.Expect(cmd.Data, 0x7C); err != nil || len(v) != 0 {
+		if v, err := ber.Expect(cmd.Data, 0x7C); err != nil || len(v) != 0 {
 			return fail(c, swWrongData)
 		}
 		c.s = make([]byte, aes.BlockSize)

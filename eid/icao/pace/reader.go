@@ -13,7 +13,7 @@ import (
 
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/sm"
-	tlv "github.com/guichet/guichet/internal/ber"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // passwordKey derives K_pi = KDF(f(π), 3) (Doc 9303 Part 11 9.7.1).
@@ -80,7 +80,7 @@ func (s suite) sessionKeys(k []byte) (enc, mac []byte, err error) {
 // uncompressed point (86) (Doc 9303 Part 11 4.4 and BSI TR-03110 Part 3
 // D.3.4).
 func tokenInput(oid asn1.ObjectIdentifier, pub []byte) []byte {
-	return tlv.Encode(0x7F49, tlv.Encode(0x06, oidContent(oid)), tlv.Encode(0x86, pub))
+	return ber.Encode(0x7F49, ber.Encode(0x06, oidContent(oid)), ber.Encode(0x86, pub))
 }
 
 // token is the authentication token: AES-CMAC under KS_mac over the other
@@ -96,10 +96,10 @@ func token(ksMac []byte, oid asn1.ObjectIdentifier, pub []byte) ([]byte, error) 
 // mseSetAT is the data of MSE:Set AT for PACE: the protocol (80), the
 // password reference (83) and the domain parameters (84).
 func mseSetAT(info Info, ref byte) []byte {
-	d := tlv.Encode(0x80, oidContent(info.Protocol))
+	d := ber.Encode(0x80, oidContent(info.Protocol))
 	d = append(d, 0x83, 0x01, ref)
 	if info.ParameterID >= 0 {
-		d = append(d, tlv.Encode(0x84, big.NewInt(int64(info.ParameterID)).Bytes())...)
+		d = append(d, ber.Encode(0x84, big.NewInt(int64(info.ParameterID)).Bytes())...)
 	}
 	return d
 }
