@@ -34,6 +34,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/mrz"
 )
 
@@ -81,7 +82,7 @@ const (
 type suite struct {
 	name   string
 	keyLen int // AES key bytes
-	c      *curve
+	c      *ecc.Curve
 }
 
 var protocols = []struct {
@@ -127,7 +128,7 @@ type Info struct {
 func (i Info) String() string {
 	s := protocolName(i.Protocol)
 	if c, ok := standardCurves[i.ParameterID]; ok {
-		return s + " " + c.name
+		return s + " " + c.Name
 	}
 	if i.ParameterID >= 0 {
 		return fmt.Sprintf("%s parameters %d", s, i.ParameterID)
@@ -235,10 +236,10 @@ func ParamByName(name string) (int, error) {
 	n := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(name), "NIST "))
 	var names []string
 	for id, c := range standardCurves {
-		if strings.ToLower(strings.TrimPrefix(c.name, "NIST ")) == n {
+		if strings.ToLower(strings.TrimPrefix(c.Name, "NIST ")) == n {
 			return id, nil
 		}
-		names = append(names, strings.TrimPrefix(c.name, "NIST "))
+		names = append(names, strings.TrimPrefix(c.Name, "NIST "))
 	}
 	sort.Strings(names)
 	return 0, fmt.Errorf("%w: curve %q; implemented: %s", ErrUnsupported, name, strings.Join(names, ", "))
