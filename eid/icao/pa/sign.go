@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/internal/ber"
 )
 
@@ -83,7 +84,7 @@ func Sign(s Signer, dgs map[int][]byte) ([]byte, error) {
 	}
 	var sigAlg []byte
 	switch s.Key.Public().(type) {
-	case *ecdsa.PublicKey:
+	case *ecdsa.PublicKey, *ecc.PublicKey:
 		oid, ok := map[crypto.Hash]asn1.ObjectIdentifier{crypto.SHA1: {1, 2, 840, 10045, 4, 1}, crypto.SHA224: {1, 2, 840, 10045, 4, 3, 1}, crypto.SHA256: oidECDSASHA256, crypto.SHA384: {1, 2, 840, 10045, 4, 3, 3}, crypto.SHA512: {1, 2, 840, 10045, 4, 3, 4}}[s.Hash]
 		if !ok {
 			return nil, fmt.Errorf("pa: ECDSA with %v not supported", s.Hash)
