@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/eid/icao"
+	"github.com/guichet/guichet/eid/icao/ecc"
+	"github.com/guichet/guichet/eid/icao/lds"
+	"github.com/guichet/guichet/eid/icao/pa"
 )
 
 // TestRunAnswersVPCD plays vpcd: the program must connect, give its ATR and
@@ -156,5 +159,40 @@ func TestRunPACE(t *testing.T) {
 		if err := run(context.Background(), bad, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestRunBrainpoolSigner issues the card with --signer-curve
+// brainpoolP256r1 and reads it with the CSCA --csca-out wrote: passive
+// authentication verifies a signer crypto/x509 cannot parse.
+func TestRunBrainpoolSigner(t *testing.T) {
+	csca := filepath.Join(t.TempDir(), "csca.pem")
+	peer, stop := startCard(t, "--signer-curve", "brainpoolP256r1", "--csca-out", csca)
+	pool, err := pa.LoadPool(csca)
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	d, err := icao.ReadCard(context.Background(), peer, icao.Access{CAN: "123456"}, icao.Options{SkipPhoto: true, CSCA: pool})
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Verified {
+		t.Fatalf("not verified: %v", d.Unverified)
+	}
+	cms, err := lds.ParseSOD(d.SOD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sod, err := pa.Parse(cms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := sod.Signer.PublicKey.(*ecc.PublicKey); !ok || k.Curve != ecc.BrainpoolP256r1 {
+		t.Fatalf("signer key %T", sod.Signer.PublicKey)
+	}
+	if err := run(context.Background(), []string{"--signer-curve", "secp256k1"}, io.Discard, io.Discard); err == nil {
+		t.Error("--signer-curve secp256k1 accepted")
 	}
 }
