@@ -12,8 +12,8 @@ import (
 // base point G of prime order n and cofactor 1, as all the standardized
 // domain parameters of Doc 9303 Part 11 9.5.1 are. crypto/elliptic only
 // serves a = -3, which the brainpool curves of RFC 5639 are not, so the
-// arithmetic is here, over math/big. It is not constant-time: PACE's
-// secrets live for one card read, and the reader is not a shared host.
+// arithmetic is here, over math/big, not in constant time (see the
+// package documentation).
 type Curve struct {
 	Name               string
 	P, A, B, Gx, Gy, N *big.Int
