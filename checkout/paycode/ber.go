@@ -81,22 +81,7 @@ type BERError = ber.SyntaxError
 
 // parseBER decodes the sequence of data objects in b.
 func parseBER(b []byte) ([]TLV, error) {
-	nodes, err := ber.Parse(b, maxDepth)
-	if err != nil {
-		return nil, err
-	}
-	return fromNodes(nodes), nil
-}
-
-// fromNodes turns the decoder's tree into TLVs, keeping Children nil for a
-// primitive object and non-nil for a constructed one.
-func fromNodes(nodes []ber.Node) []TLV {
-	if nodes == nil {
-		return nil
-	}
-	out := make([]TLV, len(nodes))
-	for i, n := range nodes {
-		out[i] = TLV{Tag: Tag(n.Tag), Value: n.Value, Children: fromNodes(n.Children)}
-	}
-	return out
+	return ber.ParseFunc(b, maxDepth, func(tag uint32, value []byte, children []TLV) TLV {
+		return TLV{Tag: Tag(tag), Value: value, Children: children}
+	})
 }

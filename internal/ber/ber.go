@@ -207,32 +207,40 @@ type Node struct {
 // inside every constructed one, with at most maxDepth constructed objects
 // one inside another. Errors give the offset from the start of b.
 func Parse(b []byte, maxDepth int) ([]Node, error) {
-	return parse(b, 0, maxDepth)
+	return ParseFunc(b, maxDepth, func(tag uint32, value []byte, children []Node) Node {
+		return Node{Tag: tag, Value: value, Children: children}
+	})
 }
 
-func parse(b []byte, depth, maxDepth int) ([]Node, error) {
-	var out []Node
+// ParseFunc is Parse building the caller's own tree type T with mk, so
+// that a caller with its own node type (checkout/paycode's TLV) pays for
+// one tree, not two. children is nil for a primitive object and non-nil,
+// possibly empty, for a constructed one.
+func ParseFunc[T any](b []byte, maxDepth int, mk func(tag uint32, value []byte, children []T) T) ([]T, error) {
+	return parseFunc(b, 0, maxDepth, mk)
+}
+
+func parseFunc[T any](b []byte, depth, maxDepth int, mk func(uint32, []byte, []T) T) ([]T, error) {
+	var out []T
 	for off := 0; off < len(b); {
 		o, rest, err := Next(b[off:])
 		if err != nil {
 			return nil, at(err, off)
 		}
-		n := Node{Tag: o.Tag, Value: o.Value}
+		var children []T
 		if Constructed(o.Tag) {
 			if depth >= maxDepth {
 				return nil, &SyntaxError{Offset: off, Reason: fmt.Sprintf("tag %s: templates nested more than %d deep", TagString(o.Tag), maxDepth), Err: ErrTooDeep}
 			}
-			children, err := parse(o.Value, depth+1, maxDepth)
-			if err != nil {
+			if children, err = parseFunc(o.Value, depth+1, maxDepth, mk); err != nil {
 				// The value starts after the header.
 				return nil, at(err, len(b)-len(rest)-len(o.Value))
 			}
 			if children == nil {
-				children = []Node{}
+				children = []T{}
 			}
-			n.Children = children
 		}
-		out = append(out, n)
+		out = append(out, mk(o.Tag, o.Value, children))
 		off = len(b) - len(rest)
 	}
 	return out, nil
