@@ -11,7 +11,7 @@ import (
 // G lies on the curve and n·G is the point at infinity, which a single
 // wrong digit in p, a, b, G or n would break.
 func TestCurveConstants(t *testing.T) {
-	for id, c := range curves {
+	for id, c := range Curves() {
 		if !c.OnCurve(c.Gx, c.Gy) {
 			t.Errorf("%d %s: G is not on the curve", id, c.Name)
 		}
@@ -90,5 +90,23 @@ type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
-// curves lists every curve of the package.
-var curves = []*Curve{P224, BrainpoolP224r1, P256, BrainpoolP256r1, BrainpoolP320r1, P384, BrainpoolP384r1, BrainpoolP512r1, P521}
+// TestOIDs checks the curves' object identifiers against RFC 5639 4.1 and
+// RFC 5480 2.1.1.1, and that each names its curve back.
+func TestOIDs(t *testing.T) {
+	for c, want := range map[*Curve]string{
+		BrainpoolP224r1: "1.3.36.3.3.2.8.1.1.5", BrainpoolP256r1: "1.3.36.3.3.2.8.1.1.7",
+		BrainpoolP320r1: "1.3.36.3.3.2.8.1.1.9", BrainpoolP384r1: "1.3.36.3.3.2.8.1.1.11",
+		BrainpoolP512r1: "1.3.36.3.3.2.8.1.1.13", P224: "1.3.132.0.33", P256: "1.2.840.10045.3.1.7",
+		P384: "1.3.132.0.34", P521: "1.3.132.0.35",
+	} {
+		if got := c.OID().String(); got != want {
+			t.Errorf("%s: OID %s, want %s", c.Name, got, want)
+		}
+		if back, err := CurveByOID(c.OID()); err != nil || back != c {
+			t.Errorf("%s: CurveByOID = %v, %v", c.Name, back, err)
+		}
+	}
+	if len(Curves()) != 9 {
+		t.Errorf("%d curves", len(Curves()))
+	}
+}

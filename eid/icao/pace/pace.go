@@ -31,7 +31,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/guichet/guichet/eid/icao/ecc"
@@ -233,14 +232,14 @@ func CANPassword(can string) (Password, error) {
 // curve implemented here, by its name: "brainpoolP256r1", "P-256" or
 // "NIST P-256", any case.
 func ParamByName(name string) (int, error) {
-	n := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(name), "NIST "))
-	var names []string
-	for id, c := range standardCurves {
-		if strings.ToLower(strings.TrimPrefix(c.Name, "NIST ")) == n {
+	c, err := ecc.CurveByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	for id, sc := range standardCurves {
+		if sc == c {
 			return id, nil
 		}
-		names = append(names, strings.TrimPrefix(c.Name, "NIST "))
 	}
-	sort.Strings(names)
-	return 0, fmt.Errorf("%w: curve %q; implemented: %s", ErrUnsupported, name, strings.Join(names, ", "))
+	return 0, fmt.Errorf("%w: curve %s has no standardized PACE parameters", ErrUnsupported, c.Name)
 }
