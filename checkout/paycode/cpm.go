@@ -110,7 +110,7 @@ func ParseCPM(text string) (*CPM, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("empty payload")
 	}
-	objs, err := parseBER(raw, 0, 0)
+	objs, err := parseBER(raw)
 	if err != nil {
 		return nil, err
 	}

@@ -281,7 +281,7 @@ func TestClassifyCPMErrorsKeepScheme(t *testing.T) {
 
 func TestBERErrorOffset(t *testing.T) {
 	// The inner '4F', at byte 7+2 = 9 of the payload, claims 9 bytes of 7.
-	_, err := parseBER(mustHex("8505435056303161094F09A0000000555555"), 0, 0)
+	_, err := parseBER(mustHex("8505435056303161094F09A0000000555555"))
 	var be *BERError
 	if !errors.As(err, &be) || be.Offset != 9 {
 		t.Fatalf("parseBER = %v, want a BERError at byte 9", err)

@@ -107,7 +107,7 @@ valid_to: 长期
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Name != "李雷" || c.Nationality != "回" || c.ExpiryDate != sam.LongTerm || c.BirthDate != "1880-01-01" {
+	if c.Name != "李雷" || c.Nation != "回" || c.ExpiryDate != sam.LongTerm || c.BirthDate != "1880-01-01" {
 		t.Fatalf("card %+v", c)
 	}
 }

@@ -4,12 +4,16 @@
 //
 //	guichet-vcard [--vpcd HOST:PORT] [--card FILE] [--mrz DOCNO,YYMMDD,YYMMDD] [--photo FILE] [--csca-out FILE]
 //	              [--access bac|pace|pace-only] [--can DIGITS] [--pace-curve NAME] [--pace-aes 128|192|256]
+//	              [--signer-curve NAME]
 //
 // The card holds the ICAO specimen holder unless --card names a YAML file
 // with the fields of vcard.Holder (document_number, surname, given_names,
 // birth_date, expiry_date, sex, nationality, issuer, personal_number);
 // --mrz overrides the three fields that open the chip. Each start creates a
 // fresh test CSCA; --csca-out writes it for `guichet card read --csca`.
+// --signer-curve puts the CSCA's and the document signer's keys on another
+// curve than P-256: brainpoolP256r1, as several states issue passports,
+// tries passive authentication with a signer crypto/x509 cannot parse.
 //
 // --access chooses how the chip opens: with BAC alone, as older passports;
 // with PACE and BAC, as passports issued since 2018 (the default); or with
@@ -35,6 +39,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/eid/icao"
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/vcard"
 )
@@ -63,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	can := fs.String("can", "123456", "card access number for PACE (`DIGITS`)")
 	curve := fs.String("pace-curve", "brainpoolP256r1", "PACE domain parameters: a standardized curve `NAME` (brainpoolP256r1, P-256, ...)")
 	aesBits := fs.Int("pace-aes", 128, "PACE AES key length in `BITS`: 128, 192 or 256")
+	signerCurve := fs.String("signer-curve", "P-256", "curve `NAME` of the CSCA's and document signer's keys (P-256, brainpoolP256r1, ...)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	iss, err := vcard.NewIssuer("UT")
+	sc, err := ecc.CurveByName(*signerCurve)
+	if err != nil {
+		return fmt.Errorf("--signer-curve: %w", err)
+	}
+	iss, err := vcard.NewIssuerOn("UT", sc)
 	if err != nil {
 		return err
 	}

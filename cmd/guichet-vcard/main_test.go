@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao"
+	"github.com/guichet/guichet/eid/icao/ecc"
+	"github.com/guichet/guichet/eid/icao/lds"
+	"github.com/guichet/guichet/eid/icao/pa"
 )
 
 // TestRunAnswersVPCD plays vpcd: the program must connect, give its ATR and
@@ -119,21 +121,21 @@ func startCard(t *testing.T, args ...string) (vpcdPeer, func() string) {
 // data, and other curves and key lengths; with --access bac the chip has
 // no PACE, and with pace-only no BAC.
 func TestRunPACE(t *testing.T) {
-	mrz := cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
+	mrz := icao.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
 	for _, tt := range []struct {
 		name       string
 		args       []string
-		access     cardreader.Access
+		access     icao.Access
 		wantAccess string
 		hint       string
 		want       error
 	}{
-		{"default, CAN", nil, cardreader.Access{CAN: "123456"}, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN", "offers PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ data or the CAN 123456, and BAC", nil},
+		{"default, CAN", nil, icao.Access{CAN: "123456"}, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN", "offers PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ data or the CAN 123456, and BAC", nil},
 		{"default, MRZ", nil, mrz, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ", "", nil},
-		{"own CAN, P-256, AES-256", []string{"--can", "424242", "--pace-curve", "P-256", "--pace-aes", "256"}, cardreader.Access{CAN: "424242"}, "PACE-ECDH-GM-AES-CBC-CMAC-256 NIST P-256 with the CAN", "CAN 424242", nil},
+		{"own CAN, P-256, AES-256", []string{"--can", "424242", "--pace-curve", "P-256", "--pace-aes", "256"}, icao.Access{CAN: "424242"}, "PACE-ECDH-GM-AES-CBC-CMAC-256 NIST P-256 with the CAN", "CAN 424242", nil},
 		{"BAC alone", []string{"--access", "bac"}, mrz, "BAC", "offers BAC alone", nil},
-		{"BAC alone, CAN", []string{"--access", "bac"}, cardreader.Access{CAN: "123456"}, "", "", icao.ErrNeedMRZ},
-		{"PACE alone, wrong CAN", []string{"--access", "pace-only"}, cardreader.Access{CAN: "123455"}, "", "and no BAC", icao.ErrWrongCAN},
+		{"BAC alone, CAN", []string{"--access", "bac"}, icao.Access{CAN: "123456"}, "", "", icao.ErrNeedMRZ},
+		{"PACE alone, wrong CAN", []string{"--access", "pace-only"}, icao.Access{CAN: "123455"}, "", "and no BAC", icao.ErrWrongCAN},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			peer, stop := startCard(t, tt.args...)
@@ -157,5 +159,40 @@ func TestRunPACE(t *testing.T) {
 		if err := run(context.Background(), bad, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestRunBrainpoolSigner issues the card with --signer-curve
+// brainpoolP256r1 and reads it with the CSCA --csca-out wrote: passive
+// authentication verifies a signer crypto/x509 cannot parse.
+func TestRunBrainpoolSigner(t *testing.T) {
+	csca := filepath.Join(t.TempDir(), "csca.pem")
+	peer, stop := startCard(t, "--signer-curve", "brainpoolP256r1", "--csca-out", csca)
+	pool, err := pa.LoadPool(csca)
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	d, err := icao.ReadCard(context.Background(), peer, icao.Access{CAN: "123456"}, icao.Options{SkipPhoto: true, CSCA: pool})
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Verified {
+		t.Fatalf("not verified: %v", d.Unverified)
+	}
+	cms, err := lds.ParseSOD(d.SOD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sod, err := pa.Parse(cms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := sod.Signer.PublicKey.(*ecc.PublicKey); !ok || k.Curve != ecc.BrainpoolP256r1 {
+		t.Fatalf("signer key %T", sod.Signer.PublicKey)
+	}
+	if err := run(context.Background(), []string{"--signer-curve", "secp256k1"}, io.Discard, io.Discard); err == nil {
+		t.Error("--signer-curve secp256k1 accepted")
 	}
 }

@@ -43,7 +43,7 @@ func runCard(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	var access cardreader.Access
+	var access icao.Access
 	var err error
 	switch {
 	case *mrzData != "" && *mrzLine != "":
@@ -78,7 +78,7 @@ func runCard(ctx context.Context, e *env, args []string) error {
 	defer r.Close()
 	rctx, cancel := context.WithTimeout(ctx, *wait+30*time.Second)
 	defer cancel()
-	card, err := r.ReadCard(rctx, access)
+	card, err := r.ReadCard(rctx, cardreader.Access(access))
 	if err != nil {
 		return err
 	}

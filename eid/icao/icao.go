@@ -8,7 +8,8 @@
 //
 // The chip is reached through an apdu.Transmitter, so the same code reads a
 // PC/SC card and the in-process virtual ePassport. The subpackages hold one
-// protocol concept each: tlv, mrz, apdu, sm, bac, pace, lds and pa.
+// protocol concept each: mrz, apdu, sm, bac, pace, lds and pa; BER-TLV
+// comes from the module's one decoder, internal/ber.
 //
 // # PACE and BAC
 //
@@ -37,7 +38,7 @@ import (
 	"github.com/guichet/guichet/eid/icao/pa"
 	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/sm"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // Errors of Read besides those of bac and pa.
@@ -113,7 +114,7 @@ func badAnswer(err error) error {
 // isProtocol reports whether err comes from the chip's answers rather than
 // from the transport, so that Read can classify it.
 func isProtocol(err error) bool {
-	for _, e := range []error{apdu.ErrMalformed, sm.ErrMAC, sm.ErrMalformed, sm.ErrPadding, bac.ErrBadAnswer, pace.ErrBadAnswer, pace.ErrMalformed, lds.ErrMalformed, tlv.ErrTruncated, tlv.ErrBadTag, tlv.ErrBadLength} {
+	for _, e := range []error{apdu.ErrMalformed, sm.ErrMAC, sm.ErrMalformed, sm.ErrPadding, bac.ErrBadAnswer, pace.ErrBadAnswer, pace.ErrMalformed, lds.ErrMalformed, ber.ErrTruncated, ber.ErrBadTag, ber.ErrBadLength} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -279,15 +280,15 @@ func (c *channel) readFile(ctx context.Context, fid uint16, name string) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	_, hdr, n, err := tlv.Header(head)
-	if errors.Is(err, tlv.ErrTruncated) && len(head) == 4 {
+	_, hdr, n, err := ber.Header(head)
+	if errors.Is(err, ber.ErrTruncated) && len(head) == 4 {
 		// Lengths of three or four bytes need two more header bytes.
 		more, err2 := c.readBinary(ctx, 4, 2, name)
 		if err2 != nil {
 			return nil, err2
 		}
 		head = append(head, more...)
-		_, hdr, n, err = tlv.Header(head)
+		_, hdr, n, err = ber.Header(head)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("icao: %s header: %w", name, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/idnumber"
 )
 
@@ -51,15 +50,34 @@ func SexName(code string) (string, bool) {
 	return s, ok
 }
 
-// Card turns the text block into a cardreader.Card of kind "cn-resident". It
+// Card is the data of a resident identity card as the module reads it and
+// Text.Card checks it. The package owns this type so that the protocol
+// stands without the appliance; a driver converts it to the form the flows
+// use. It is personal data: it never goes into a log.
+type Card struct {
+	IDNumber    string // GB 11643-1999, the check character X in upper case
+	Name        string
+	Sex         string // the word printed on the card: "男", "女"
+	Nation      string // the word printed on the card ("汉"), "" on a residence permit
+	BirthDate   string // YYYY-MM-DD
+	ExpiryDate  string // YYYY-MM-DD, or LongTerm
+	Address     string
+	Issuer      string
+	Photo       []byte
+	PhotoFormat string // "wlt" as the module sends it, or what Options.Photo decoded
+	// Verified is true when the module authenticated the card.
+	Verified bool
+	ReadAt   time.Time
+}
+
+// Card turns the text block into a Card. It
 // checks the ID number (GB 11643-1999: check character, address code, birth
 // date) and that the birth date and sex fields agree with it: a card whose
 // data does not hold together gives an error wrapping ErrCardData. Sex and
-// nation are given as the words printed on the card ("男", "汉"); the
-// nation goes in Nationality, which cardreader.Card uses for it. Dates are
+// nation are given as the words printed on the card ("男", "汉"). Dates are
 // YYYY-MM-DD, and ExpiryDate is LongTerm for a card that does not expire.
 // The photo is left to the caller.
-func (t Text) Card() (*cardreader.Card, error) {
+func (t Text) Card() (*Card, error) {
 	num, err := idnumber.Parse(t.IDNumber)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ID number: %w", ErrCardData, err)
@@ -96,16 +114,15 @@ func (t Text) Card() (*cardreader.Card, error) {
 	if t.Name == "" {
 		return nil, fmt.Errorf("%w: empty name", ErrCardData)
 	}
-	return &cardreader.Card{
-		Kind:        "cn-resident",
-		IDNumber:    normaliseX(t.IDNumber),
-		Name:        t.Name,
-		Sex:         sex,
-		Nationality: nation,
-		BirthDate:   birth,
-		ExpiryDate:  expiry,
-		Address:     t.Address,
-		Issuer:      t.Issuer,
+	return &Card{
+		IDNumber:   normaliseX(t.IDNumber),
+		Name:       t.Name,
+		Sex:        sex,
+		Nation:     nation,
+		BirthDate:  birth,
+		ExpiryDate: expiry,
+		Address:    t.Address,
+		Issuer:     t.Issuer,
 	}, nil
 }
 

@@ -68,7 +68,7 @@ func TestReadCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kind != "cn-resident" || c.Name != "韩梅梅" || c.Sex != "女" || c.Nationality != "汉" ||
+	if c.Name != "韩梅梅" || c.Sex != "女" || c.Nation != "汉" ||
 		c.BirthDate != "1949-12-31" || c.ExpiryDate != "2040-01-01" || c.IDNumber != "11010519491231002X" ||
 		c.Issuer != "北京市公安局朝阳分局" || c.Address != "北京市朝阳区示例路1号" || !c.Verified || c.ReadAt.IsZero() {
 		t.Fatalf("card %+v", c)

@@ -132,7 +132,7 @@ func TestCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Kind != "cn-resident" || c.Name != "韩梅梅" || c.Sex != "女" || c.Nationality != "汉" ||
+	if c.Name != "韩梅梅" || c.Sex != "女" || c.Nation != "汉" ||
 		c.BirthDate != "1949-12-31" || c.ExpiryDate != "2040-01-01" || c.IDNumber != "11010519491231002X" ||
 		c.Address != "北京市朝阳区示例路1号" || c.Issuer != "北京市公安局朝阳分局" {
 		t.Fatalf("card %+v", c)
@@ -145,7 +145,7 @@ func TestCard(t *testing.T) {
 	}
 	j := specimen()
 	j.Type, j.Nation = "J", ""
-	if c, err := j.Card(); err != nil || c.Nationality != "" {
+	if c, err := j.Card(); err != nil || c.Nation != "" {
 		t.Fatalf("residence permit: %+v, %v", c, err)
 	}
 }

@@ -46,11 +46,11 @@ func benchRead(b *testing.B, doc *vcard.Document, access cardreader.Access, want
 		card := vcard.NewCard(doc, nil)
 		t := apdu.TransmitFunc(func(_ context.Context, cmd []byte) ([]byte, error) { return card.Respond(cmd), nil })
 		start := time.Now()
-		dd, err := icao.ReadCard(ctx, t, access, icao.Options{CSCA: pool})
+		dd, err := icao.ReadCard(ctx, t, toAccess(access), icao.Options{CSCA: pool})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if !dd.Card(time.Now()).Verified || dd.Access != wantAccess {
+		if !dd.Holder(time.Now()).Verified || dd.Access != wantAccess {
 			b.Fatalf("in-process read: verified %v, access %q", dd.Verified, dd.Access)
 		}
 		local = append(local, time.Since(start))

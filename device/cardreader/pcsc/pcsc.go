@@ -201,7 +201,7 @@ func (r *Reader) waitCard(ctx context.Context, c *scard.Context, reader string) 
 // Verified only if passive authentication succeeded against the configured
 // CSCAs.
 func (r *Reader) ReadCard(ctx context.Context, access cardreader.Access) (*cardreader.Card, error) {
-	if err := icao.CheckAccess(access); err != nil {
+	if err := icao.CheckAccess(toAccess(access)); err != nil {
 		return nil, fmt.Errorf("pcsc: %w", err)
 	}
 	r.mu.Lock()
@@ -245,7 +245,7 @@ func (r *Reader) ReadCard(ctx context.Context, access cardreader.Access) (*cardr
 		}
 		return resp, nil
 	})
-	doc, err := icao.ReadCard(ctx, t, access, icao.Options{CSCA: r.pool})
+	doc, err := icao.ReadCard(ctx, t, toAccess(access), icao.Options{CSCA: r.pool})
 	if err != nil {
 		slog.Warn("pcsc: card read failed", "reader", reader, "err", err)
 		return nil, err
@@ -260,5 +260,5 @@ func (r *Reader) ReadCard(ctx context.Context, access cardreader.Access) (*cardr
 	if doc.Unverified != nil {
 		slog.Warn("pcsc: card not verified", "reader", reader, "reason", doc.Unverified)
 	}
-	return doc.Card(time.Now()), nil
+	return toDevice(doc.Holder(time.Now())), nil
 }

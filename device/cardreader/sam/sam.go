@@ -103,7 +103,11 @@ func Open(ctx context.Context, o Options) (*Dev, error) {
 // firmware-bridge/sam.Text.Card) and a card that does not hold together is
 // an error wrapping sam.ErrCardData of package firmware-bridge/sam.
 func (d *Dev) ReadCard(ctx context.Context, _ cardreader.Access) (*cardreader.Card, error) {
-	return d.client.ReadCard(ctx)
+	c, err := d.client.ReadCard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return toDevice(c), nil
 }
 
 // Client gives access to the module's other commands, for self-tests.

@@ -29,13 +29,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
-	"github.com/makiuchi-d/gozxing/qrcode/encoder"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/internal/qr"
 )
 
 // Lit and Unlit are the only two values a rendered pixel takes.
@@ -47,11 +45,11 @@ var (
 // QuietZone is the width, in modules, of the light margin kept around the
 // QR symbol, as ISO/IEC 18004 requires (4X). It cannot be narrowed here:
 // beyond it the panel is dark, and a scanner would take that for modules.
-const QuietZone = 4
+const QuietZone = qr.QuietZone
 
 // MaxPayload is the most bytes a QR symbol can carry (version 40-L in byte
 // mode, ISO/IEC 18004); longer payloads are refused before any work.
-const MaxPayload = 2953
+const MaxPayload = qr.MaxPayload
 
 // MaxSide bounds the panel size accepted, to keep a bad configuration from
 // allocating a huge image.
@@ -139,63 +137,37 @@ func Fit(line string, cols int) []rune {
 // Code renders payload as a QR code, error correction level M, with its
 // quiet zone, at the largest whole number of pixels per module whose symbol
 // fits in a square of side pixels. Dark modules are Unlit, light ones Lit.
+// The symbol is the one package internal/qr encodes, the same the UI's PNG
+// shows.
 func Code(payload string, side int) (*image.Gray, error) {
 	m, err := Modules(payload)
 	if err != nil {
 		return nil, err
 	}
-	n := m.GetWidth()
-	total := n + 2*QuietZone
+	total := m.Size() + 2*QuietZone
 	scale := side / total
 	if scale < 1 {
 		return nil, fmt.Errorf("%w: %d bytes need %d modules with quiet zone, panel has %d pixels",
 			ErrTooBig, len(payload), total, side)
 	}
-	img := image.NewGray(image.Rect(0, 0, total*scale, total*scale))
-	for i := range img.Pix {
-		img.Pix[i] = Lit.Y
-	}
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			if m.Get(x, y) != 1 {
-				continue
-			}
-			x0, y0 := (x+QuietZone)*scale, (y+QuietZone)*scale
-			for dy := 0; dy < scale; dy++ {
-				row := img.Pix[(y0+dy)*img.Stride+x0:]
-				for dx := 0; dx < scale; dx++ {
-					row[dx] = Unlit.Y
-				}
-			}
-		}
-	}
-	return img, nil
+	// qr draws dark modules 0 and light ones 255: Unlit and Lit.
+	return m.Image(scale), nil
 }
 
-// Modules encodes payload as a QR symbol (ISO/IEC 18004) at error
-// correction level M, which recovers about 15% of damaged codewords (glare
-// on the panel's glass), without quiet zone. A payload that is not ASCII is
-// encoded as UTF-8 behind an ECI designator so that phones do not read it as
-// ISO 8859-1, the default of byte mode.
-func Modules(payload string) (*encoder.ByteMatrix, error) {
-	if payload == "" {
-		return nil, errors.New("render: empty QR payload")
+// Modules encodes payload as a QR symbol (ISO/IEC 18004) without quiet
+// zone, with the choices of package internal/qr: error correction level M,
+// which recovers about 15% of damaged codewords (glare on the panel's
+// glass), and UTF-8 behind an ECI designator for a payload that is not
+// ASCII.
+func Modules(payload string) (*qr.Matrix, error) {
+	m, err := qr.Encode(payload)
+	if errors.Is(err, qr.ErrTooBig) {
+		return nil, fmt.Errorf("%w: %v", ErrTooBig, err)
 	}
-	if len(payload) > MaxPayload {
-		return nil, fmt.Errorf("%w: %d bytes, a QR code holds at most %d", ErrTooBig, len(payload), MaxPayload)
-	}
-	if !utf8.ValidString(payload) {
-		return nil, errors.New("render: QR payload is not valid UTF-8")
-	}
-	var hints map[gozxing.EncodeHintType]any
-	if !isASCII(payload) {
-		hints = map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_CHARACTER_SET: "UTF-8"}
-	}
-	q, err := encoder.Encoder_encode(payload, decoder.ErrorCorrectionLevel_M, hints)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %d bytes: %v", ErrTooBig, len(payload), err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
-	return q.GetMatrix(), nil
+	return m, nil
 }
 
 // fold returns the printable ASCII letter that r is an accented form of,
@@ -216,15 +188,6 @@ func fold(r rune) rune {
 		}
 	}
 	return base
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // copyGray copies src into dst with src's origin at at, clipped to dst.

@@ -14,7 +14,7 @@ import (
 	"fmt"
 
 	"github.com/guichet/guichet/eid/icao/mrz"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // AID is the application identifier of the eMRTD application (Part 10 3.1.1).
@@ -65,11 +65,11 @@ func wrap(err error) error { return fmt.Errorf("%w: %w", ErrMalformed, err) }
 
 // ParseCOM decodes EF.COM (tag 60).
 func ParseCOM(b []byte) (*COM, error) {
-	v, err := tlv.Expect(b, 0x60)
+	v, err := ber.Expect(b, 0x60)
 	if err != nil {
 		return nil, wrap(fmt.Errorf("EF.COM: %w", err))
 	}
-	objs, err := tlv.DecodeAll(v)
+	objs, err := ber.DecodeAll(v)
 	if err != nil {
 		return nil, wrap(fmt.Errorf("EF.COM: %w", err))
 	}
@@ -114,20 +114,20 @@ func EncodeCOM(dgs ...int) []byte {
 	for _, n := range dgs {
 		list = append(list, Tag(n))
 	}
-	return tlv.Encode(0x60,
-		tlv.Encode(0x5F01, []byte("0107")),
-		tlv.Encode(0x5F36, []byte("040000")),
-		tlv.Encode(0x5C, list))
+	return ber.Encode(0x60,
+		ber.Encode(0x5F01, []byte("0107")),
+		ber.Encode(0x5F36, []byte("040000")),
+		ber.Encode(0x5C, list))
 }
 
 // ParseDG1 decodes DG1 (tag 61, MRZ in 5F1F) and parses the MRZ, check
 // digits included.
 func ParseDG1(b []byte) (*mrz.Document, string, error) {
-	v, err := tlv.Expect(b, 0x61)
+	v, err := ber.Expect(b, 0x61)
 	if err != nil {
 		return nil, "", wrap(fmt.Errorf("DG1: %w", err))
 	}
-	z, ok, err := tlv.Find(v, 0x5F1F)
+	z, ok, err := ber.Find(v, 0x5F1F)
 	if err != nil || !ok {
 		return nil, "", wrap(fmt.Errorf("DG1 has no MRZ (5F1F): %v", err))
 	}
@@ -140,13 +140,13 @@ func ParseDG1(b []byte) (*mrz.Document, string, error) {
 
 // EncodeDG1 encodes the MRZ (lines concatenated, without line breaks) as DG1.
 func EncodeDG1(mrzText string) []byte {
-	return tlv.Encode(0x61, tlv.Encode(0x5F1F, []byte(mrzText)))
+	return ber.Encode(0x61, ber.Encode(0x5F1F, []byte(mrzText)))
 }
 
 // ParseSOD removes the EF.SOD wrapper (tag 77) and returns the CMS
 // SignedData inside.
 func ParseSOD(b []byte) ([]byte, error) {
-	v, err := tlv.Expect(b, 0x77)
+	v, err := ber.Expect(b, 0x77)
 	if err != nil {
 		return nil, wrap(fmt.Errorf("EF.SOD: %w", err))
 	}
@@ -154,7 +154,7 @@ func ParseSOD(b []byte) ([]byte, error) {
 }
 
 // EncodeSOD wraps a CMS SignedData as EF.SOD.
-func EncodeSOD(cms []byte) []byte { return tlv.Encode(0x77, cms) }
+func EncodeSOD(cms []byte) []byte { return ber.Encode(0x77, cms) }
 
 // Image formats of a face image.
 const (
@@ -192,15 +192,15 @@ func sniff(b []byte) string {
 // face, each with a biometric data block (5F2E) in the format of ISO/IEC
 // 19794-5:2005 (facial record header "FAC\0").
 func ParseDG2(b []byte) ([]Face, error) {
-	v, err := tlv.Expect(b, 0x75)
+	v, err := ber.Expect(b, 0x75)
 	if err != nil {
 		return nil, wrap(fmt.Errorf("DG2: %w", err))
 	}
-	group, err := tlv.Expect(v, 0x7F61)
+	group, err := ber.Expect(v, 0x7F61)
 	if err != nil {
 		return nil, wrap(fmt.Errorf("DG2 group template: %w", err))
 	}
-	objs, err := tlv.DecodeAll(group)
+	objs, err := ber.DecodeAll(group)
 	if err != nil {
 		return nil, wrap(fmt.Errorf("DG2 group template: %w", err))
 	}
@@ -215,12 +215,12 @@ func ParseDG2(b []byte) ([]Face, error) {
 			count = int(o.Value[0])
 		case 0x7F60:
 			templates++
-			bdb, ok, err := tlv.Find(o.Value, 0x5F2E)
+			bdb, ok, err := ber.Find(o.Value, 0x5F2E)
 			if err != nil {
 				return nil, wrap(fmt.Errorf("DG2 template: %w", err))
 			}
 			if !ok {
-				if _, enc, _ := tlv.Find(o.Value, 0x7F2E); enc {
+				if _, enc, _ := ber.Find(o.Value, 0x7F2E); enc {
 					return nil, wrap(errors.New("DG2 face is enciphered (7F2E), not supported"))
 				}
 				return nil, wrap(errors.New("DG2 template has no biometric data block (5F2E)"))
@@ -316,12 +316,12 @@ func EncodeDG2(f Face) ([]byte, error) {
 	rec := append([]byte("FAC\x00010\x00"), 0, 0, 0, 0, 0, 1)
 	binary.BigEndian.PutUint32(rec[8:12], uint32(14+len(block)))
 	rec = append(rec, block...)
-	header := tlv.Encode(0xA1,
-		tlv.Encode(0x80, []byte{0x01, 0x01}),
-		tlv.Encode(0x81, []byte{0x02}),
-		tlv.Encode(0x87, []byte{0x01, 0x01}),
-		tlv.Encode(0x88, []byte{0x00, 0x08}))
-	return tlv.Encode(0x75, tlv.Encode(0x7F61,
-		tlv.Encode(0x02, []byte{1}),
-		tlv.Encode(0x7F60, header, tlv.Encode(0x5F2E, rec)))), nil
+	header := ber.Encode(0xA1,
+		ber.Encode(0x80, []byte{0x01, 0x01}),
+		ber.Encode(0x81, []byte{0x02}),
+		ber.Encode(0x87, []byte{0x01, 0x01}),
+		ber.Encode(0x88, []byte{0x00, 0x08}))
+	return ber.Encode(0x75, ber.Encode(0x7F61,
+		ber.Encode(0x02, []byte{1}),
+		ber.Encode(0x7F60, header, ber.Encode(0x5F2E, rec)))), nil
 }

@@ -9,7 +9,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -100,10 +100,10 @@ func TestHostile(t *testing.T) {
 		"wrong outer tag":   append([]byte{0x76}, good[1:]...),
 		"lying image type":  lying,
 		"bad record length": badLen,
-		"no template":       tlv.Encode(0x75, tlv.Encode(0x7F61, tlv.Encode(0x02, []byte{1}))),
-		"count mismatch":    tlv.Encode(0x75, tlv.Encode(0x7F61, tlv.Encode(0x02, []byte{2}), tlv.Encode(0x7F60, tlv.Encode(0x5F2E, []byte("FAC\x00"))))),
-		"enciphered":        tlv.Encode(0x75, tlv.Encode(0x7F61, tlv.Encode(0x02, []byte{1}), tlv.Encode(0x7F60, tlv.Encode(0x7F2E, []byte{1})))),
-		"huge point count":  tlv.Encode(0x75, tlv.Encode(0x7F61, tlv.Encode(0x02, []byte{1}), tlv.Encode(0x7F60, tlv.Encode(0x5F2E, append([]byte("FAC\x00010\x00\x00\x00\x00\x22\x00\x01"), 0, 0, 0, 20, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))))),
+		"no template":       ber.Encode(0x75, ber.Encode(0x7F61, ber.Encode(0x02, []byte{1}))),
+		"count mismatch":    ber.Encode(0x75, ber.Encode(0x7F61, ber.Encode(0x02, []byte{2}), ber.Encode(0x7F60, ber.Encode(0x5F2E, []byte("FAC\x00"))))),
+		"enciphered":        ber.Encode(0x75, ber.Encode(0x7F61, ber.Encode(0x02, []byte{1}), ber.Encode(0x7F60, ber.Encode(0x7F2E, []byte{1})))),
+		"huge point count":  ber.Encode(0x75, ber.Encode(0x7F61, ber.Encode(0x02, []byte{1}), ber.Encode(0x7F60, ber.Encode(0x5F2E, append([]byte("FAC\x00010\x00\x00\x00\x00\x22\x00\x01"), 0, 0, 0, 20, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))))),
 	} {
 		if _, err := ParseDG2(in); !errors.Is(err, ErrMalformed) {
 			t.Errorf("DG2 %s: %v", name, err)

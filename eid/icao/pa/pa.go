@@ -24,6 +24,8 @@ import (
 	"math/big"
 	"sort"
 
+	"github.com/guichet/guichet/eid/icao/ecc"
+
 	_ "crypto/sha1" // hash functions named by Doc 9303 Part 12
 	_ "crypto/sha256"
 	_ "crypto/sha512"
@@ -267,9 +269,18 @@ func Parse(cms []byte) (*SOD, error) {
 	if len(sd.Certificates.Bytes) == 0 {
 		return nil, malformed("no document signer certificate")
 	}
-	certs, err := x509.ParseCertificates(sd.Certificates.Bytes)
-	if err != nil {
-		return nil, malformed("certificates: %v", err)
+	var certs []*x509.Certificate
+	for rest := sd.Certificates.Bytes; len(rest) > 0; {
+		var raw asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &raw); err != nil {
+			return nil, malformed("certificates: %v", err)
+		}
+		c, err := ParseCertificate(raw.FullBytes)
+		if err != nil {
+			return nil, malformed("certificates: %v", err)
+		}
+		certs = append(certs, c)
 	}
 	for _, c := range certs {
 		if matchSID(si.SID, c) {
@@ -365,29 +376,48 @@ func verify(pub any, alg pkix.AlgorithmIdentifier, fallback crypto.Hash, msg, si
 		}
 		return rsa.VerifyPSS(k, h, digest(h), sig, &rsa.PSSOptions{SaltLength: p.SaltLength, Hash: h})
 	case ecdsaHashes[oid.String()] != 0, oid.Equal(oidECPublicKey):
-		k, ok := pub.(*ecdsa.PublicKey)
-		if !ok {
-			return errors.New("ECDSA signature from a non-EC key")
-		}
 		h := ecdsaHashes[oid.String()]
 		if h == 0 {
 			h = fallback
 		}
-		if !ecdsa.VerifyASN1(k, digest(h), sig) {
-			return errors.New("ECDSA signature invalid")
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			if !ecdsa.VerifyASN1(k, digest(h), sig) {
+				return errors.New("ECDSA signature invalid")
+			}
+		case *ecc.PublicKey:
+			// A curve crypto/ecdsa lacks (brainpool), parsed by
+			// ParseCertificate.
+			if !ecc.VerifyASN1(k, digest(h), sig) {
+				return fmt.Errorf("ECDSA signature on %s invalid", k.Curve.Name)
+			}
+		default:
+			return errors.New("ECDSA signature from a non-EC key")
 		}
 		return nil
 	case len(oid) == len(oidECDSAPlain)+1 && oid[:len(oidECDSAPlain)].Equal(oidECDSAPlain) && ecdsaPlainHashs[oid[len(oid)-1]] != 0:
-		k, ok := pub.(*ecdsa.PublicKey)
-		if !ok {
+		d := digest(ecdsaPlainHashs[oid[len(oid)-1]])
+		var n int
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			n = (k.Curve.Params().BitSize + 7) / 8
+		case *ecc.PublicKey:
+			n = k.Curve.Size
+		default:
 			return errors.New("ECDSA signature from a non-EC key")
 		}
-		n := (k.Curve.Params().BitSize + 7) / 8
 		if len(sig) != 2*n {
 			return fmt.Errorf("plain ECDSA signature of %d bytes, want %d", len(sig), 2*n)
 		}
 		r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
-		if !ecdsa.Verify(k, digest(ecdsaPlainHashs[oid[len(oid)-1]]), r, s) {
+		ok := false
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			ok = ecdsa.Verify(k, d, r, s)
+		case *ecc.PublicKey:
+			ok = ecc.Verify(k, d, r, s)
+		}
+		if !ok {
 			return errors.New("ECDSA signature invalid")
 		}
 		return nil

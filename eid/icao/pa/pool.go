@@ -13,7 +13,8 @@ import (
 const maxCertFile = 16 << 20
 
 // ParseCertificates decodes the certificates in b: PEM blocks of type
-// CERTIFICATE, or a single DER certificate.
+// CERTIFICATE, or a single DER certificate. Keys on curves crypto/x509
+// lacks are parsed as ParseCertificate says.
 func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	rest := b
@@ -26,7 +27,7 @@ func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
-		c, err := x509.ParseCertificate(blk.Bytes)
+		c, err := ParseCertificate(blk.Bytes)
 		if err != nil {
 			return nil, err
 		}
@@ -35,7 +36,7 @@ func ParseCertificates(b []byte) ([]*x509.Certificate, error) {
 	if out != nil {
 		return out, nil
 	}
-	c, err := x509.ParseCertificate(b)
+	c, err := ParseCertificate(b)
 	if err != nil {
 		return nil, fmt.Errorf("neither PEM nor DER certificate: %w", err)
 	}

@@ -11,12 +11,13 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/eid/icao/ecc"
+	"github.com/guichet/guichet/internal/ber"
 )
 
-// der encodes a DER element; tlv writes minimal definite lengths, which is
+// der encodes a DER element; ber writes minimal definite lengths, which is
 // what DER requires.
-func der(tag byte, content []byte) []byte { return tlv.Encode(uint32(tag), content) }
+func der(tag byte, content []byte) []byte { return ber.Encode(uint32(tag), content) }
 
 func mustMarshal(v any) []byte {
 	b, err := asn1.Marshal(v)
@@ -83,7 +84,7 @@ func Sign(s Signer, dgs map[int][]byte) ([]byte, error) {
 	}
 	var sigAlg []byte
 	switch s.Key.Public().(type) {
-	case *ecdsa.PublicKey:
+	case *ecdsa.PublicKey, *ecc.PublicKey:
 		oid, ok := map[crypto.Hash]asn1.ObjectIdentifier{crypto.SHA1: {1, 2, 840, 10045, 4, 1}, crypto.SHA224: {1, 2, 840, 10045, 4, 3, 1}, crypto.SHA256: oidECDSASHA256, crypto.SHA384: {1, 2, 840, 10045, 4, 3, 3}, crypto.SHA512: {1, 2, 840, 10045, 4, 3, 4}}[s.Hash]
 		if !ok {
 			return nil, fmt.Errorf("pa: ECDSA with %v not supported", s.Hash)

@@ -4,7 +4,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // FileCardAccess is the file identifier of EF.CardAccess in the master
@@ -86,9 +86,9 @@ func EncodeCardAccess(infos ...Info) ([]byte, error) {
 			p, _ := asn1.Marshal(i.ParameterID)
 			seq = append(seq, p...)
 		}
-		body = append(body, tlv.Encode(0x30, seq)...)
+		body = append(body, ber.Encode(0x30, seq)...)
 	}
-	return tlv.Encode(0x31, body), nil
+	return ber.Encode(0x31, body), nil
 }
 
 // oidContent is the content octets of oid's DER encoding, as MSE:Set AT's
@@ -99,16 +99,16 @@ func oidContent(oid asn1.ObjectIdentifier) []byte {
 		// Only the package's own protocol identifiers reach here.
 		panic(fmt.Sprintf("pace: protocol %v: %v", oid, err))
 	}
-	o, _ := tlv.Decode(der)
+	o, _ := ber.Decode(der)
 	return o.Value
 }
 
 // dynamicAuth wraps objects in dynamic authentication data, DO'7C'.
 func dynamicAuth(tag uint32, value []byte) []byte {
 	if value == nil {
-		return tlv.Encode(0x7C)
+		return ber.Encode(0x7C)
 	}
-	return tlv.Encode(0x7C, tlv.Encode(tag, value))
+	return ber.Encode(0x7C, ber.Encode(tag, value))
 }
 
 // parseDynamicAuth checks that b is exactly one DO'7C' holding the data
@@ -116,11 +116,11 @@ func dynamicAuth(tag uint32, value []byte) []byte {
 // extra may follow it (the certificate authority references 87 and 88 of
 // the last step) and are ignored; any other object is an error.
 func parseDynamicAuth(b []byte, tag uint32, extra ...uint32) ([]byte, error) {
-	v, err := tlv.Expect(b, 0x7C)
+	v, err := ber.Expect(b, 0x7C)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dynamic authentication data: %w", ErrMalformed, err)
 	}
-	objs, err := tlv.DecodeAll(v)
+	objs, err := ber.DecodeAll(v)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dynamic authentication data: %w", ErrMalformed, err)
 	}

@@ -9,8 +9,9 @@ import (
 	"math/big"
 
 	"github.com/guichet/guichet/eid/icao/apdu"
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/sm"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // Status words the chip side answers with (ISO/IEC 7816-4 5.6).
@@ -36,7 +37,7 @@ type Chip struct {
 	pw        []byte // f(π) of the password the reader named
 	s         []byte
 	skMap     *big.Int
-	g         point
+	g         ecc.Point
 	sk        *big.Int
 	pk, pkPCD []byte // the chip's and the reader's ephemeral keys
 	ksEnc     []byte
@@ -87,7 +88,7 @@ func (c *Chip) setAT(cmd apdu.Command) (apdu.Response, *sm.Session) {
 	if cmd.CLA != 0x00 || cmd.P1 != 0xC1 || cmd.P2 != 0xA4 {
 		return apdu.Response{SW: apdu.SWWrongParameters}, nil
 	}
-	objs, err := tlv.DecodeAll(cmd.Data)
+	objs, err := ber.DecodeAll(cmd.Data)
 	if err != nil {
 		return fail(c, swWrongData)
 	}
@@ -151,7 +152,7 @@ func (c *Chip) generalAuthenticate(cmd apdu.Command) (apdu.Response, *sm.Session
 	c.step++
 	switch step {
 	case 0:
-		if v, err := tlv.Expect(cmd.Data, 0x7C); err != nil || len(v) != 0 {
+		if v, err := ber.Expect(cmd.Data, 0x7C); err != nil || len(v) != 0 {
 			return fail(c, swWrongData)
 		}
 		c.s = make([]byte, aes.BlockSize)
@@ -172,34 +173,34 @@ func (c *Chip) generalAuthenticate(cmd apdu.Command) (apdu.Response, *sm.Session
 		if err != nil {
 			return fail(c, swWrongData)
 		}
-		pkMapPCD, err := cv.decode(b)
+		pkMapPCD, err := cv.Decode(b)
 		if err != nil {
 			return fail(c, swWrongData)
 		}
-		if c.skMap, err = cv.privateKey(c.rnd); err != nil {
+		if c.skMap, err = cv.PrivateKey(c.rnd); err != nil {
 			return fail(c, 0x6F00)
 		}
-		if c.g, err = cv.mapGenerator(c.s, cv.mul(c.skMap, pkMapPCD)); err != nil {
+		if c.g, err = mapGenerator(cv, c.s, cv.Mul(c.skMap, pkMapPCD)); err != nil {
 			return fail(c, swWrongData)
 		}
-		return apdu.Response{Data: dynamicAuth(0x82, cv.encode(cv.mul(c.skMap, cv.generator()))), SW: apdu.SWOK}, nil
+		return apdu.Response{Data: dynamicAuth(0x82, cv.Encode(cv.Mul(c.skMap, cv.Generator()))), SW: apdu.SWOK}, nil
 	case 2:
 		b, err := parseDynamicAuth(cmd.Data, 0x83)
 		if err != nil {
 			return fail(c, swWrongData)
 		}
-		pkPCD, err := cv.decode(b)
+		pkPCD, err := cv.Decode(b)
 		if err != nil {
 			return fail(c, swWrongData)
 		}
-		if c.sk, err = cv.privateKey(c.rnd); err != nil {
+		if c.sk, err = cv.PrivateKey(c.rnd); err != nil {
 			return fail(c, 0x6F00)
 		}
-		c.pk, c.pkPCD = cv.encode(cv.mul(c.sk, c.g)), cv.encode(pkPCD)
+		c.pk, c.pkPCD = cv.Encode(cv.Mul(c.sk, c.g)), cv.Encode(pkPCD)
 		if bytes.Equal(c.pk, c.pkPCD) {
 			return fail(c, swWrongData)
 		}
-		k, err := cv.sharedSecret(c.sk, pkPCD)
+		k, err := sharedSecret(cv, c.sk, pkPCD)
 		if err != nil {
 			return fail(c, swWrongData)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/apdu/apdutest"
+	"github.com/guichet/guichet/eid/icao/ecc"
 )
 
 func TestParseCardAccessHostile(t *testing.T) {
@@ -245,7 +246,7 @@ func FuzzParseDynamicAuth(f *testing.F) {
 		if len(b) > 0 {
 			// Whatever the chip sends as its mapping key, the reader
 			// only takes points of the curve.
-			if p, err := brainpoolP256r1.decode(b); err == nil && !brainpoolP256r1.onCurve(p.x, p.y) {
+			if p, err := ecc.BrainpoolP256r1.Decode(b); err == nil && !ecc.BrainpoolP256r1.OnCurve(p.X, p.Y) {
 				t.Fatal("off-curve point accepted")
 			}
 		}

@@ -31,9 +31,9 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/mrz"
 )
 
@@ -81,7 +81,7 @@ const (
 type suite struct {
 	name   string
 	keyLen int // AES key bytes
-	c      *curve
+	c      *ecc.Curve
 }
 
 var protocols = []struct {
@@ -127,7 +127,7 @@ type Info struct {
 func (i Info) String() string {
 	s := protocolName(i.Protocol)
 	if c, ok := standardCurves[i.ParameterID]; ok {
-		return s + " " + c.name
+		return s + " " + c.Name
 	}
 	if i.ParameterID >= 0 {
 		return fmt.Sprintf("%s parameters %d", s, i.ParameterID)
@@ -232,14 +232,14 @@ func CANPassword(can string) (Password, error) {
 // curve implemented here, by its name: "brainpoolP256r1", "P-256" or
 // "NIST P-256", any case.
 func ParamByName(name string) (int, error) {
-	n := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(name), "NIST "))
-	var names []string
-	for id, c := range standardCurves {
-		if strings.ToLower(strings.TrimPrefix(c.name, "NIST ")) == n {
+	c, err := ecc.CurveByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	for id, sc := range standardCurves {
+		if sc == c {
 			return id, nil
 		}
-		names = append(names, strings.TrimPrefix(c.name, "NIST "))
 	}
-	sort.Strings(names)
-	return 0, fmt.Errorf("%w: curve %q; implemented: %s", ErrUnsupported, name, strings.Join(names, ", "))
+	return 0, fmt.Errorf("%w: curve %s has no standardized PACE parameters", ErrUnsupported, c.Name)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/apdu/apdutest"
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/mrz"
 	"github.com/guichet/guichet/eid/icao/sm"
 )
@@ -66,13 +67,13 @@ func scalar(t testing.TB, s string) *big.Int { return new(big.Int).SetBytes(unhe
 // TestWorkedExampleValues checks every intermediate value of Appendix
 // G.1, each computed from the ones before it.
 func TestWorkedExampleValues(t *testing.T) {
-	c := brainpoolP256r1
+	c := ecc.BrainpoolP256r1
 	st, err := Info{Protocol: ECDHGMAES128, Version: 2, ParameterID: 13}.suite()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := func(s string) point {
-		p, err := c.decode(unhex(t, s))
+	dec := func(s string) ecc.Point {
+		p, err := c.Decode(unhex(t, s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,10 +87,10 @@ func TestWorkedExampleValues(t *testing.T) {
 	kpi, _ := st.passwordKey(pw)
 	s, _ := nonce(kpi, unhex(t, g1Z), false)
 	z, _ := nonce(kpi, unhex(t, g1S), true)
-	h := c.mul(scalar(t, g1SKMapIFD), dec(g1PKMapIC))
-	g, _ := c.mapGenerator(unhex(t, g1S), dec(g1H))
-	kIFD, _ := c.sharedSecret(scalar(t, g1SKIFD), dec(g1PKIC))
-	kIC, _ := c.sharedSecret(scalar(t, g1SKIC), dec(g1PKIFD))
+	h := c.Mul(scalar(t, g1SKMapIFD), dec(g1PKMapIC))
+	g, _ := mapGenerator(c, unhex(t, g1S), dec(g1H))
+	kIFD, _ := sharedSecret(c, scalar(t, g1SKIFD), dec(g1PKIC))
+	kIC, _ := sharedSecret(c, scalar(t, g1SKIC), dec(g1PKIFD))
 	ksEnc, ksMac, _ := st.sessionKeys(unhex(t, g1Shared))
 	tIFD, _ := token(unhex(t, g1KSMac), ECDHGMAES128, unhex(t, g1PKIC))
 	tIC, _ := token(unhex(t, g1KSMac), ECDHGMAES128, unhex(t, g1PKIFD))
@@ -104,13 +105,13 @@ func TestWorkedExampleValues(t *testing.T) {
 		{"K_pi = KDF(K, 3)", kpi, g1Kpi},
 		{"s = D(K_pi, z)", s, g1S},
 		{"z = E(K_pi, s)", z, g1Z},
-		{"PK_map,IFD = SK_map,IFD·G", c.encode(c.mul(scalar(t, g1SKMapIFD), c.generator())), g1PKMapIFD},
-		{"PK_map,IC = SK_map,IC·G", c.encode(c.mul(scalar(t, g1SKMapIC), c.generator())), g1PKMapIC},
-		{"H = SK_map,IFD·PK_map,IC", c.encode(h), g1H},
-		{"H = SK_map,IC·PK_map,IFD", c.encode(c.mul(scalar(t, g1SKMapIC), dec(g1PKMapIFD))), g1H},
-		{"G' = s·G + H", c.encode(g), g1G},
-		{"PK_IFD = SK_IFD·G'", c.encode(c.mul(scalar(t, g1SKIFD), dec(g1G))), g1PKIFD},
-		{"PK_IC = SK_IC·G'", c.encode(c.mul(scalar(t, g1SKIC), dec(g1G))), g1PKIC},
+		{"PK_map,IFD = SK_map,IFD·G", c.Encode(c.Mul(scalar(t, g1SKMapIFD), c.Generator())), g1PKMapIFD},
+		{"PK_map,IC = SK_map,IC·G", c.Encode(c.Mul(scalar(t, g1SKMapIC), c.Generator())), g1PKMapIC},
+		{"H = SK_map,IFD·PK_map,IC", c.Encode(h), g1H},
+		{"H = SK_map,IC·PK_map,IFD", c.Encode(c.Mul(scalar(t, g1SKMapIC), dec(g1PKMapIFD))), g1H},
+		{"G' = s·G + H", c.Encode(g), g1G},
+		{"PK_IFD = SK_IFD·G'", c.Encode(c.Mul(scalar(t, g1SKIFD), dec(g1G))), g1PKIFD},
+		{"PK_IC = SK_IC·G'", c.Encode(c.Mul(scalar(t, g1SKIC), dec(g1G))), g1PKIC},
 		{"K = x(SK_IFD·PK_IC)", kIFD, g1Shared},
 		{"K = x(SK_IC·PK_IFD)", kIC, g1Shared},
 		{"KS_enc = KDF(K, 1)", ksEnc, g1KSEnc},

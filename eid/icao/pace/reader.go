@@ -12,8 +12,9 @@ import (
 	"math/big"
 
 	"github.com/guichet/guichet/eid/icao/apdu"
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/sm"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // passwordKey derives K_pi = KDF(f(π), 3) (Doc 9303 Part 11 9.7.1).
@@ -43,25 +44,25 @@ func nonce(kpi, in []byte, encrypt bool) ([]byte, error) {
 
 // mapGenerator is the Generic Mapping: G' = s·G + H, where H is the
 // shared point of the mapping's ephemeral ECDH (Doc 9303 Part 11 4.4).
-func (c *curve) mapGenerator(s []byte, h point) (point, error) {
-	if h.infinity() {
-		return point{}, fmt.Errorf("%w: mapping shared point H is at infinity", ErrBadPoint)
+func mapGenerator(c *ecc.Curve, s []byte, h ecc.Point) (ecc.Point, error) {
+	if h.Infinity() {
+		return ecc.Point{}, fmt.Errorf("%w: mapping shared point H is at infinity", ErrBadPoint)
 	}
-	g := c.sum(c.mul(new(big.Int).SetBytes(s), c.generator()), h)
-	if g.infinity() {
-		return point{}, fmt.Errorf("%w: mapped generator is at infinity", ErrBadPoint)
+	g := c.Add(c.Mul(new(big.Int).SetBytes(s), c.Generator()), h)
+	if g.Infinity() {
+		return ecc.Point{}, fmt.Errorf("%w: mapped generator is at infinity", ErrBadPoint)
 	}
 	return g, nil
 }
 
 // sharedSecret is the x-coordinate of k·P on the field's length (BSI
 // TR-03111 4.3.1, ECKA-DH), which seeds the session keys.
-func (c *curve) sharedSecret(k *big.Int, p point) ([]byte, error) {
-	z := c.mul(k, p)
-	if z.infinity() {
+func sharedSecret(c *ecc.Curve, k *big.Int, p ecc.Point) ([]byte, error) {
+	z := c.Mul(k, p)
+	if z.Infinity() {
 		return nil, fmt.Errorf("%w: shared point at infinity", ErrBadPoint)
 	}
-	return z.x.FillBytes(make([]byte, c.size)), nil
+	return z.X.FillBytes(make([]byte, c.Size)), nil
 }
 
 // sessionKeys derives KS_enc and KS_mac from the shared secret (9.7.1).
@@ -80,7 +81,7 @@ func (s suite) sessionKeys(k []byte) (enc, mac []byte, err error) {
 // uncompressed point (86) (Doc 9303 Part 11 4.4 and BSI TR-03110 Part 3
 // D.3.4).
 func tokenInput(oid asn1.ObjectIdentifier, pub []byte) []byte {
-	return tlv.Encode(0x7F49, tlv.Encode(0x06, oidContent(oid)), tlv.Encode(0x86, pub))
+	return ber.Encode(0x7F49, ber.Encode(0x06, oidContent(oid)), ber.Encode(0x86, pub))
 }
 
 // token is the authentication token: AES-CMAC under KS_mac over the other
@@ -96,10 +97,10 @@ func token(ksMac []byte, oid asn1.ObjectIdentifier, pub []byte) ([]byte, error) 
 // mseSetAT is the data of MSE:Set AT for PACE: the protocol (80), the
 // password reference (83) and the domain parameters (84).
 func mseSetAT(info Info, ref byte) []byte {
-	d := tlv.Encode(0x80, oidContent(info.Protocol))
+	d := ber.Encode(0x80, oidContent(info.Protocol))
 	d = append(d, 0x83, 0x01, ref)
 	if info.ParameterID >= 0 {
-		d = append(d, tlv.Encode(0x84, big.NewInt(int64(info.ParameterID)).Bytes())...)
+		d = append(d, ber.Encode(0x84, big.NewInt(int64(info.ParameterID)).Bytes())...)
 	}
 	return d
 }
@@ -141,45 +142,45 @@ func Authenticate(ctx context.Context, t apdu.Transmitter, info Info, pw Passwor
 	}
 
 	// Step 2: the mapping's ephemeral ECDH, then G' = s·G + H.
-	skMap, err := c.privateKey(rnd)
+	skMap, err := c.PrivateKey(rnd)
 	if err != nil {
 		return nil, err
 	}
-	pkMap := c.encode(c.mul(skMap, c.generator()))
+	pkMap := c.Encode(c.Mul(skMap, c.Generator()))
 	b, err := generalAuthenticate(ctx, t, 2, dynamicAuth(0x81, pkMap), 0x82)
 	if err != nil {
 		return nil, err
 	}
-	pkMapIC, err := c.decode(b)
+	pkMapIC, err := c.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: chip's mapping key: %w", ErrBadAnswer, err)
 	}
-	g, err := c.mapGenerator(s, c.mul(skMap, pkMapIC))
+	g, err := mapGenerator(c, s, c.Mul(skMap, pkMapIC))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadAnswer, err)
 	}
 
 	// Step 3: the key agreement over G'.
-	sk, err := c.privateKey(rnd)
+	sk, err := c.PrivateKey(rnd)
 	if err != nil {
 		return nil, err
 	}
-	pk := c.encode(c.mul(sk, g))
+	pk := c.Encode(c.Mul(sk, g))
 	b, err = generalAuthenticate(ctx, t, 3, dynamicAuth(0x83, pk), 0x84)
 	if err != nil {
 		return nil, err
 	}
-	pkICPoint, err := c.decode(b)
+	pkICPoint, err := c.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: chip's ephemeral key: %w", ErrBadAnswer, err)
 	}
-	pkIC := c.encode(pkICPoint)
+	pkIC := c.Encode(pkICPoint)
 	// A chip echoing the reader's key would agree on a secret the reader
 	// alone chose (Doc 9303 Part 11 4.4: the keys must differ).
 	if subtle.ConstantTimeCompare(pkIC, pk) == 1 {
 		return nil, fmt.Errorf("%w: chip's ephemeral key is the reader's", ErrBadAnswer)
 	}
-	k, err := c.sharedSecret(sk, pkICPoint)
+	k, err := sharedSecret(c, sk, pkICPoint)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadAnswer, err)
 	}

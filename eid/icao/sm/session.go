@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/guichet/guichet/eid/icao/apdu"
-	"github.com/guichet/guichet/eid/icao/tlv"
+	"github.com/guichet/guichet/internal/ber"
 )
 
 // Errors of secure messaging. A session that returned one of them must be
@@ -118,9 +118,9 @@ func (s *Session) cc(msg []byte) []byte {
 func (s *Session) encData(ins byte, data []byte) []byte {
 	e := s.encrypt(padTo(data, s.bs))
 	if ins&1 == 1 {
-		return tlv.Encode(0x85, e)
+		return ber.Encode(0x85, e)
 	}
-	return tlv.Encode(0x87, []byte{0x01}, e)
+	return ber.Encode(0x87, []byte{0x01}, e)
 }
 
 // Protect turns the plain command c into a protected command APDU (Doc 9303
@@ -162,7 +162,7 @@ func split(b []byte, bs int) (*objects, error) {
 	o := &objects{}
 	seen := map[uint32]bool{}
 	for len(b) > 0 {
-		obj, rest, err := tlv.Next(b)
+		obj, rest, err := ber.Next(b)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
@@ -310,7 +310,7 @@ func (s *Session) ProtectResponse(r apdu.Response) []byte {
 	s.next()
 	var body []byte
 	if len(r.Data) > 0 {
-		body = append(body, tlv.Encode(0x87, []byte{0x01}, s.encrypt(padTo(r.Data, s.bs)))...)
+		body = append(body, ber.Encode(0x87, []byte{0x01}, s.encrypt(padTo(r.Data, s.bs)))...)
 	}
 	body = append(body, 0x99, 0x02, byte(r.SW>>8), byte(r.SW))
 	cc := s.cc(body)

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/eid/icao/bac"
+	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/lds"
 	"github.com/guichet/guichet/eid/icao/mrz"
 	"github.com/guichet/guichet/eid/icao/pa"
@@ -141,11 +142,26 @@ type Issuer struct {
 // NewIssuer creates a CSCA and a document signer for country (a two-letter
 // code for the certificates), with ECDSA P-256 keys and SHA-256.
 func NewIssuer(country string) (*Issuer, error) {
-	cscaKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return NewIssuerOn(country, ecc.P256)
+}
+
+// NewIssuerOn is NewIssuer with the CSCA's and the document signer's keys
+// on curve: ecc.BrainpoolP256r1 issues documents as several states do, and
+// as crypto/x509 cannot parse. NIST P-256 keys are crypto/ecdsa's; keys on
+// other curves are package ecc's, their certificates made by
+// pa.CreateCertificate.
+func NewIssuerOn(country string, curve *ecc.Curve) (*Issuer, error) {
+	newKey := func() (crypto.Signer, error) {
+		if curve == ecc.P256 {
+			return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		}
+		return ecc.GenerateKey(curve, rand.Reader)
+	}
+	cscaKey, err := newKey()
 	if err != nil {
 		return nil, err
 	}
-	dsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dsKey, err := newKey()
 	if err != nil {
 		return nil, err
 	}
@@ -159,25 +175,17 @@ func NewIssuer(country string) (*Issuer, error) {
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
 		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, ct, ct, cscaKey.Public(), cscaKey)
+	csca, err := pa.CreateCertificate(rand.Reader, ct, ct, cscaKey.Public(), cscaKey)
 	if err != nil {
-		return nil, err
-	}
-	csca, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vcard: CSCA certificate: %w", err)
 	}
 	dt := &x509.Certificate{
 		SerialNumber: new(big.Int).Add(serial, big.NewInt(1)), Subject: pkix.Name{Country: []string{country}, Organization: []string{"guichet test"}, CommonName: "Document Signer " + country + " (test)"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 3, 0), KeyUsage: x509.KeyUsageDigitalSignature,
 	}
-	der, err = x509.CreateCertificate(rand.Reader, dt, csca, dsKey.Public(), cscaKey)
+	ds, err := pa.CreateCertificate(rand.Reader, dt, csca, dsKey.Public(), cscaKey)
 	if err != nil {
-		return nil, err
-	}
-	ds, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vcard: document signer certificate: %w", err)
 	}
 	return &Issuer{CSCA: csca, DS: pa.Signer{Cert: ds, Key: dsKey, Hash: crypto.SHA256}}, nil
 }
