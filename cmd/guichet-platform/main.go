@@ -30,12 +30,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/guichet/guichet/checkout/authz"
+	"github.com/guichet/guichet/platform/authz"
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/logging"
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/platform"
 )
 
 func main() {

@@ -16,7 +16,7 @@ import (
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/sync/envelope"
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/platform"
 )
 
 // usageError is a command line the program refuses before doing anything;

@@ -21,7 +21,7 @@ import (
 	"github.com/guichet/guichet/internal/facescene"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/platform"
 )
 
 // liveSubject is an ORL subject whose ten images, fed in order after three
