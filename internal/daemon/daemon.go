@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
+	"github.com/guichet/guichet/sync/mqttconn"
 	"github.com/guichet/guichet/sync/outbox"
 	"github.com/guichet/guichet/ui"
 )
@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tlsConf, password, err := brokerAuth(&cfg.Broker)
+	tlsConf, password, err := mqttconn.Auth(&cfg.Broker)
 	if err != nil {
 		return err
 	}
@@ -248,17 +248,3 @@ func platformKey(cfg *config.Daemon) ([]byte, error) {
 
 // ErrConfig marks errors caused by the configuration.
 var ErrConfig = errors.New("configuration")
-
-func readSecret(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return string(b), nil
-}
