@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/platform/authz"
 	"github.com/guichet/guichet/device"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/daemon"
+	"github.com/guichet/guichet/platform"
+	"github.com/guichet/guichet/platform/authz"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/ui"
 )
 

@@ -6,21 +6,18 @@ package sim
 
 import (
 	"context"
-	"sync"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/internal/watch"
 )
 
 // Display holds the current screen.
 type Display struct {
-	mu      sync.Mutex
-	screen  device.Screen
-	version uint64
-	changed chan struct{}
+	screen watch.Value[device.Screen]
 }
 
 // New returns a blank display.
-func New() *Display { return &Display{changed: make(chan struct{})} }
+func New() *Display { return &Display{} }
 
 func init() {
 	device.Displays.Register("sim", func(context.Context, device.Options) (device.Display, error) { return New(), nil })
@@ -28,21 +25,14 @@ func init() {
 
 // Show replaces the screen.
 func (d *Display) Show(_ context.Context, s device.Screen) error {
-	d.mu.Lock()
-	d.screen = device.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)}
-	d.version++
-	close(d.changed)
-	d.changed = make(chan struct{})
-	d.mu.Unlock()
+	d.screen.Set(device.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)})
 	return nil
 }
 
 // Current returns the screen, its version, and a channel closed at the
 // next change.
 func (d *Display) Current() (device.Screen, uint64, <-chan struct{}) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.screen, d.version, d.changed
+	return d.screen.Current()
 }
 
 // Close does nothing.
