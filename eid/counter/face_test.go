@@ -19,9 +19,9 @@ import (
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/facescene"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/platform"
 )
 
 // liveSubject is an ORL subject whose ten images, fed in order after three
