@@ -74,10 +74,13 @@ func newRig(t *testing.T) *rig {
 	r.s = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: 3 * time.Second, Log: quiet,
 		PollEvery: 150 * time.Millisecond, ConfirmTimeout: 1500 * time.Millisecond,
 		OfflinePerTransaction: 100, OfflineTotal: 100}
+	rt := link.NewRouter()
+	rt.HandleResults(r.s.OnResult, checkout.ResultTypes...)
+	rt.HandleCommands(r.s.ApplyCommand, checkout.Commands...)
 	if r.lk, err = link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{r.broker.URL()},
 		PlatformKey: platKey.Public().(ed25519.PublicKey), AckTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, KeepAlive: 2 * time.Second, Logger: quiet,
-		OnResult: r.s.OnResult, OnCommand: r.s.OnCommand}, r.ob); err != nil {
+		Router: rt}, r.ob); err != nil {
 		t.Fatal(err)
 	}
 	r.s.Link = linkOnline{r.lk}
