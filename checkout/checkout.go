@@ -18,6 +18,7 @@ package checkout
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,12 +34,13 @@ import (
 	"github.com/guichet/guichet/sync/outbox"
 )
 
-// Store is what the flow needs of the durable store.
+// Store is what the flow needs of the durable store (*outbox.Store): it
+// writes its rows in the transaction of an outbox record or of an Update,
+// and reads them on the read pool.
 type Store interface {
 	Append(ctx context.Context, r outbox.Record) (outbox.Entry, error)
-	Put(ctx context.Context, puts ...outbox.Put) error
-	Get(ctx context.Context, bucket, key string) ([]byte, bool, error)
-	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error
+	Update(ctx context.Context, fn func(tx *sql.Tx) error) error
+	Reader() *sql.DB
 }
 
 // LinkState tells the flow whether the platform can be reached now. The
@@ -81,17 +83,7 @@ const (
 	ResultReversed = "reversed"
 )
 
-// Ledger buckets.
-const (
-	bucket        = "payments"          // id -> Payment
-	bucketOpen    = "payments.open"     // ids the driver polls (user_paying)
-	bucketOffline = "payments.offline"  // ids approved offline, not yet decided -> amount
-	bucketOrders  = "orders"            // split bills
-	bucketConfig  = "checkout.settings" // platform's offline limits and promotions
-	bucketDays    = "checkout.days"     // closed days -> Report
-)
-
-// Payment is one payment in the ledger.
+// Payment is one payment, as the payments table keeps it.
 type Payment struct {
 	ID       string    `json:"id"`
 	Amount   int64     `json:"amount"` // minor units, charged (after any promotion)
@@ -176,11 +168,14 @@ type Service struct {
 	OfflineTotal          int64
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Retention is how long settled payments are kept (default
+	// DefaultRetention); Run prunes older ones at start and once a day.
+	Retention time.Duration
 
 	mu      sync.Mutex
 	waiters map[string]chan envelope.Result
 
-	// ledgerMu serialises read-modify-write of ledger entries between the
+	// ledgerMu serialises read-modify-write of payments between the
 	// link's results, the driver and the cashier.
 	ledgerMu sync.Mutex
 	// offlineMu makes the offline limit check and the append one step.
@@ -296,10 +291,10 @@ func (s *Service) prepare(amount int64, code, order string, promo bool) (*Paymen
 	return p, body, nil
 }
 
-// take commits the payment (with extra ledger writes), calls committed
-// (if not nil) once the commit is done or failed, and waits for the
-// platform's answer when online.
-func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra []outbox.Put, committed func()) (*Payment, error) {
+// take commits the payment (with extra writes, if not nil), calls
+// committed (if not nil) once the commit is done or failed, and waits for
+// the platform's answer when online.
+func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra func(*sql.Tx) error, committed func()) (*Payment, error) {
 	wait := s.wait(p.ID)
 	defer s.unwait(p.ID)
 	offline := s.Link != nil && !s.Link.Online()
@@ -316,8 +311,17 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra []o
 		p.Status, p.Offline, body.Offline = StatusApprovedOffline, true, true
 	}
 	b, _ := json.Marshal(body)
+	saved := *p
 	e, err := s.Store.Append(ctx, outbox.Record{Key: p.ID, Type: RecordPaymentAuth, Schema: 1, Body: b,
-		Puts: append(s.puts(p), extra...)})
+		Write: func(tx *sql.Tx) error {
+			if err := savePayment(tx, &saved); err != nil {
+				return err
+			}
+			if extra != nil {
+				return extra(tx)
+			}
+			return nil
+		}})
 	if offline {
 		s.offlineMu.Unlock()
 	}
@@ -336,7 +340,7 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra []o
 	defer t.Stop()
 	select {
 	case r := <-wait:
-		// Read back: the result was written to the ledger by OnResult.
+		// Read back: the result was written by OnResult.
 		if got, err := s.Get(ctx, p.ID); err == nil {
 			return got, nil
 		}
@@ -348,23 +352,6 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra []o
 		// The payment is stored and will be sent: say so rather than fail.
 		return p, nil
 	}
-}
-
-// puts are the ledger writes that store p and keep the indexes in step.
-func (s *Service) puts(p *Payment) []outbox.Put {
-	b, _ := json.Marshal(p)
-	out := []outbox.Put{{Bucket: bucket, Key: p.ID, Value: b}}
-	if p.Status == StatusUserPaying {
-		out = append(out, outbox.Put{Bucket: bucketOpen, Key: p.ID, Value: []byte{1}})
-	} else {
-		out = append(out, outbox.Put{Bucket: bucketOpen, Key: p.ID})
-	}
-	if p.Offline && (p.Status == StatusApprovedOffline || p.Status == StatusUserPaying || p.Status == StatusQueued) {
-		out = append(out, outbox.Put{Bucket: bucketOffline, Key: p.ID, Value: []byte(strconv.FormatInt(p.Amount, 10))})
-	} else if p.Offline {
-		out = append(out, outbox.Put{Bucket: bucketOffline, Key: p.ID})
-	}
-	return out
 }
 
 func tail(s string) string {
@@ -420,15 +407,17 @@ func (s *Service) update(ctx context.Context, id string, fn func(p *Payment) (*o
 		return p, err
 	}
 	p.Updated = s.now()
+	saved := *p
+	write := func(tx *sql.Tx) error { return savePayment(tx, &saved) }
 	if rec != nil {
-		rec.Puts = append(rec.Puts, s.puts(p)...)
+		rec.Write = write
 		_, err = s.Store.Append(ctx, *rec)
 	} else {
-		err = s.Store.Put(ctx, s.puts(p)...)
+		err = s.Store.Update(ctx, write)
 	}
 	s.ledgerMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("checkout: ledger update of %s: %w", id, err)
+		return nil, fmt.Errorf("checkout: update of %s: %w", id, err)
 	}
 	if p.Status != before {
 		s.changed(*p)
@@ -447,8 +436,8 @@ func (s *Service) OnResult(r envelope.Result) {
 	case op == "":
 		_, err = s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
 			if r.Seq != 0 {
-				// The ledger entry was written in the same commit that
-				// gave the record its seq, before the seq was known.
+				// The row was written in the same commit that gave
+				// the record its seq, before the seq was known.
 				p.Seq = r.Seq
 			}
 			return s.answer(p, r, "auth")
@@ -557,38 +546,27 @@ func (s *Service) log() *slog.Logger {
 // ErrNotFound is returned for an unknown payment id.
 var ErrNotFound = errors.New("checkout: no such payment")
 
-// Get returns a payment from the ledger.
+// Get returns a payment.
 func (s *Service) Get(ctx context.Context, id string) (*Payment, error) {
-	b, ok, err := s.Store.Get(ctx, bucket, id)
+	var p Payment
+	ok, err := queryDoc(ctx, s.Store.Reader(), &p, `SELECT doc FROM payments WHERE id = ?`, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("checkout: payment %s: %w", id, err)
 	}
 	if !ok {
 		return nil, ErrNotFound
-	}
-	var p Payment
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("checkout: ledger entry %s: %w", id, err)
 	}
 	return &p, nil
 }
 
 // Recent returns the last n payments, newest first.
 func (s *Service) Recent(ctx context.Context, n int) ([]Payment, error) {
-	var all []Payment
-	err := s.Store.Scan(ctx, bucket, "pay-", func(_ string, v []byte) bool {
-		var p Payment
-		if json.Unmarshal(v, &p) == nil {
-			all = append(all, p)
-		}
-		return true
-	})
+	ps, err := queryPayments(ctx, s.Store.Reader(), `SELECT doc FROM payments ORDER BY created DESC, id DESC LIMIT ?`, n)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("checkout: recent payments: %w", err)
 	}
-	out := make([]Payment, 0, n)
-	for i := len(all) - 1; i >= 0 && len(out) < n; i-- {
-		out = append(out, all[i])
+	if ps == nil {
+		ps = []Payment{}
 	}
-	return out, nil
+	return ps, nil
 }

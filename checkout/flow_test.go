@@ -198,7 +198,7 @@ func TestDriverResumesAfterRestart(t *testing.T) {
 	ctx := context.Background()
 	p, _ := s.Pay(ctx, 100, wx)
 	s.OnResult(envelope.Result{Seq: 1, Key: p.ID, Status: StatusUserPaying})
-	// A new Service over the same store: state is in the ledger.
+	// A new Service over the same store: state is in its tables.
 	s2 := &Service{Store: ob, Currency: "CNY", Now: c.Now, PollEvery: time.Second, ConfirmTimeout: 45 * time.Second}
 	c.Add(2 * time.Second)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -290,7 +290,7 @@ func TestOfflineLimitsFromPlatform(t *testing.T) {
 	if _, err := s.Pay(ctx, 1000, wx); err != nil {
 		t.Fatalf("platform limit not applied: %v", err)
 	}
-	// A new Service over the same store reads the limits from the ledger.
+	// A new Service over the same store reads the limits from its tables.
 	s2 := &Service{Store: s.Store, Currency: "CNY", Link: &linkFlag{}}
 	if l := s2.Limits(ctx); l.PerTransaction != 2000 || l.Total != 3000 {
 		t.Fatalf("limits after restart %+v", l)
@@ -549,7 +549,7 @@ func TestReportPerScheme(t *testing.T) {
 	}
 }
 
-// FuzzOnResult feeds results with any key and status to a ledger holding
+// FuzzOnResult feeds results with any key and status to a store holding
 // a refunded payment: the flow never panics and never counts more refunded
 // than paid, or less than nothing.
 func FuzzOnResult(f *testing.F) {
@@ -576,4 +576,108 @@ func FuzzOnResult(f *testing.F) {
 			t.Fatalf("refunded %d of %d", got.Refunded, got.Amount)
 		}
 	})
+}
+
+func TestPruneKeepsWhatIsNotSettled(t *testing.T) {
+	ctx := context.Background()
+	s, ob, c := newClocked(t)
+	pay := func(status string) *Payment {
+		t.Helper()
+		p, err := s.Pay(ctx, 1000, "134567890123456780")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != "" {
+			s.OnResult(envelope.Result{Key: p.ID, Status: status})
+		}
+		return p
+	}
+	approved := pay(StatusApproved)
+	declined := pay(StatusDeclined)
+	refunded := pay(StatusApproved)
+	if _, err := s.Refund(ctx, refunded.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	s.OnResult(envelope.Result{Key: refunded.ID + ":refund:1", Status: ResultRefunded})
+	if err := ob.Ack(ctx, ob.Stats().LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	refundPending := pay(StatusApproved)
+	if _, err := s.Refund(ctx, refundPending.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	ob.Ack(ctx, ob.Stats().LastSeq)
+	unacked := pay(StatusApproved)
+	queued := pay("")
+	c.Add(401 * 24 * time.Hour)
+	if n, err := s.Prune(ctx); n != 3 || err != nil {
+		t.Fatalf("prune: %d %v, want 3", n, err)
+	}
+	for _, p := range []*Payment{approved, declined, refunded} {
+		if _, err := s.Get(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("settled payment %s kept: %v", p.ID, err)
+		}
+	}
+	for _, p := range []*Payment{refundPending, unacked, queued} {
+		if _, err := s.Get(ctx, p.ID); err != nil {
+			t.Errorf("payment %s (%s) pruned: %v", p.ID, p.Status, err)
+		}
+	}
+	var refunds int
+	ob.Reader().QueryRow(`SELECT count(*) FROM refunds`).Scan(&refunds)
+	if refunds != 1 {
+		t.Errorf("%d refunds left, want the pending one", refunds)
+	}
+	young := pay(StatusApproved)
+	ob.Ack(ctx, ob.Stats().LastSeq)
+	if n, err := s.Prune(ctx); n != 1 || err != nil {
+		t.Fatalf("second prune: %d %v, want the acked one", n, err)
+	}
+	if _, err := s.Get(ctx, young.ID); err != nil {
+		t.Errorf("young payment pruned: %v", err)
+	}
+	if _, err := s.Get(ctx, unacked.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("acked payment kept: %v", err)
+	}
+	// The retention is the Service's.
+	s.Retention = 24 * time.Hour
+	c.Add(48 * time.Hour)
+	if n, _ := s.Prune(ctx); n != 1 {
+		t.Errorf("prune with a short retention: %d, want the young one", n)
+	}
+}
+
+func TestRunPrunesAtStart(t *testing.T) {
+	ctx := context.Background()
+	s, ob, c := newClocked(t)
+	o, err := s.NewOrder(ctx, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PayPart(ctx, o.ID, 2000, "134567890123456780")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OnResult(envelope.Result{Key: p.ID, Status: StatusApproved})
+	ob.Ack(ctx, ob.Stats().LastSeq)
+	c.Add(DefaultRetention + time.Hour)
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- s.Run(run) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := s.Get(ctx, p.ID); errors.Is(err, ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not prune the settled payment")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-done
+	// The order is gone with its last payment.
+	if _, err := s.GetOrder(ctx, o.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("order kept: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -57,69 +58,87 @@ func (s *Service) Report(ctx context.Context, day string) (*Report, error) {
 	if _, err := time.Parse(time.DateOnly, day); err != nil {
 		return nil, fmt.Errorf("%w: day %q: want 2006-01-02", ErrInput, clip(day))
 	}
-	if b, ok, err := s.Store.Get(ctx, bucketDays, day); err != nil {
-		return nil, err
-	} else if ok {
-		var r Report
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("checkout: closed day %s: %w", day, err)
-		}
-		return &r, nil
+	if r, err := s.closedReport(ctx, day); err != nil || r != nil {
+		return r, err
 	}
 	return s.compute(ctx, day)
 }
 
+// closedReport returns the report stored when day was closed, or nil.
+func (s *Service) closedReport(ctx context.Context, day string) (*Report, error) {
+	var r Report
+	ok, err := queryDoc(ctx, s.Store.Reader(), &r, `SELECT report FROM days WHERE day = ?`, day)
+	if err != nil {
+		return nil, fmt.Errorf("checkout: closed day %s: %w", day, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	return &r, nil
+}
+
+// compute sums the day's payments, grouped in SQL over the index on the
+// business day, and the refunds made that day, over the index on their time.
 func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
+	start, err := time.ParseInLocation(time.DateOnly, day, time.Local)
+	if err != nil {
+		return nil, fmt.Errorf("%w: day %q: want 2006-01-02", ErrInput, clip(day))
+	}
 	r := &Report{Day: day, Currency: s.Currency, Schemes: []SchemeTotal{}}
 	schemes := map[string]*SchemeTotal{}
-	err := s.Store.Scan(ctx, bucket, "pay-", func(_ string, v []byte) bool {
-		var p Payment
-		if json.Unmarshal(v, &p) != nil {
-			return true
-		}
-		for _, f := range p.Refunds {
-			if f.Status != StatusDeclined && dayOf(f.At) == day {
-				r.Refunds += f.Amount
-				r.RefundCount++
-			}
-		}
-		if p.Day != day {
-			return true
-		}
-		switch p.Status {
-		case StatusApproved, StatusApprovedOffline:
-			st := schemes[p.Scheme]
-			if st == nil {
-				st = &SchemeTotal{Scheme: p.Scheme}
-				schemes[p.Scheme] = st
-			}
-			st.Count++
-			st.Amount += p.Amount
-			r.Sales += p.Amount
-			r.Count++
-			r.Discounts += p.Discount
-		case StatusVoided:
-			r.Voids += p.Amount
-			r.VoidCount++
-		case StatusDeclined:
-			r.Declined++
-		case StatusReversed:
-			r.Reversed++
-		case StatusUserPaying:
-			r.UserPaying++
-		}
-		if p.Offline && (p.Status == StatusApprovedOffline || p.Status == StatusUserPaying) {
-			r.OfflinePending += p.Amount
-			r.OfflinePendingCount++
-		}
-		if p.Loss {
-			r.OfflineDeclined += p.Amount
-			r.OfflineDeclinedCount++
-		}
-		return true
-	})
+	db := s.Store.Reader()
+	rows, err := db.QueryContext(ctx, `SELECT status, scheme, offline, loss, count(*), sum(amount), sum(discount)
+		FROM payments WHERE day = ? GROUP BY status, scheme, offline, loss`, day)
 	if err != nil {
 		return nil, fmt.Errorf("checkout: report %s: %w", day, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status, scheme string
+		var offline, loss bool
+		var n int
+		var amount, discount int64
+		if err := rows.Scan(&status, &scheme, &offline, &loss, &n, &amount, &discount); err != nil {
+			return nil, fmt.Errorf("checkout: report %s: %w", day, err)
+		}
+		switch status {
+		case StatusApproved, StatusApprovedOffline:
+			st := schemes[scheme]
+			if st == nil {
+				st = &SchemeTotal{Scheme: scheme}
+				schemes[scheme] = st
+			}
+			st.Count += n
+			st.Amount += amount
+			r.Sales += amount
+			r.Count += n
+			r.Discounts += discount
+		case StatusVoided:
+			r.Voids += amount
+			r.VoidCount += n
+		case StatusDeclined:
+			r.Declined += n
+		case StatusReversed:
+			r.Reversed += n
+		case StatusUserPaying:
+			r.UserPaying += n
+		}
+		if offline && (status == StatusApprovedOffline || status == StatusUserPaying) {
+			r.OfflinePending += amount
+			r.OfflinePendingCount += n
+		}
+		if loss {
+			r.OfflineDeclined += amount
+			r.OfflineDeclinedCount += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("checkout: report %s: %w", day, err)
+	}
+	// Refunds made this day, whatever the payment's day.
+	if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(amount), 0) FROM refunds WHERE at >= ? AND at < ? AND status != ?`,
+		start.UnixMilli(), start.AddDate(0, 0, 1).UnixMilli(), StatusDeclined).Scan(&r.RefundCount, &r.Refunds); err != nil {
+		return nil, fmt.Errorf("checkout: report %s: refunds: %w", day, err)
 	}
 	for _, st := range schemes {
 		r.Schemes = append(r.Schemes, *st)
@@ -130,8 +149,8 @@ func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
 }
 
 func (s *Service) dayClosed(ctx context.Context, day string) (bool, error) {
-	_, ok, err := s.Store.Get(ctx, bucketDays, day)
-	return ok, err
+	r, err := s.closedReport(ctx, day)
+	return r != nil, err
 }
 
 // CloseDay closes today (settlement): it stores the day's report, sends
@@ -142,14 +161,8 @@ func (s *Service) CloseDay(ctx context.Context) (*Report, error) {
 	day := dayOf(s.now())
 	s.ledgerMu.Lock()
 	defer s.ledgerMu.Unlock()
-	if b, ok, err := s.Store.Get(ctx, bucketDays, day); err != nil {
-		return nil, err
-	} else if ok {
-		var r Report
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("checkout: closed day %s: %w", day, err)
-		}
-		return &r, nil
+	if r, err := s.closedReport(ctx, day); err != nil || r != nil {
+		return r, err
 	}
 	r, err := s.compute(ctx, day)
 	if err != nil {
@@ -158,7 +171,10 @@ func (s *Service) CloseDay(ctx context.Context) (*Report, error) {
 	r.Closed, r.ClosedAt = true, s.now()
 	b, _ := json.Marshal(r)
 	if _, err := s.Store.Append(ctx, outbox.Record{Key: "day-" + day, Type: RecordDayClose, Schema: 1, Body: b,
-		Puts: []outbox.Put{{Bucket: bucketDays, Key: day, Value: b}}}); err != nil {
+		Write: func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO days(day, report) VALUES(?, ?) ON CONFLICT(day) DO NOTHING`, day, b)
+			return err
+		}}); err != nil {
 		return nil, fmt.Errorf("checkout: close day %s: %w", day, err)
 	}
 	s.log().Info("day closed", "day", day, "count", r.Count, "sales", r.Sales)

@@ -3,6 +3,7 @@ package checkout
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/guichet/guichet/checkout/paycode"
 	"github.com/guichet/guichet/sync/envelope"
-	"github.com/guichet/guichet/sync/outbox"
 )
 
 // Names of the platform's commands this flow applies (docs/protocol.md,
@@ -176,7 +176,7 @@ type configArgs struct {
 	Promotions    *[]Promotion   `json:"promotions"`
 }
 
-// settings are what the platform set, kept in the ledger.
+// settings are what the platform set, kept in the settings table.
 type settings struct {
 	Limits     *OfflineLimits `json:"offline_limits,omitempty"`
 	Promotions []Promotion    `json:"promotions,omitempty"`
@@ -244,7 +244,10 @@ func (s *Service) ApplyCommand(ctx context.Context, cmd *envelope.Command) error
 		next.Promotions = *promos
 	}
 	b, _ := json.Marshal(next)
-	if err := s.Store.Put(ctx, outbox.Put{Bucket: bucketConfig, Key: "settings", Value: b}); err != nil {
+	if err := s.Store.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO settings(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`, settingsKey, b)
+		return err
+	}); err != nil {
 		return fmt.Errorf("checkout: store settings: %w", err)
 	}
 	s.settings = &next
@@ -252,21 +255,15 @@ func (s *Service) ApplyCommand(ctx context.Context, cmd *envelope.Command) error
 	return nil
 }
 
-// loadSettings returns the settings, read from the ledger once; the
+// loadSettings returns the settings, read from the store once; the
 // caller holds settingsMu.
 func (s *Service) loadSettings(ctx context.Context) (*settings, error) {
 	if s.settings != nil {
 		return s.settings, nil
 	}
-	b, ok, err := s.Store.Get(ctx, bucketConfig, "settings")
-	if err != nil {
-		return nil, fmt.Errorf("checkout: read settings: %w", err)
-	}
 	st := &settings{}
-	if ok {
-		if err := json.Unmarshal(b, st); err != nil {
-			return nil, fmt.Errorf("checkout: settings in the ledger: %w", err)
-		}
+	if _, err := queryDoc(ctx, s.Store.Reader(), st, `SELECT v FROM settings WHERE k = ?`, settingsKey); err != nil {
+		return nil, fmt.Errorf("checkout: read settings: %w", err)
 	}
 	s.settings = st
 	return st, nil
@@ -302,11 +299,9 @@ func (s *Service) Promotions(ctx context.Context) []Promotion {
 func (s *Service) OfflinePending(ctx context.Context) (int, int64, error) {
 	var n int
 	var sum int64
-	err := s.Store.Scan(ctx, bucketOffline, "", func(_ string, v []byte) bool {
-		a, _ := strconv.ParseInt(string(v), 10, 64)
-		n, sum = n+1, sum+a
-		return true
-	})
+	// The condition is the partial index payments_offline's.
+	err := s.Store.Reader().QueryRowContext(ctx, `SELECT count(*), coalesce(sum(amount), 0) FROM payments
+		WHERE offline AND status IN ('approved_offline', 'user_paying', 'queued')`).Scan(&n, &sum)
 	return n, sum, err
 }
 

@@ -2,12 +2,10 @@ package checkout
 
 import (
 	"context"
-	"encoding/json"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/guichet/guichet/sync/outbox"
 )
 
 // MaxParts bounds the payments of one split bill.
@@ -48,24 +46,20 @@ func (s *Service) NewOrder(ctx context.Context, total int64) (*Order, error) {
 	}
 	now := s.now()
 	o := &Order{ID: "ord-" + strings.TrimPrefix(newID(now), "pay-"), Total: total, Currency: s.Currency, Parts: []string{}, Created: now, Day: dayOf(now)}
-	b, _ := json.Marshal(o)
-	if err := s.Store.Put(ctx, outbox.Put{Bucket: bucketOrders, Key: o.ID, Value: b}); err != nil {
+	if err := s.Store.Update(ctx, func(tx *sql.Tx) error { return saveOrder(tx, o) }); err != nil {
 		return nil, fmt.Errorf("checkout: store order: %w", err)
 	}
 	return o, nil
 }
 
 func (s *Service) getOrder(ctx context.Context, id string) (*Order, error) {
-	b, ok, err := s.Store.Get(ctx, bucketOrders, id)
+	var o Order
+	ok, err := queryDoc(ctx, s.Store.Reader(), &o, `SELECT doc FROM orders WHERE id = ?`, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("checkout: order %s: %w", id, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("checkout: no such order: %w", ErrNotFound)
-	}
-	var o Order
-	if err := json.Unmarshal(b, &o); err != nil {
-		return nil, fmt.Errorf("checkout: order %s: %w", id, err)
 	}
 	return &o, nil
 }
@@ -126,7 +120,6 @@ func (s *Service) PayPart(ctx context.Context, id string, amount int64, code str
 	}
 	o := v.Order
 	o.Parts = append(o.Parts, p.ID)
-	ob, _ := json.Marshal(o)
 	// The part is stored before take waits for the answer; the lock only
 	// covers the check and the commit.
 	unlocked := false
@@ -137,5 +130,5 @@ func (s *Service) PayPart(ctx context.Context, id string, amount int64, code str
 		}
 	}
 	defer unlock()
-	return s.take(ctx, p, body, []outbox.Put{{Bucket: bucketOrders, Key: o.ID, Value: ob}}, unlock)
+	return s.take(ctx, p, body, func(tx *sql.Tx) error { return saveOrder(tx, &o) }, unlock)
 }

@@ -32,9 +32,12 @@ func (s *Service) confirmTimeout() time.Duration {
 // Run drives the payments waiting for the customer's confirmation until
 // ctx ends: it sends a payment.query every PollEvery, and a
 // payment.reverse once ConfirmTimeout has passed since the payment was
-// taken with no final answer. Their state is in the ledger, so after a
-// restart Run picks up where the last one stopped. It returns ctx's error.
+// taken with no final answer. Their state is in the store, so after a
+// restart Run picks up where the last one stopped. It also prunes settled
+// payments older than Retention, at start and once a day. It returns
+// ctx's error.
 func (s *Service) Run(ctx context.Context) error {
+	var pruned time.Time
 	tick := s.pollEvery() / 4
 	if tick < 10*time.Millisecond {
 		tick = 10 * time.Millisecond
@@ -45,6 +48,14 @@ func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
+		if now := s.now(); pruned.IsZero() || now.Sub(pruned) >= 24*time.Hour {
+			pruned = now
+			if n, err := s.Prune(ctx); err != nil {
+				s.log().Error("prune", "err", err)
+			} else if n > 0 {
+				s.log().Info("settled payments pruned", "count", n)
+			}
+		}
 		s.Drive(ctx)
 		select {
 		case <-ctx.Done():
@@ -57,11 +68,9 @@ func (s *Service) Run(ctx context.Context) error {
 // Drive does one round of Run's work: a query or a reverse for each
 // payment that is due one.
 func (s *Service) Drive(ctx context.Context) {
-	var ids []string
-	if err := s.Store.Scan(ctx, bucketOpen, "", func(k string, _ []byte) bool {
-		ids = append(ids, k)
-		return true
-	}); err != nil {
+	// The condition is the partial index payments_open's.
+	ids, err := queryIDs(ctx, s.Store.Reader(), `SELECT id FROM payments WHERE status = 'user_paying'`)
+	if err != nil {
 		s.log().Error("open payments", "err", err)
 		return
 	}
@@ -78,8 +87,8 @@ func (s *Service) Drive(ctx context.Context) {
 // step decides what payment p, waiting for the customer, needs now.
 func (s *Service) step(p *Payment) (*outbox.Record, bool, error) {
 	if p.Status != StatusUserPaying {
-		// Decided meanwhile: saving drops it from the open index.
-		return nil, true, nil
+		// Decided meanwhile.
+		return nil, false, nil
 	}
 	now := s.now()
 	if now.Sub(p.Created) >= s.confirmTimeout() {

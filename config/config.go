@@ -110,6 +110,9 @@ type UI struct {
 	Languages []string `yaml:"languages"`
 }
 
+// DefaultRetention is checkout.retention's default: 400 days.
+const DefaultRetention = 400 * 24 * time.Hour
+
 // Checkout tunes the payment flow.
 type Checkout struct {
 	Currency string `yaml:"currency"` // ISO 4217 alpha, e.g. CNY
@@ -118,6 +121,10 @@ type Checkout struct {
 	WaitOnline Duration `yaml:"wait_online"`
 	// Merchant is what the merchant-presented QR code says of the shop.
 	Merchant Merchant `yaml:"merchant"`
+	// Retention is how long settled payments are kept before they are
+	// pruned (default 9600h, 400 days: a year and a month of disputes);
+	// a payment not settled or not acked by the platform is never pruned.
+	Retention Duration `yaml:"retention"`
 }
 
 // Merchant describes the shop in EMVCo merchant-presented QR codes.
@@ -259,6 +266,9 @@ func (c *Daemon) setDefaults() {
 	if c.Checkout.WaitOnline == 0 {
 		c.Checkout.WaitOnline = Duration(3 * time.Second)
 	}
+	if c.Checkout.Retention == 0 {
+		c.Checkout.Retention = Duration(DefaultRetention)
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -331,6 +341,9 @@ func (c *Daemon) Validate() error {
 	}
 	if c.Checkout.WaitOnline.D() <= 0 || c.Checkout.WaitOnline.D() > time.Minute {
 		return fieldErr("checkout.wait_online", "must be between 0 and 1m")
+	}
+	if r := c.Checkout.Retention.D(); r < 24*time.Hour || r > 10*DefaultRetention {
+		return fieldErr("checkout.retention", "must be between 24h and %s, not %s", 10*DefaultRetention, r)
 	}
 	if m := c.Checkout.Merchant; len(m.MCC) != 4 || strings.Trim(m.MCC, "0123456789") != "" {
 		return fieldErr("checkout.merchant.mcc", "must be 4 digits, not %q", m.MCC)

@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Device.Tenant != "default" {
+	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Checkout.Retention.D() != 400*24*time.Hour || c.Device.Tenant != "default" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 }
@@ -54,6 +54,8 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"bad listen", minimal + "ui: {listen: localhost}\n", "ui.listen"},
 		{"bad language", minimal + "ui: {languages: [de]}\n", "ui.languages[0]"},
 		{"bad currency", minimal + "checkout: {currency: yuan}\n", "checkout.currency"},
+		{"short retention", minimal + "checkout: {retention: 1h}\n", "checkout.retention"},
+		{"negative retention", minimal + "checkout: {retention: -24h}\n", "checkout.retention"},
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},
 		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
 		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},

@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/internal/benchfig"
 	"github.com/guichet/guichet/internal/browsertest"
 )
@@ -64,7 +64,7 @@ func BenchmarkScanToResult(b *testing.B) {
 		var before int
 		browsertest.Run(b, tab, 10*time.Second, "reset", chromedp.Evaluate(`window.__drawn = 0`, &before))
 		t0 := time.Now()
-		r.scans.Add(device.Code{Format: "CODE_128", Text: code(i), Source: "bench", At: t0})
+		r.scans.Add(codereader.Code{Format: "CODE_128", Text: code(i), Source: "bench", At: t0})
 		var drawn float64
 		ctx, cancel := context.WithTimeout(tab, 15*time.Second)
 		err := chromedp.Run(ctx, chromedp.Poll(`window.__drawn`, &drawn, chromedp.WithPollingTimeout(10*time.Second)))

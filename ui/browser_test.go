@@ -10,7 +10,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout/emv"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/internal/browsertest"
 )
 
@@ -201,7 +202,7 @@ func TestCashierInBrowser(t *testing.T) {
 			chromedp.Evaluate(`document.getElementById("result").removeAttribute("data-status")`, nil),
 			clear("amount"), clear("code"))
 		// No amount yet: the scan fills the code and waits for the cashier.
-		r.scans.Add(device.Code{Format: "CODE_128", Text: "104567890123456789", Source: "test", At: time.Now()})
+		r.scans.Add(codereader.Code{Format: "CODE_128", Text: "104567890123456789", Source: "test", At: time.Now()})
 		cashier.waitFor(`document.getElementById("code").value === "104567890123456789"`, 5*time.Second, "scanned code in the code field")
 		n := len(recent(t, r))
 		var shown bool
@@ -211,7 +212,7 @@ func TestCashierInBrowser(t *testing.T) {
 		}
 		// With the amount entered, the scan takes the payment.
 		cashier.run("type amount", chromedp.SendKeys("#amount", "3.50", chromedp.ByID))
-		r.scans.Add(device.Code{Format: "QR_CODE", Text: "114567890123456789", Source: "test", At: time.Now()})
+		r.scans.Add(codereader.Code{Format: "QR_CODE", Text: "114567890123456789", Source: "test", At: time.Now()})
 		mustContain(t, "result", cashier.waitResult("approved", 5*time.Second), "3.50 CNY")
 		// A page loaded later does not take the last scan as a new one.
 		n = len(recent(t, r))
@@ -280,7 +281,7 @@ func TestCustomerAndStatusPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.screen.Show(context.Background(), device.Screen{QR: qr, Lines: []string{"应付", "12.34 CNY"}})
+	r.screen.Show(context.Background(), display.Screen{QR: qr, Lines: []string{"应付", "12.34 CNY"}})
 	customer.waitFor(`document.getElementById("qr").complete && document.getElementById("qr").naturalWidth > 100 && !document.getElementById("qr").hidden`, 5*time.Second, "QR code image")
 	if got := customer.text("#lines"); got != "应付12.34 CNY" {
 		t.Fatalf("customer lines %q", got)
@@ -291,9 +292,9 @@ func TestCustomerAndStatusPages(t *testing.T) {
 		t.Fatal("welcome text shown next to the QR code")
 	}
 	// The customer sees the status in the page's language, not the API's word.
-	r.screen.Show(context.Background(), device.Screen{Lines: []string{"12.34 CNY", "approved"}})
+	r.screen.Show(context.Background(), display.Screen{Lines: []string{"12.34 CNY", "approved"}})
 	customer.waitFor(`document.getElementById("qr").hidden && document.getElementById("lines").innerText.includes("支付成功")`, 5*time.Second, "approved in Chinese, QR gone")
-	r.screen.Show(context.Background(), device.Screen{})
+	r.screen.Show(context.Background(), display.Screen{})
 	customer.waitFor(`!document.getElementById("idle").hidden`, 5*time.Second, "welcome again on a blank screen")
 
 	status := open(t, b, r.url("/status.html"))

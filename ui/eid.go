@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 )
@@ -19,7 +19,7 @@ type Counter interface {
 	SignIn(ctx context.Context, official, pin string) (string, error)
 	SignOut(ctx context.Context, token string) error
 	Begin(ctx context.Context, token string) (counter.Screen, error)
-	ReadCard(ctx context.Context, token string, access device.CardAccess) (counter.Screen, error)
+	ReadCard(ctx context.Context, token string, access cardreader.Access) (counter.Screen, error)
 	RetryFace(ctx context.Context, token string) (counter.Screen, error)
 	Confirm(ctx context.Context, token string) (counter.Screen, error)
 	Refuse(ctx context.Context, token string, why counter.Reason) (counter.Screen, error)
@@ -84,7 +84,7 @@ func (s *Server) eidRoutes(mux *http.ServeMux) {
 		// official can take a minute to find it.
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 		defer cancel()
-		sc, err := s.Counter.ReadCard(ctx, bearer(r), device.CardAccess{
+		sc, err := s.Counter.ReadCard(ctx, bearer(r), cardreader.Access{
 			DocumentNumber: strings.ToUpper(strings.TrimSpace(req.DocumentNumber)),
 			BirthDate:      strings.TrimSpace(req.BirthDate), ExpiryDate: strings.TrimSpace(req.ExpiryDate),
 			CAN: strings.TrimSpace(req.CAN),

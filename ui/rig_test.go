@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/daemon"
@@ -71,7 +71,7 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
 		OnChange: func(p checkout.Payment) {
-			r.screen.Show(ctx, device.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
+			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
 		}}
 	rt := link.NewRouter()
 	rt.HandleResults(r.co.OnResult, checkout.ResultTypes...)

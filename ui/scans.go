@@ -4,21 +4,21 @@ import (
 	"context"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/internal/watch"
 )
 
 // Scans holds the last code read by any scanner, numbered, so the
 // cashier's page can wait for the next one.
 type Scans struct {
-	last watch.Value[device.Code]
+	last watch.Value[codereader.Code]
 }
 
 // NewScans returns an empty Scans.
 func NewScans() *Scans { return &Scans{} }
 
 // Add records a code.
-func (s *Scans) Add(c device.Code) { s.last.Set(c) }
+func (s *Scans) Add(c codereader.Code) { s.last.Set(c) }
 
 // Count returns the number of the last code, 0 before the first.
 func (s *Scans) Count() uint64 {
@@ -28,7 +28,7 @@ func (s *Scans) Count() uint64 {
 
 // Wait returns the last code if its number is above after, waiting up to d
 // for one.
-func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (device.Code, uint64, bool) {
+func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (codereader.Code, uint64, bool) {
 	c, n, ch := s.last.Current()
 	if n > after {
 		return c, n, true

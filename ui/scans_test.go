@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/ui"
 )
 
 type scanAnswer struct {
-	N    uint64       `json:"n"`
-	Code *device.Code `json:"code"`
+	N    uint64           `json:"n"`
+	Code *codereader.Code `json:"code"`
 }
 
 func getScans(t *testing.T, url string, wantStatus int) scanAnswer {
@@ -43,7 +43,7 @@ func TestScansAPI(t *testing.T) {
 	if a := getScans(t, srv.URL+"/api/scans", http.StatusOK); a.N != 0 || a.Code != nil {
 		t.Fatalf("no scan yet: got %+v", a)
 	}
-	scans.Add(device.Code{Format: "QR_CODE", Text: "134567890123456780", At: time.Now()})
+	scans.Add(codereader.Code{Format: "QR_CODE", Text: "134567890123456780", At: time.Now()})
 	// A page loading now must not get the code already read.
 	if a := getScans(t, srv.URL+"/api/scans", http.StatusOK); a.N != 1 || a.Code != nil {
 		t.Fatalf("peek after one scan: got %+v, want n=1 and no code", a)
@@ -54,7 +54,7 @@ func TestScansAPI(t *testing.T) {
 	// A long poll returns with the next code.
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		scans.Add(device.Code{Format: "CODE_128", Text: "104567890123456789", At: time.Now()})
+		scans.Add(codereader.Code{Format: "CODE_128", Text: "104567890123456789", At: time.Now()})
 	}()
 	if a := getScans(t, srv.URL+"/api/scans?after=1", http.StatusOK); a.N != 2 || a.Code == nil || a.Code.Text != "104567890123456789" {
 		t.Fatalf("long poll: got %+v", a)

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout/emv"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/browsertest"
 )
@@ -95,7 +95,7 @@ func TestScreenshots(t *testing.T) {
 	// The customer screen has no selector: it follows the language chosen
 	// in another page of the browser.
 	status.setLang("zh")
-	r.screen.Show(context.Background(), device.Screen{})
+	r.screen.Show(context.Background(), display.Screen{})
 	customer.waitFor(`!document.getElementById("idle").hidden && document.getElementById("idle").textContent === "欢迎光临"`, 5*time.Second, "welcome")
 	shot(customer, "customer-idle-zh")
 	pl := emv.Payload{Initiation: emv.Dynamic, Accounts: []emv.MerchantAccount{{ID: "26", GUI: "com.guichet.pay", Fields: []emv.Field{{ID: "01", Value: "M12345"}}}},
@@ -104,10 +104,10 @@ func TestScreenshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.screen.Show(context.Background(), device.Screen{QR: qr, Lines: []string{"12.34 CNY"}})
+	r.screen.Show(context.Background(), display.Screen{QR: qr, Lines: []string{"12.34 CNY"}})
 	customer.waitFor(`document.getElementById("qr").complete && document.getElementById("qr").naturalWidth > 0 && !document.getElementById("qr").hidden`, 5*time.Second, "QR code")
 	shot(customer, "customer-qr-zh")
-	r.screen.Show(context.Background(), device.Screen{Lines: []string{"12.34 CNY", "approved"}})
+	r.screen.Show(context.Background(), display.Screen{Lines: []string{"12.34 CNY", "approved"}})
 	customer.waitFor(`document.getElementById("lines").innerText.includes("支付成功")`, 5*time.Second, "approved")
 	shot(customer, "customer-approved-zh")
 	if *writeScreens {

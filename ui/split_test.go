@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/browsertest"
 )
@@ -53,7 +53,7 @@ func TestSplitBillInBrowser(t *testing.T) {
 
 		// A scanned code fills the code field but does not pay by itself.
 		split.run("set the second part", clear("code"), clear("amount"), chromedp.SendKeys("#amount", "20.00", chromedp.ByID))
-		r.scans.Add(device.Code{Format: "QR_CODE", Text: codeOK, Source: "test", At: time.Now()})
+		r.scans.Add(codereader.Code{Format: "QR_CODE", Text: codeOK, Source: "test", At: time.Now()})
 		split.waitFor(fmt.Sprintf(`document.getElementById("code").value === %q`, codeOK), 5*time.Second, "scanned code in the code field")
 		time.Sleep(500 * time.Millisecond)
 		if v := order(t, r, id); len(v.Parts) != 1 {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/emv"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 )
 
 //go:embed assets
@@ -34,7 +34,7 @@ type Checkout interface {
 
 // Screen is the customer display's current content.
 type Screen interface {
-	Current() (device.Screen, uint64, <-chan struct{})
+	Current() (display.Screen, uint64, <-chan struct{})
 }
 
 // Server serves the UI.

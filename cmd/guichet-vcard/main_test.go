@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao"
 )
 
@@ -119,21 +119,21 @@ func startCard(t *testing.T, args ...string) (vpcdPeer, func() string) {
 // data, and other curves and key lengths; with --access bac the chip has
 // no PACE, and with pace-only no BAC.
 func TestRunPACE(t *testing.T) {
-	mrz := device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
+	mrz := cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
 	for _, tt := range []struct {
 		name       string
 		args       []string
-		access     device.CardAccess
+		access     cardreader.Access
 		wantAccess string
 		hint       string
 		want       error
 	}{
-		{"default, CAN", nil, device.CardAccess{CAN: "123456"}, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN", "offers PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ data or the CAN 123456, and BAC", nil},
+		{"default, CAN", nil, cardreader.Access{CAN: "123456"}, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN", "offers PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ data or the CAN 123456, and BAC", nil},
 		{"default, MRZ", nil, mrz, "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ", "", nil},
-		{"own CAN, P-256, AES-256", []string{"--can", "424242", "--pace-curve", "P-256", "--pace-aes", "256"}, device.CardAccess{CAN: "424242"}, "PACE-ECDH-GM-AES-CBC-CMAC-256 NIST P-256 with the CAN", "CAN 424242", nil},
+		{"own CAN, P-256, AES-256", []string{"--can", "424242", "--pace-curve", "P-256", "--pace-aes", "256"}, cardreader.Access{CAN: "424242"}, "PACE-ECDH-GM-AES-CBC-CMAC-256 NIST P-256 with the CAN", "CAN 424242", nil},
 		{"BAC alone", []string{"--access", "bac"}, mrz, "BAC", "offers BAC alone", nil},
-		{"BAC alone, CAN", []string{"--access", "bac"}, device.CardAccess{CAN: "123456"}, "", "", icao.ErrNeedMRZ},
-		{"PACE alone, wrong CAN", []string{"--access", "pace-only"}, device.CardAccess{CAN: "123455"}, "", "and no BAC", icao.ErrWrongCAN},
+		{"BAC alone, CAN", []string{"--access", "bac"}, cardreader.Access{CAN: "123456"}, "", "", icao.ErrNeedMRZ},
+		{"PACE alone, wrong CAN", []string{"--access", "pace-only"}, cardreader.Access{CAN: "123455"}, "", "and no BAC", icao.ErrWrongCAN},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			peer, stop := startCard(t, tt.args...)

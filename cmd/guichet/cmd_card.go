@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	_ "github.com/guichet/guichet/device/cardreader/pcsc" // registers card reader "pcsc"
 	_ "github.com/guichet/guichet/device/cardreader/sam"  // registers card reader "sam"
 	"github.com/guichet/guichet/eid/icao"
@@ -43,7 +43,7 @@ func runCard(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	var access device.CardAccess
+	var access cardreader.Access
 	var err error
 	switch {
 	case *mrzData != "" && *mrzLine != "":
@@ -71,7 +71,7 @@ func runCard(ctx context.Context, e *env, args []string) error {
 	if err := node.Encode(opts); err != nil {
 		return err
 	}
-	r, err := device.CardReaders.Open(ctx, driver, &node)
+	r, err := cardreader.Drivers.Open(ctx, driver, &node)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guichet/guichet/device/codescan"
+	"github.com/guichet/guichet/device/codereader/codescan"
 	"gocv.io/x/gocv"
 )
 

@@ -35,12 +35,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *check {
-		devs, err := daemon.OpenDevices(ctx, cfg)
+		// Every device is tried and reported, so that one run shows all
+		// that is wrong with the counter.
+		outs, err := daemon.CheckDevices(ctx, cfg)
+		daemon.WriteOutcomes(os.Stdout, outs)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "guichetd:", err)
+			fmt.Fprintf(os.Stderr, "guichetd: %d of %d devices failed\n", countFailed(outs), len(outs))
 			os.Exit(2)
 		}
-		devs.Close()
 		fmt.Println("configuration ok")
 		return
 	}
@@ -48,4 +50,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "guichetd:", err)
 		os.Exit(1)
 	}
+}
+
+func countFailed(outs []daemon.Outcome) int {
+	n := 0
+	for _, o := range outs {
+		if o.Err != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -4,8 +4,8 @@
 // before it, so that an edited, removed or reordered entry breaks the
 // chain and Verify finds it.
 //
-// Entries are kept in the outbox's ledger (bucket "audit") and, in the same
-// commit, sent to the platform as records of type "audit": a local deletion
+// Entries are kept in the store's audit table and, in the same commit,
+// sent to the platform as records of type "audit": a local deletion
 // of the last entries, which no chain can show by itself, is visible
 // upstream, where the copy keeps going.
 //
@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -28,10 +29,6 @@ import (
 
 	"github.com/guichet/guichet/sync/outbox"
 )
-
-// Bucket is the ledger bucket of the entries; keys are the zero-padded
-// sequence numbers.
-const Bucket = "audit"
 
 // RecordType is the outbox record type of an entry sent to the platform.
 const RecordType = "audit"
@@ -144,13 +141,25 @@ func validName(s string, empty bool) bool {
 	return true
 }
 
-// Store is the part of the outbox the log uses.
+// Store is the part of the outbox the log uses: the entries are rows of
+// its audit table (seq, entry), written in the commit of their record.
 type Store interface {
 	Append(ctx context.Context, r outbox.Record) (outbox.Entry, error)
-	Put(ctx context.Context, puts ...outbox.Put) error
-	Get(ctx context.Context, bucket, key string) ([]byte, bool, error)
-	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error
+	Update(ctx context.Context, fn func(tx *sql.Tx) error) error
+	Source
 }
+
+// Source is where a log is read: the open store, or SourceDB of a
+// read-only open of its file (outbox.OpenReadOnly).
+type Source interface {
+	Reader() *sql.DB
+}
+
+// SourceDB adapts a database opened with outbox.OpenReadOnly to Source.
+type SourceDB struct{ DB *sql.DB }
+
+// Reader returns the database.
+func (s SourceDB) Reader() *sql.DB { return s.DB }
 
 // Log appends entries. Its methods are safe for concurrent use.
 type Log struct {
@@ -163,7 +172,8 @@ type Log struct {
 	prev Hash
 }
 
-const metaBucket, metaKey = "audit-meta", "log"
+// idKey is the log's id's row in the store's settings table.
+const idKey = "audit.log"
 
 // Open opens the log kept in store, giving it an id on first use. now is
 // the clock (nil: time.Now).
@@ -172,26 +182,32 @@ func Open(ctx context.Context, store Store, now func() time.Time) (*Log, error) 
 		now = time.Now
 	}
 	l := &Log{store: store, now: now}
-	id, ok, err := store.Get(ctx, metaBucket, metaKey)
-	if err != nil {
-		return nil, fmt.Errorf("audit: open: %w", err)
-	}
-	if !ok {
+	db := store.Reader()
+	var id string
+	err := db.QueryRowContext(ctx, `SELECT v FROM settings WHERE k = ?`, idKey).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
 		var b [8]byte
 		rand.Read(b[:])
-		id = []byte(hex.EncodeToString(b[:]))
-		if err := store.Put(ctx, outbox.Put{Bucket: metaBucket, Key: metaKey, Value: id}); err != nil {
-			return nil, fmt.Errorf("audit: open: %w", err)
+		err = store.Update(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO settings(k, v) VALUES(?, ?) ON CONFLICT(k) DO NOTHING`, idKey, hex.EncodeToString(b[:]))
+			return err
+		})
+		if err == nil {
+			err = db.QueryRowContext(ctx, `SELECT v FROM settings WHERE k = ?`, idKey).Scan(&id)
 		}
 	}
-	l.id = string(id)
-	// The tail: the entry with the highest key.
-	var last []byte
-	err = store.Scan(ctx, Bucket, "", func(_ string, v []byte) bool { last = v; return true })
 	if err != nil {
 		return nil, fmt.Errorf("audit: open: %w", err)
 	}
-	if last != nil {
+	l.id = id
+	// The tail: the entry with the highest seq.
+	var last []byte
+	err = db.QueryRowContext(ctx, `SELECT entry FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("audit: open: %w", err)
+	default:
 		e, err := Decode(last)
 		if err != nil {
 			return nil, fmt.Errorf("audit: open: last entry: %w", err)
@@ -203,8 +219,6 @@ func Open(ctx context.Context, store Store, now func() time.Time) (*Log, error) 
 
 // ID is the log's random id.
 func (l *Log) ID() string { return l.id }
-
-func key(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
 // Append adds e (its Seq, At, Log and Prev are set here) durably to the
 // log and to the outbox, in one commit, and returns it as written.
@@ -220,7 +234,10 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	_, err = l.store.Append(ctx, outbox.Record{
 		Key:  "audit-" + l.id + "-" + strconv.FormatUint(e.Seq, 10),
 		Type: RecordType, Body: enc,
-		Puts: []outbox.Put{{Bucket: Bucket, Key: key(e.Seq), Value: enc}},
+		Write: func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO audit(seq, entry) VALUES(?, ?)`, e.Seq, enc)
+			return err
+		},
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", e.Step, err)
@@ -240,35 +257,44 @@ func (e *BreakError) Error() string {
 	return fmt.Sprintf("audit: chain broken at entry %d: %s", e.Seq, e.Reason)
 }
 
-// Scanner reads the ledger.
-type Scanner interface {
-	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error
-}
-
 // Verify checks the whole log: every entry decodes, the sequence has no
 // gap and each entry carries its predecessor's hash. It returns the
 // number of entries and a *BreakError at the first fault.
 func (l *Log) Verify(ctx context.Context) (int, error) { return Verify(ctx, l.store) }
 
-// Verify checks the log kept in a ledger, as (*Log).Verify does, without
+// Verify checks the log kept in a store, as (*Log).Verify does, without
 // opening it for appends.
-func Verify(ctx context.Context, store Scanner) (int, error) {
-	var encs [][]byte
-	var keys []string
-	err := store.Scan(ctx, Bucket, "", func(k string, v []byte) bool {
-		keys = append(keys, k)
-		encs = append(encs, v)
-		return true
-	})
+func Verify(ctx context.Context, store Source) (int, error) {
+	seqs, encs, err := read(ctx, store)
 	if err != nil {
 		return 0, fmt.Errorf("audit: verify: %w", err)
 	}
-	for i, k := range keys {
-		if k != key(uint64(i+1)) {
-			return i, &BreakError{Seq: uint64(i + 1), Reason: "entry missing or out of place (ledger key " + k + ")"}
+	for i, seq := range seqs {
+		if seq != uint64(i+1) {
+			return i, &BreakError{Seq: uint64(i + 1), Reason: fmt.Sprintf("entry missing or out of place (row %d)", seq)}
 		}
 	}
 	return len(encs), VerifyChain(encs)
+}
+
+// read returns the rows of the audit table in order.
+func read(ctx context.Context, store Source) ([]uint64, [][]byte, error) {
+	rows, err := store.Reader().QueryContext(ctx, `SELECT seq, entry FROM audit ORDER BY seq`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var seqs []uint64
+	var encs [][]byte
+	for rows.Next() {
+		var seq uint64
+		var enc []byte
+		if err := rows.Scan(&seq, &enc); err != nil {
+			return nil, nil, err
+		}
+		seqs, encs = append(seqs, seq), append(encs, enc)
+	}
+	return seqs, encs, rows.Err()
 }
 
 // VerifyChain checks a sequence of encoded entries that starts at entry
@@ -321,12 +347,8 @@ func Reconcile(local, upstream [][]byte) error {
 }
 
 // Entries returns the encoded entries of the log kept in store, in order.
-func Entries(ctx context.Context, store Scanner) ([][]byte, error) {
-	var encs [][]byte
-	err := store.Scan(ctx, Bucket, "", func(_ string, v []byte) bool {
-		encs = append(encs, v)
-		return true
-	})
+func Entries(ctx context.Context, store Source) ([][]byte, error) {
+	_, encs, err := read(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}

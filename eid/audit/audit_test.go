@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -91,40 +92,40 @@ func TestVerifyFindsTampering(t *testing.T) {
 		at     uint64
 	}{
 		"edited": {func(t *testing.T, s *outbox.Store) {
-			v, _, _ := s.Get(ctx, Bucket, key(3))
+			v, _, _ := get(s, 3)
 			v = bytes.Replace(v, []byte(`"ok"`), []byte(`"no"`), 1)
-			put(t, s, key(3), v)
+			put(t, s, 3, v)
 		}, 4},
 		"edited and rehashed forward": {func(t *testing.T, s *outbox.Store) {
-			v, _, _ := s.Get(ctx, Bucket, key(3))
+			v, _, _ := get(s, 3)
 			e, _ := Decode(v)
 			e.Official = "off-9"
 			enc, _ := e.Encode()
-			put(t, s, key(3), enc)
-			n, _, _ := s.Get(ctx, Bucket, key(4))
+			put(t, s, 3, enc)
+			n, _, _ := get(s, 4)
 			e4, _ := Decode(n)
 			e4.Prev = HashOf(enc)
 			enc4, _ := e4.Encode()
-			put(t, s, key(4), enc4)
+			put(t, s, 4, enc4)
 		}, 5},
 		"removed": {func(t *testing.T, s *outbox.Store) {
-			put(t, s, key(2), nil)
+			put(t, s, 2, nil)
 		}, 2},
 		"removed and renumbered": {func(t *testing.T, s *outbox.Store) {
 			for i := uint64(2); i < 5; i++ {
-				v, _, _ := s.Get(ctx, Bucket, key(i+1))
-				put(t, s, key(i), v)
+				v, _, _ := get(s, i+1)
+				put(t, s, i, v)
 			}
-			put(t, s, key(5), nil)
+			put(t, s, 5, nil)
 		}, 2},
 		"reordered": {func(t *testing.T, s *outbox.Store) {
-			a, _, _ := s.Get(ctx, Bucket, key(2))
-			b, _, _ := s.Get(ctx, Bucket, key(3))
-			put(t, s, key(2), b)
-			put(t, s, key(3), a)
+			a, _, _ := get(s, 2)
+			b, _, _ := get(s, 3)
+			put(t, s, 2, b)
+			put(t, s, 3, a)
 		}, 2},
 		"garbage": {func(t *testing.T, s *outbox.Store) {
-			put(t, s, key(1), []byte("\x00junk"))
+			put(t, s, 1, []byte("\x00junk"))
 		}, 1},
 	}
 	for name, c := range cases {
@@ -145,9 +146,25 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, s *outbox.Store, k string, v []byte) {
+// get reads the entry seq as stored, for the tests to tamper with.
+func get(s *outbox.Store, seq uint64) ([]byte, bool, error) {
+	var v []byte
+	err := s.Reader().QueryRow(`SELECT entry FROM audit WHERE seq = ?`, seq).Scan(&v)
+	return v, err == nil, err
+}
+
+// put overwrites the entry seq (nil removes it), as a tamperer would.
+func put(t *testing.T, s *outbox.Store, seq uint64, v []byte) {
 	t.Helper()
-	if err := s.Put(context.Background(), outbox.Put{Bucket: Bucket, Key: k, Value: v}); err != nil {
+	err := s.Update(context.Background(), func(tx *sql.Tx) error {
+		if v == nil {
+			_, err := tx.Exec(`DELETE FROM audit WHERE seq = ?`, seq)
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO audit(seq, entry) VALUES(?, ?) ON CONFLICT(seq) DO UPDATE SET entry = excluded.entry`, seq, v)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -225,7 +242,7 @@ func TestVerifyFile(t *testing.T) {
 	if n, err := VerifyFile(ctx, path); n != 4 || err != nil {
 		t.Fatalf("VerifyFile: %d %v", n, err)
 	}
-	put(t, s, key(2), nil)
+	put(t, s, 2, nil)
 	var be *BreakError
 	if _, err := VerifyFile(ctx, path); !errors.As(err, &be) || be.Seq != 2 {
 		t.Fatalf("VerifyFile after a removal: %v", err)
@@ -240,13 +257,13 @@ func TestVerifyFile(t *testing.T) {
 	s2 := openStore(t)
 	l3, _ := Open(ctx, s2, nil)
 	fill(t, l3, 1)
-	v, _, _ := other.Get(ctx, Bucket, key(1))
+	v, _, _ := get(other, 1)
 	e, _ := Decode(v)
-	w, _, _ := s2.Get(ctx, Bucket, key(1))
+	w, _, _ := get(s2, 1)
 	e.Prev = HashOf(w)
 	e.Seq = 2
 	enc, _ := e.Encode()
-	put(t, s2, key(2), enc)
+	put(t, s2, 2, enc)
 	if _, err := Verify(ctx, s2); !errors.As(err, &be) || be.Seq != 2 {
 		t.Fatalf("foreign entry: %v", err)
 	}
@@ -279,8 +296,8 @@ func TestReconcileWithUpstream(t *testing.T) {
 	}
 	// The last two entries removed: the local chain is still whole, the
 	// platform's copy shows the removal.
-	put(t, s, key(5), nil)
-	put(t, s, key(4), nil)
+	put(t, s, 5, nil)
+	put(t, s, 4, nil)
 	if n, err := l.Verify(ctx); err != nil || n != 3 {
 		t.Fatalf("truncated log verifies locally: %d %v", n, err)
 	}

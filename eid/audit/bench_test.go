@@ -22,7 +22,7 @@ func medianMs(n int, f func(i int)) float64 {
 	return d[n/2]
 }
 
-// BenchmarkAppend reports the time to append one audit entry (ledger put
+// BenchmarkAppend reports the time to append one audit entry (row insert
 // and upstream record in one commit), next to a bare outbox append of a
 // record of the same size: the chain's own cost is the difference.
 func BenchmarkAppend(b *testing.B) {

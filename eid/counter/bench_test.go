@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkPINCheck reports the time of one PIN check at the default work
-// factor (what the official waits, and what an attacker with the ledger
+// factor (what the official waits, and what an attacker with the store
 // pays per guess on this CPU), next to one SHA-256 of the same PIN.
 func BenchmarkPINCheck(b *testing.B) {
 	ctx := context.Background()

@@ -23,6 +23,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/eid/vault"
@@ -42,12 +43,13 @@ import (
 	"github.com/guichet/guichet/sync/outbox"
 )
 
-// Store is the part of the outbox the flow uses.
+// Store is the part of the outbox the flow uses: activations and
+// officials are rows of its tables, written in the commit of a record or
+// of an Update, read on its read pool.
 type Store interface {
 	Append(ctx context.Context, r outbox.Record) (outbox.Entry, error)
-	Put(ctx context.Context, puts ...outbox.Put) error
-	Get(ctx context.Context, bucket, key string) ([]byte, bool, error)
-	Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error
+	Update(ctx context.Context, fn func(tx *sql.Tx) error) error
+	Reader() *sql.DB
 }
 
 // FaceSession is one citizen's face check; *face.Session satisfies it.
@@ -69,11 +71,10 @@ func (f engineFaces) NewSession(ch face.Challenge) FaceSession { return f.e.NewS
 // EngineFaces adapts a face engine to the flow.
 func EngineFaces(e *face.Engine) Faces { return engineFaces{e} }
 
-// Record type, bucket and key prefix of activations.
+// Record type and key prefix of activations.
 const (
-	RecordType       = "eid.activation"
-	ActivationBucket = "eid-act"
-	KeyPrefix        = "eid-act-"
+	RecordType = "eid.activation"
+	KeyPrefix  = "eid-act-"
 	// LevelFull is the e-ID level an activation at the counter unlocks.
 	LevelFull = "full"
 )
@@ -157,7 +158,8 @@ type Body struct {
 	At         int64   `json:"at"`
 }
 
-// Stored is the ledger's entry for an activation (no personal data).
+// Stored is an activation as the activations table keeps it (no
+// personal data).
 type Stored struct {
 	Activation string `json:"activation"`
 	Subject    string `json:"subject"`
@@ -173,7 +175,7 @@ type Config struct {
 	Store     Store
 	Audit     *audit.Log
 	Vault     *vault.Vault
-	Reader    device.CardReader
+	Reader    cardreader.Reader
 	Faces     Faces
 	Officials *Officials
 	// SubjectKey keys the pseudonymous subject ids (at least 32 bytes,
@@ -406,7 +408,7 @@ func (s *Service) current(ctx context.Context, token string, step Step) (*activa
 // Subject derives the pseudonymous subject id of a card: HMAC-SHA256 under
 // key of the document kind, the issuer and the card's number (the
 // citizen's ID number when the card has one, else the document number).
-func Subject(key []byte, c *device.Card) string {
+func Subject(key []byte, c *cardreader.Card) string {
 	num := c.IDNumber
 	if num == "" {
 		num = c.DocumentNumber
@@ -424,7 +426,7 @@ func Subject(key []byte, c *device.Card) string {
 // ReadCard reads the card on the reader (with access for ICAO 9303 chips),
 // seals its text fields in the vault and keeps its photo in memory for the
 // face match. The card's data is never logged.
-func (s *Service) ReadCard(ctx context.Context, token string, access device.CardAccess) (Screen, error) {
+func (s *Service) ReadCard(ctx context.Context, token string, access cardreader.Access) (Screen, error) {
 	s.mu.Lock()
 	a, err := s.current(ctx, token, StepCard)
 	s.mu.Unlock()
@@ -460,7 +462,7 @@ func (s *Service) ReadCard(ctx context.Context, token string, access device.Card
 	if err != nil {
 		return s.screenLocked(), err
 	}
-	*card = device.Card{}
+	*card = cardreader.Card{}
 	err = s.cfg.Vault.Put(a.id, data)
 	clear(data)
 	if err != nil {
@@ -559,9 +561,9 @@ func (s *Service) Confirm(ctx context.Context, token string) (Screen, error) {
 	if err != nil {
 		return s.screenLocked(), err
 	}
-	st, _ := json.Marshal(Stored{Activation: a.id, Subject: a.subject, Official: a.official, Status: StepQueued, At: now.UnixMilli()})
+	st := Stored{Activation: a.id, Subject: a.subject, Official: a.official, Status: StepQueued, At: now.UnixMilli()}
 	e, err := s.cfg.Store.Append(ctx, outbox.Record{Key: KeyPrefix + a.id, Type: RecordType, Body: body,
-		Puts: []outbox.Put{{Bucket: ActivationBucket, Key: a.id, Value: st}}})
+		Write: func(tx *sql.Tx) error { return saveActivation(tx, st) }})
 	if err != nil {
 		a.err = "not stored: try again"
 		s.changedLocked()
@@ -612,21 +614,15 @@ func (s *Service) OnResult(r envelope.Result) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok, err := s.cfg.Store.Get(ctx, ActivationBucket, id)
-	if err != nil || !ok {
+	st, err := s.Status(ctx, id)
+	if err != nil {
 		s.cfg.Log.Warn("result for an unknown activation", "activation", id, "err", err)
-		return
-	}
-	var st Stored
-	if err := json.Unmarshal(b, &st); err != nil {
-		s.cfg.Log.Error("activation ledger entry unreadable", "activation", id, "err", err)
 		return
 	}
 	if st.Status == StepQueued {
 		st.Status, st.Reason, st.Seq = step, reason, r.Seq
-		nb, _ := json.Marshal(st)
-		if err := s.cfg.Store.Put(ctx, outbox.Put{Bucket: ActivationBucket, Key: id, Value: nb}); err != nil {
-			s.cfg.Log.Error("activation ledger update failed", "activation", id, "err", err)
+		if err := s.cfg.Store.Update(ctx, func(tx *sql.Tx) error { return saveActivation(tx, st) }); err != nil {
+			s.cfg.Log.Error("activation update failed", "activation", id, "err", err)
 			return
 		}
 		outcome := string(step)
@@ -651,15 +647,26 @@ func auditCode(s string) string {
 
 // Status returns the stored state of an activation.
 func (s *Service) Status(ctx context.Context, id string) (Stored, error) {
-	b, ok, err := s.cfg.Store.Get(ctx, ActivationBucket, id)
-	if err != nil {
-		return Stored{}, err
-	}
-	if !ok {
+	st := Stored{Activation: id}
+	err := s.cfg.Store.Reader().QueryRowContext(ctx, `SELECT subject, official, status, reason, seq, at FROM activations WHERE id = ?`, id).
+		Scan(&st.Subject, &st.Official, &st.Status, &st.Reason, &st.Seq, &st.At)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return Stored{}, fmt.Errorf("counter: no activation %s", id)
+	case err != nil:
+		return Stored{}, fmt.Errorf("counter: activation %s: %w", id, err)
 	}
-	var st Stored
-	return st, json.Unmarshal(b, &st)
+	return st, nil
+}
+
+func saveActivation(tx *sql.Tx, st Stored) error {
+	_, err := tx.Exec(`INSERT INTO activations(id, subject, official, status, reason, seq, at) VALUES(?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET status=excluded.status, reason=excluded.reason, seq=excluded.seq`,
+		st.Activation, st.Subject, st.Official, string(st.Status), st.Reason, st.Seq, st.At)
+	if err != nil {
+		return fmt.Errorf("counter: save activation %s: %w", st.Activation, err)
+	}
+	return nil
 }
 
 // Sweep destroys vault records left by activations that ended while the

@@ -17,7 +17,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/cardreader/sim"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
@@ -29,7 +29,7 @@ import (
 
 // The citizen of the tests. Their name and numbers must never be found in
 // the state directory or the logs.
-var citizen = device.Card{Kind: "cn-resident", Name: "Zhōu Xiǎomíng", Surname: "DUPONTEL", GivenNames: "MARIE-CLAIRE",
+var citizen = cardreader.Card{Kind: "cn-resident", Name: "Zhōu Xiǎomíng", Surname: "DUPONTEL", GivenNames: "MARIE-CLAIRE",
 	IDNumber: "110101199003078515", DocumentNumber: "E98765432", Address: "12 Rue des Lilas, Nansha",
 	Nationality: "CHN", Issuer: "Nansha PSB", BirthDate: "1990-03-07", Sex: "F", Verified: true}
 
@@ -196,16 +196,16 @@ func (r *rig) wire(t *testing.T, faces Faces, photo string, lg *slog.Logger) *ri
 func (r *rig) steps(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	err := r.ob.Scan(context.Background(), audit.Bucket, "", func(_ string, v []byte) bool {
+	encs, err := audit.Entries(context.Background(), r.ob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range encs {
 		e, err := audit.Decode(v)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, e.Step+":"+e.Outcome)
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
@@ -220,7 +220,7 @@ func (r *rig) activate(t *testing.T, tok string) Screen {
 	if err != nil || sc.Step != StepCard {
 		t.Fatalf("Begin: %+v %v", sc, err)
 	}
-	sc, err = r.svc.ReadCard(ctx, tok, device.CardAccess{})
+	sc, err = r.svc.ReadCard(ctx, tok, cardreader.Access{})
 	if err != nil || sc.Step != StepFace || sc.Document != "cn-resident" || !sc.Verified || sc.Liveness.State != face.Pending {
 		t.Fatalf("ReadCard: %+v %v", sc, err)
 	}
@@ -432,10 +432,14 @@ func TestOfficialsAndSessions(t *testing.T) {
 	if err := offs.SetPIN(ctx, "bad id", "123456"); !errors.Is(err, ErrOfficial) {
 		t.Fatalf("bad id: %v", err)
 	}
-	// The ledger holds a salted hash, not the PIN.
-	b, _, _ := r.ob.Get(ctx, OfficialsBucket, "off-7")
-	if bytes.Contains(b, []byte("482913")) || !bytes.Contains(b, []byte(`"iterations":1000`)) {
-		t.Fatalf("stored official: %s", b)
+	// The store holds a salted hash, not the PIN.
+	var b []byte
+	var iter int
+	if err := r.ob.Reader().QueryRowContext(ctx, `SELECT CAST(id || salt || hash AS BLOB), iterations FROM officials WHERE id = 'off-7'`).Scan(&b, &iter); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("482913")) || iter != 1000 {
+		t.Fatalf("stored official: %q, %d iterations", b, iter)
 	}
 	if _, err := r.svc.SignIn(ctx, "nobody", "482913"); !errors.Is(err, ErrBadPIN) {
 		t.Fatalf("unknown official: %v", err)
@@ -456,7 +460,7 @@ func TestOfficialsAndSessions(t *testing.T) {
 		t.Fatalf("active session: %v", err)
 	}
 	r.advance(6 * time.Minute)
-	if _, err := r.svc.ReadCard(ctx, tok, device.CardAccess{}); !errors.Is(err, ErrSession) {
+	if _, err := r.svc.ReadCard(ctx, tok, cardreader.Access{}); !errors.Is(err, ErrSession) {
 		t.Fatalf("idle session: %v", err)
 	}
 	if sc := r.svc.Screen(); sc.Step != StepSignIn {

@@ -9,7 +9,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/internal/watch"
 )
 
@@ -175,7 +175,7 @@ func (d *Desk) Begin(ctx context.Context, token string) (Screen, error) {
 }
 
 // ReadCard reads the card and, once read, starts the camera.
-func (d *Desk) ReadCard(ctx context.Context, token string, access device.CardAccess) (Screen, error) {
+func (d *Desk) ReadCard(ctx context.Context, token string, access cardreader.Access) (Screen, error) {
 	sc, err := d.svc.ReadCard(ctx, token, access)
 	d.feedFor(token, sc)
 	return sc, err

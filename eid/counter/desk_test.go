@@ -10,7 +10,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/cardreader/sim"
 	"github.com/guichet/guichet/eid/face"
 )
@@ -94,7 +94,7 @@ func TestDeskFeedsTheFaceStep(t *testing.T) {
 	if _, err := d.Begin(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if sc, err := d.ReadCard(ctx, tok, device.CardAccess{}); err != nil || sc.Step != StepFace {
+	if sc, err := d.ReadCard(ctx, tok, cardreader.Access{}); err != nil || sc.Step != StepFace {
 		t.Fatalf("ReadCard %+v %v", sc, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/internal/brokertest"
@@ -80,7 +80,7 @@ func TestRealFaceActivation(t *testing.T) {
 		if _, err := r.svc.Begin(ctx, tok); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.svc.ReadCard(ctx, tok, device.CardAccess{}); err != nil {
+		if _, err := r.svc.ReadCard(ctx, tok, cardreader.Access{}); err != nil {
 			t.Fatal(err)
 		}
 		sc := lookAtCamera(t, r, tok, liveSubject)
@@ -159,7 +159,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	if _, err := r.svc.Begin(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.svc.ReadCard(ctx, tok, device.CardAccess{}); err != nil {
+	if _, err := r.svc.ReadCard(ctx, tok, cardreader.Access{}); err != nil {
 		t.Fatal(err)
 	}
 	if sc := lookAtCamera(t, r, tok, liveSubject); !sc.CanConfirm {

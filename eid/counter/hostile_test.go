@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/cardreader/sim"
 	"github.com/guichet/guichet/sync/envelope"
 )
@@ -22,14 +22,14 @@ func TestHostileCards(t *testing.T) {
 	junk := make([]byte, 10<<20)
 	rand.Read(junk)
 	cases := map[string]struct {
-		card    device.Card
+		card    cardreader.Card
 		readErr bool // ReadCard fails
 	}{
-		"no photo":           {card: device.Card{Kind: "sim", IDNumber: "X1"}, readErr: true},
-		"10 MB junk photo":   {card: device.Card{Kind: "sim", IDNumber: "X1", Photo: junk}},
-		"truncated png":      {card: device.Card{Kind: "sim", IDNumber: "X1", Photo: []byte("\x89PNG\r\n\x1a\n\x00\x00")}},
-		"oversized fields":   {card: device.Card{Kind: "sim", IDNumber: "X1", Address: strings.Repeat("A", 1<<20), Photo: []byte("x")}, readErr: true},
-		"control characters": {card: device.Card{Kind: "sim\x00\n", IDNumber: "\x00\xff", Photo: junk[:1000]}},
+		"no photo":           {card: cardreader.Card{Kind: "sim", IDNumber: "X1"}, readErr: true},
+		"10 MB junk photo":   {card: cardreader.Card{Kind: "sim", IDNumber: "X1", Photo: junk}},
+		"truncated png":      {card: cardreader.Card{Kind: "sim", IDNumber: "X1", Photo: []byte("\x89PNG\r\n\x1a\n\x00\x00")}},
+		"oversized fields":   {card: cardreader.Card{Kind: "sim", IDNumber: "X1", Address: strings.Repeat("A", 1<<20), Photo: []byte("x")}, readErr: true},
+		"control characters": {card: cardreader.Card{Kind: "sim\x00\n", IDNumber: "\x00\xff", Photo: junk[:1000]}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestHostileCards(t *testing.T) {
 			if _, err := r.svc.Begin(ctx, tok); err != nil {
 				t.Fatal(err)
 			}
-			sc, err := r.svc.ReadCard(ctx, tok, device.CardAccess{})
+			sc, err := r.svc.ReadCard(ctx, tok, cardreader.Access{})
 			if c.readErr {
 				if err == nil || sc.Error == "" || sc.Step != StepCard {
 					t.Fatalf("ReadCard: %+v %v, want an error", sc, err)
@@ -119,7 +119,9 @@ func TestConcurrentUse(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	n := 0
-	r.ob.Scan(ctx, ActivationBucket, "", func(string, []byte) bool { n++; return true })
+	if err := r.ob.Reader().QueryRowContext(ctx, `SELECT count(*) FROM activations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 5 {
 		t.Fatalf("%d activations stored, want 5", n)
 	}

@@ -6,18 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"github.com/guichet/guichet/sync/outbox"
 )
-
-// OfficialsBucket is the ledger bucket of the officials' PIN records.
-const OfficialsBucket = "eid-officials"
 
 // DefaultIterations is the PBKDF2-HMAC-SHA256 work factor of a new PIN
 // hash, OWASP's 2023 figure. PBKDF2 (RFC 8018 §5.2) comes from the
@@ -39,14 +34,14 @@ var (
 // official is the stored record of one official: a salted slow hash of the
 // PIN, never the PIN, and the run of failures.
 type official struct {
-	Salt       []byte `json:"salt"`
-	Hash       []byte `json:"hash"`
-	Iterations int    `json:"iterations"`
-	Failures   int    `json:"failures"`
-	Locked     bool   `json:"locked"`
+	Salt       []byte
+	Hash       []byte
+	Iterations int
+	Failures   int
+	Locked     bool
 }
 
-// Officials holds the officials' PINs in the outbox's ledger. Every
+// Officials holds the officials' PINs in the store's officials table. Every
 // official has an account of their own: there is no shared one.
 type Officials struct {
 	Store Store
@@ -102,11 +97,14 @@ func (o *Officials) SetPIN(ctx context.Context, id, pin string) error {
 }
 
 func (o *Officials) put(ctx context.Context, id string, rec official) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
+	err := o.Store.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO officials(id, salt, hash, iterations, failures, locked) VALUES(?,?,?,?,?,?)
+			ON CONFLICT(id) DO UPDATE SET salt=excluded.salt, hash=excluded.hash, iterations=excluded.iterations,
+				failures=excluded.failures, locked=excluded.locked`,
+			id, rec.Salt, rec.Hash, rec.Iterations, rec.Failures, rec.Locked)
 		return err
-	}
-	if err := o.Store.Put(ctx, outbox.Put{Bucket: OfficialsBucket, Key: id, Value: b}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("counter: official %s: %w", id, err)
 	}
 	return nil
@@ -121,18 +119,19 @@ func (o *Officials) Check(ctx context.Context, id, pin string) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	b, ok, err := o.Store.Get(ctx, OfficialsBucket, id)
-	if err != nil {
-		return fmt.Errorf("counter: official: %w", err)
-	}
-	if !ok {
+	var rec official
+	err := o.Store.Reader().QueryRowContext(ctx, `SELECT salt, hash, iterations, failures, locked FROM officials WHERE id = ?`, id).
+		Scan(&rec.Salt, &rec.Hash, &rec.Iterations, &rec.Failures, &rec.Locked)
+	if errors.Is(err, sql.ErrNoRows) {
 		// Spend the same time as for a known official, so that timing
 		// does not tell which ids exist.
 		hashPIN(pin, make([]byte, 16), o.iterations())
 		return ErrBadPIN
 	}
-	var rec official
-	if err := json.Unmarshal(b, &rec); err != nil || rec.Iterations <= 0 || rec.Iterations > 100_000_000 {
+	if err != nil {
+		return fmt.Errorf("counter: official: %w", err)
+	}
+	if rec.Iterations <= 0 || rec.Iterations > 100_000_000 {
 		return fmt.Errorf("counter: official %s: bad stored record", id)
 	}
 	if rec.Locked {

@@ -3,11 +3,11 @@ package icao
 import (
 	"testing"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 )
 
 func TestAccess(t *testing.T) {
-	want := device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "120415"}
+	want := cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "120415"}
 	for _, in := range []string{
 		"L898902C36UTO7408122F1204159ZE184226B<<<<<10",
 		"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10",

@@ -4,14 +4,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao/mrz"
 )
 
-// Card turns what Read found into the device.Card the flows use. Dates
+// Card turns what Read found into the cardreader.Card the flows use. Dates
 // become YYYY-MM-DD, placed in a century relative to now.
-func (d *Document) Card(now time.Time) *device.Card {
-	c := &device.Card{Kind: "icao9303", Verified: d.Verified, ReadAt: now}
+func (d *Document) Card(now time.Time) *cardreader.Card {
+	c := &cardreader.Card{Kind: "icao9303", Verified: d.Verified, ReadAt: now}
 	if m := d.MRZ; m != nil {
 		c.DocumentNumber = m.DocumentNumber
 		c.IDNumber = m.OptionalData

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/bac"
 	"github.com/guichet/guichet/eid/icao/pace"
@@ -44,7 +44,7 @@ func (e *denied) Is(target error) bool {
 // ReadCard reads the chip behind t with the access data a: the MRZ data,
 // the card access number, or both. It runs PACE when the chip offers it
 // and falls back to BAC as the package documentation says.
-func ReadCard(ctx context.Context, t apdu.Transmitter, a device.CardAccess, opts Options) (*Document, error) {
+func ReadCard(ctx context.Context, t apdu.Transmitter, a cardreader.Access, opts Options) (*Document, error) {
 	d, err := readCard(ctx, t, a, opts)
 	if err != nil && isProtocol(err) {
 		return nil, badAnswer(err)
@@ -55,14 +55,14 @@ func ReadCard(ctx context.Context, t apdu.Transmitter, a device.CardAccess, opts
 // CheckAccess reports whether a can open a chip: valid MRZ data, a card
 // access number of digits, or both. Drivers call it before waiting for a
 // card, so that a typing error is told at once.
-func CheckAccess(a device.CardAccess) error {
+func CheckAccess(a cardreader.Access) error {
 	_, _, err := passwords(a)
 	return err
 }
 
 // passwords derives from a the BAC keys (nil without MRZ data) and the
 // password PACE is to use: the CAN when there is one.
-func passwords(a device.CardAccess) (*bac.Keys, pace.Password, error) {
+func passwords(a cardreader.Access) (*bac.Keys, pace.Password, error) {
 	var keys *bac.Keys
 	var pw pace.Password
 	if a.DocumentNumber != "" || a.BirthDate != "" || a.ExpiryDate != "" {
@@ -87,7 +87,7 @@ func passwords(a device.CardAccess) (*bac.Keys, pace.Password, error) {
 	return keys, pw, nil
 }
 
-func readCard(ctx context.Context, t apdu.Transmitter, a device.CardAccess, opts Options) (*Document, error) {
+func readCard(ctx context.Context, t apdu.Transmitter, a cardreader.Access, opts Options) (*Document, error) {
 	keys, pw, err := passwords(a)
 	if err != nil {
 		return nil, err

@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/pa"
 	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/vcard"
 )
 
-var specimenAccess = device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
+var specimenAccess = cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
 
 // issuePACE issues the specimen with PACE offered as infos, and CAN 123456.
 func issuePACE(t testing.TB, infos ...pace.Info) *vcard.Document {
@@ -35,7 +35,7 @@ func TestReadCardPACE(t *testing.T) {
 	tests := []struct {
 		name       string
 		doc        func(t testing.TB) *vcard.Document
-		access     device.CardAccess
+		access     cardreader.Access
 		wantAccess string
 		paceFailed string // a part of PACEFailed, "" for none
 		want       error
@@ -43,7 +43,7 @@ func TestReadCardPACE(t *testing.T) {
 	}{
 		{name: "PACE with the MRZ", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: specimenAccess,
 			wantAccess: "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the MRZ"},
-		{name: "PACE with the CAN", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: device.CardAccess{CAN: "123456"},
+		{name: "PACE with the CAN", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: cardreader.Access{CAN: "123456"},
 			wantAccess: "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN"},
 		{name: "the CAN first when both are given", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: withCAN,
 			wantAccess: "PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 with the CAN"},
@@ -73,15 +73,15 @@ func TestReadCardPACE(t *testing.T) {
 			d.Files[pace.FileCardAccess], _ = pace.EncodeCardAccess(pace.Info{Protocol: pace.ECDHGMAES128, Version: 2, ParameterID: 9})
 			return d
 		}, access: specimenAccess, wantAccess: "BAC", paceFailed: "parameters 9"},
-		{name: "wrong CAN alone", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: device.CardAccess{CAN: "654321"},
+		{name: "wrong CAN alone", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: cardreader.Access{CAN: "654321"},
 			want: ErrWrongCAN, says: "wrong CAN?"},
-		{name: "CAN for a chip without PACE", doc: issue, access: device.CardAccess{CAN: "123456"}, want: ErrNeedMRZ},
+		{name: "CAN for a chip without PACE", doc: issue, access: cardreader.Access{CAN: "123456"}, want: ErrNeedMRZ},
 		{name: "wrong MRZ on a chip with PACE alone", doc: func(t testing.TB) *vcard.Document { d := issuePACE(t); d.NoBAC = true; return d },
-			access: device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: ErrAccessDenied, says: "then BAC"},
+			access: cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: ErrAccessDenied, says: "then BAC"},
 		{name: "wrong MRZ on a chip with PACE and BAC", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) },
-			access: device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: ErrAccessDenied, says: "wrong MRZ"},
+			access: cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: ErrAccessDenied, says: "wrong MRZ"},
 		{name: "no access data", doc: issue, says: "MRZ data (document number, birth and expiry dates) or the card access number is needed"},
-		{name: "CAN not digits", doc: issue, access: device.CardAccess{CAN: "12E456"}, says: "not digits"},
+		{name: "CAN not digits", doc: issue, access: cardreader.Access{CAN: "12E456"}, says: "not digits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestReadCardPACEHostile(t *testing.T) {
 		}
 		return resp
 	}}
-	if _, err := ReadCard(context.Background(), direct(card), device.CardAccess{CAN: "123456"}, Options{}); !errors.Is(err, ErrBadAnswer) || !errors.Is(err, pace.ErrBadAnswer) {
+	if _, err := ReadCard(context.Background(), direct(card), cardreader.Access{CAN: "123456"}, Options{}); !errors.Is(err, ErrBadAnswer) || !errors.Is(err, pace.ErrBadAnswer) {
 		t.Errorf("altered token with the CAN: %v", err)
 	}
 	// A cancelled read stops in PACE.
@@ -200,7 +200,7 @@ func TestReadCardWorkedExamplePACE(t *testing.T) {
 	chipRnd := unhex("3F00C4D39D153F2B2A214A078D899B22" + "498FF49756F2DC1587840041839A85982BE7761D14715FB091EFA7BCE9058560" + "107CF58696EF6155053340FD633392BA81909DF7B9706F226F32086C7AFF974A")
 	ifdRnd := unhex("7F4EF07B9EA82FD78AD689B38D0BC78CF21F249D953BC46F4C6E19259C010F99" + "A73FB703AC1436A18E0CFA5ABB3F7BEC7A070E7A6788486BEE230C4A22762595")
 	rec := &recorder{t: direct(vcard.NewCard(doc, bytes.NewReader(chipRnd)))}
-	d, err := ReadCard(context.Background(), rec, device.CardAccess{DocumentNumber: "T22000129", BirthDate: "640812", ExpiryDate: "101031"}, Options{Rand: bytes.NewReader(ifdRnd), SkipPhoto: true, CSCA: pa.NewPool(testIssuer(t).CSCA)})
+	d, err := ReadCard(context.Background(), rec, cardreader.Access{DocumentNumber: "T22000129", BirthDate: "640812", ExpiryDate: "101031"}, Options{Rand: bytes.NewReader(ifdRnd), SkipPhoto: true, CSCA: pa.NewPool(testIssuer(t).CSCA)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/idnumber"
 )
 
@@ -51,15 +51,15 @@ func SexName(code string) (string, bool) {
 	return s, ok
 }
 
-// Card turns the text block into a device.Card of kind "cn-resident". It
+// Card turns the text block into a cardreader.Card of kind "cn-resident". It
 // checks the ID number (GB 11643-1999: check character, address code, birth
 // date) and that the birth date and sex fields agree with it: a card whose
 // data does not hold together gives an error wrapping ErrCardData. Sex and
 // nation are given as the words printed on the card ("男", "汉"); the
-// nation goes in Nationality, which device.Card uses for it. Dates are
+// nation goes in Nationality, which cardreader.Card uses for it. Dates are
 // YYYY-MM-DD, and ExpiryDate is LongTerm for a card that does not expire.
 // The photo is left to the caller.
-func (t Text) Card() (*device.Card, error) {
+func (t Text) Card() (*cardreader.Card, error) {
 	num, err := idnumber.Parse(t.IDNumber)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ID number: %w", ErrCardData, err)
@@ -96,7 +96,7 @@ func (t Text) Card() (*device.Card, error) {
 	if t.Name == "" {
 		return nil, fmt.Errorf("%w: empty name", ErrCardData)
 	}
-	return &device.Card{
+	return &cardreader.Card{
 		Kind:        "cn-resident",
 		IDNumber:    normaliseX(t.IDNumber),
 		Name:        t.Name,

@@ -28,7 +28,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/firmware-bridge/frame"
 )
 
@@ -425,12 +425,12 @@ func (c *Client) ReadBase(ctx context.Context) (text, photo []byte, err error) {
 }
 
 // ReadCard checks the module, waits for a card, selects and reads it, and
-// returns its data as a device.Card of kind "cn-resident" (see Text.Card).
+// returns its data as a cardreader.Card of kind "cn-resident" (see Text.Card).
 // It polls until a card is presented or ctx ends. A card that leaves the
 // field between the steps is searched for again, as many times as
 // Options.Retries allows. Data that does not hold together is an error
 // wrapping ErrCardData; the photo is decoded if Options.Photo is set.
-func (c *Client) ReadCard(ctx context.Context) (*device.Card, error) {
+func (c *Client) ReadCard(ctx context.Context) (*cardreader.Card, error) {
 	if err := c.Status(ctx); err != nil {
 		return nil, err
 	}

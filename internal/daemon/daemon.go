@@ -16,8 +16,10 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
+	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
+	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
@@ -71,7 +73,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	defer store.Close()
 
 	screen := displaysim.New()
-	show := func(s device.Screen) {
+	show := func(s display.Screen) {
 		screen.Show(ctx, s)
 		if _, mirror := devs.Display.(*displaysim.Display); !mirror {
 			if err := devs.Display.Show(ctx, s); err != nil {
@@ -85,17 +87,17 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		switch p.Status {
 		case checkout.StatusApproved:
 			bg.Add(1)
-			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, device.LineLEDGreen, 500*time.Millisecond) }()
+			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineLEDGreen, 500*time.Millisecond) }()
 		case checkout.StatusDeclined:
 			bg.Add(1)
-			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, device.LineBuzzer, 300*time.Millisecond) }()
+			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineBuzzer, 300*time.Millisecond) }()
 		}
 	}
 	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Link: online, Site: cfg.Device.Site,
 		OnChange: func(p checkout.Payment) {
-			show(device.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
+			show(display.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
 			signalLines(p)
 		}}
 	// The e-ID counter and the QR verifier, where configured.
@@ -144,7 +146,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			if err != nil {
 				return "", err
 			}
-			show(device.Screen{QR: qr, Lines: []string{checkout.FormatAmount(amount) + " " + cfg.Checkout.Currency}})
+			show(display.Screen{QR: qr, Lines: []string{checkout.FormatAmount(amount) + " " + cfg.Checkout.Currency}})
 			return qr, nil
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
@@ -183,10 +185,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := w.Watch(ctx, device.LineTamper, func(open bool) {
+			err := w.Watch(ctx, gpio.LineTamper, func(open bool) {
 				if open {
 					log.Error("tamper switch opened")
-					devs.Lines.Pulse(ctx, device.LineBuzzer, time.Second)
+					devs.Lines.Pulse(ctx, gpio.LineBuzzer, time.Second)
 				} else {
 					log.Warn("tamper switch closed")
 				}
@@ -198,7 +200,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	for _, r := range devs.CodeReaders {
 		wg.Add(1)
-		go func(r device.CodeReader) {
+		go func(r codereader.Reader) {
 			defer wg.Done()
 			for {
 				c, err := r.ReadCode(ctx)

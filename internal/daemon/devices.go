@@ -2,31 +2,39 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
-
-	"gopkg.in/yaml.v3"
+	"io"
+	"strings"
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/camera"
+	"github.com/guichet/guichet/device/cardreader"
+	"github.com/guichet/guichet/device/codereader"
+	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/device/gpio"
 
 	// Drivers shipped with the appliance, registered by name.
-	_ "github.com/guichet/guichet/device/camera"
+	_ "github.com/guichet/guichet/device/camera/sim"
+	_ "github.com/guichet/guichet/device/camera/v4l2"
 	_ "github.com/guichet/guichet/device/cardreader/pcsc"
 	_ "github.com/guichet/guichet/device/cardreader/sam"
 	_ "github.com/guichet/guichet/device/cardreader/sim"
-	_ "github.com/guichet/guichet/device/codescan"
+	_ "github.com/guichet/guichet/device/codereader/codescan"
+	_ "github.com/guichet/guichet/device/codereader/scanner"
+	_ "github.com/guichet/guichet/device/codereader/sim"
 	_ "github.com/guichet/guichet/device/display/ssd1306"
 	_ "github.com/guichet/guichet/device/gpio/cdev"
 	_ "github.com/guichet/guichet/device/gpio/sim"
-	_ "github.com/guichet/guichet/device/scanner"
 )
 
 // Devices are the opened devices.
 type Devices struct {
-	CodeReaders []device.CodeReader
-	CardReader  device.CardReader
-	Display     device.Display
-	Lines       device.Lines
+	CodeReaders []codereader.Reader
+	CardReader  cardreader.Reader
+	Display     display.Display
+	Lines       gpio.Lines
 }
 
 // Close closes every device.
@@ -34,18 +42,34 @@ func (d *Devices) Close() {
 	for _, c := range d.CodeReaders {
 		c.Close()
 	}
-	for _, c := range []interface{ Close() error }{d.CardReader, d.Display, d.Lines} {
+	for _, c := range []io.Closer{d.CardReader, d.Display, d.Lines} {
 		if c != nil {
 			c.Close()
 		}
 	}
 }
 
-func opts(n *yaml.Node) device.Options {
-	if n == nil || n.Kind == 0 {
-		return device.NoOptions{}
+// Outcome is what became of one configured device, in the manner of
+// periph's host.Init report: loaded, or failed with the reason.
+type Outcome struct {
+	// Field is the device's place in the configuration, such as
+	// "devices.display".
+	Field string
+	// Driver is the driver's name; empty when none could be chosen.
+	Driver string
+	// Err is why the device failed, with its place in the configuration
+	// ("devices.display.options.adress: unknown field"); nil when it
+	// loaded.
+	Err error
+}
+
+// String reads "loaded devices.display (ssd1306)" or "failed " and the
+// reason.
+func (o Outcome) String() string {
+	if o.Err != nil {
+		return "failed " + o.Err.Error()
 	}
-	return n
+	return fmt.Sprintf("loaded %s (%s)", o.Field, o.Driver)
 }
 
 // pick returns the driver to use: the configured one, or "sim" when the
@@ -57,44 +81,98 @@ func pick(hw string, d config.Driver, field string) (string, error) {
 	if hw == "sim" {
 		return "sim", nil
 	}
-	return "", fmt.Errorf("%s: must name a driver when hardware is real", field)
+	if hw == "" {
+		return "", fmt.Errorf("%s.driver: must name a driver", field)
+	}
+	return "", fmt.Errorf("%s.driver: must name a driver when hardware is real", field)
+}
+
+// open opens one device of a kind from its registry and records the
+// outcome. An unnamed driver falls back to "sim" for simulated hardware.
+func open[T any](ctx context.Context, r *device.Registry[T], hw, field string, d config.Driver, outs *[]Outcome) (T, bool) {
+	var zero T
+	name, err := pick(hw, d, field)
+	if err != nil {
+		*outs = append(*outs, Outcome{Field: field, Err: err})
+		return zero, false
+	}
+	dev, err := r.Open(ctx, name, &d.Options)
+	if err != nil {
+		*outs = append(*outs, Outcome{Field: field, Driver: name, Err: device.At(field, err)})
+		return zero, false
+	}
+	*outs = append(*outs, Outcome{Field: field, Driver: name})
+	return dev, true
+}
+
+// openAll opens every device cfg names, whatever fails, and reports each
+// one's outcome in the order of the configuration.
+func openAll(ctx context.Context, cfg *config.Daemon) (*Devices, []Outcome) {
+	d := &Devices{}
+	var outs []Outcome
+	hw := cfg.Hardware
+	for i, cr := range cfg.Devices.CodeReaders {
+		// A code reader is never implied: each one listed names its driver.
+		if r, ok := open(ctx, codereader.Drivers, "", fmt.Sprintf("devices.code_readers[%d]", i), cr, &outs); ok {
+			d.CodeReaders = append(d.CodeReaders, r)
+		}
+	}
+	d.CardReader, _ = open(ctx, cardreader.Drivers, hw, "devices.card_reader", cfg.Devices.CardReader, &outs)
+	d.Display, _ = open(ctx, display.Drivers, hw, "devices.display", cfg.Devices.Display, &outs)
+	d.Lines, _ = open(ctx, gpio.Drivers, hw, "devices.gpio", cfg.Devices.GPIO, &outs)
+	return d, outs
+}
+
+// failures joins the reasons of the devices that failed; nil if none did.
+func failures(outs []Outcome) error {
+	var errs []error
+	for _, o := range outs {
+		if o.Err != nil {
+			errs = append(errs, o.Err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // OpenDevices opens the devices named by cfg. It is the first thing the
 // daemon does, so a wrong driver stops it before it touches its store.
-func OpenDevices(ctx context.Context, cfg *config.Daemon) (_ *Devices, err error) {
-	d := &Devices{}
-	defer func() {
-		if err != nil {
-			d.Close()
-		}
-	}()
-	for i, cr := range cfg.Devices.CodeReaders {
-		field := fmt.Sprintf("devices.code_readers[%d]", i)
-		r, err := device.CodeReaders.Open(ctx, cr.Driver, opts(&cr.Options))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", field, err)
-		}
-		d.CodeReaders = append(d.CodeReaders, r)
-	}
-	name, err := pick(cfg.Hardware, cfg.Devices.CardReader, "devices.card_reader.driver")
-	if err != nil {
+// Every device is tried, and the error names each one that failed.
+func OpenDevices(ctx context.Context, cfg *config.Daemon) (*Devices, error) {
+	d, outs := openAll(ctx, cfg)
+	if err := failures(outs); err != nil {
+		d.Close()
 		return nil, err
-	}
-	if d.CardReader, err = device.CardReaders.Open(ctx, name, opts(&cfg.Devices.CardReader.Options)); err != nil {
-		return nil, fmt.Errorf("devices.card_reader: %w", err)
-	}
-	if name, err = pick(cfg.Hardware, cfg.Devices.Display, "devices.display.driver"); err != nil {
-		return nil, err
-	}
-	if d.Display, err = device.Displays.Open(ctx, name, opts(&cfg.Devices.Display.Options)); err != nil {
-		return nil, fmt.Errorf("devices.display: %w", err)
-	}
-	if name, err = pick(cfg.Hardware, cfg.Devices.GPIO, "devices.gpio.driver"); err != nil {
-		return nil, err
-	}
-	if d.Lines, err = device.LineSets.Open(ctx, name, opts(&cfg.Devices.GPIO.Options)); err != nil {
-		return nil, fmt.Errorf("devices.gpio: %w", err)
 	}
 	return d, nil
+}
+
+// CheckDevices opens every device cfg names, the e-ID counter's face
+// camera included, then closes them, and reports each one's outcome. The
+// error is non-nil when any failed.
+func CheckDevices(ctx context.Context, cfg *config.Daemon) ([]Outcome, error) {
+	d, outs := openAll(ctx, cfg)
+	d.Close()
+	if cfg.EID.Counter {
+		const field = "devices.face_camera"
+		fc := cfg.Devices.FaceCamera
+		c, err := camera.Drivers.Open(ctx, fc.Driver, &fc.Options)
+		if err != nil {
+			outs = append(outs, Outcome{Field: field, Driver: fc.Driver, Err: device.At(field, err)})
+		} else {
+			c.Close()
+			outs = append(outs, Outcome{Field: field, Driver: fc.Driver})
+		}
+	}
+	return outs, failures(outs)
+}
+
+// WriteOutcomes writes one line per device outcome to w.
+func WriteOutcomes(w io.Writer, outs []Outcome) error {
+	var b strings.Builder
+	for _, o := range outs {
+		b.WriteString(o.String())
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -11,8 +11,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/device"
+
 	"github.com/guichet/guichet/device/camera"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
@@ -26,7 +27,7 @@ import (
 // card reader is the one OpenDevices opened, the store the outbox, which
 // also holds the officials' PINs. closeDesk releases the desk, then the face
 // models.
-func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, reader device.CardReader, log *slog.Logger) (_ *counter.Desk, closeDesk func(), err error) {
+func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, reader cardreader.Reader, log *slog.Logger) (_ *counter.Desk, closeDesk func(), err error) {
 	subjectKey, err := readSubjectKey(cfg.EID.SubjectKeyFile)
 	if err != nil {
 		return nil, nil, err
@@ -53,7 +54,7 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, read
 	}()
 	fcam := cfg.Devices.FaceCamera
 	openCam := func(ctx context.Context) (counter.FaceCamera, error) {
-		c, err := camera.Drivers.Open(ctx, fcam.Driver, opts(&fcam.Options))
+		c, err := camera.Drivers.Open(ctx, fcam.Driver, &fcam.Options)
 		if err != nil {
 			return nil, fmt.Errorf("devices.face_camera: %w", err)
 		}

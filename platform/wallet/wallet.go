@@ -48,7 +48,7 @@ type SimWallet struct {
 
 // OrderStore holds SimWallet's orders, as small JSON values by key. Get
 // reports whether the key is there. The platform's decider state
-// (sync/platform.State) has the same methods, so it serves without this
+// (platform.State) has the same methods, so it serves without this
 // package knowing the platform.
 type OrderStore interface {
 	Get(key string) ([]byte, bool, error)

@@ -1,6 +1,8 @@
 // Package outbox is the appliance's durable store: the queue of signed
-// records waiting for the platform's ack, and a small key-value ledger the
-// flows keep beside it, in one SQLite database (WAL, synchronous=FULL).
+// records waiting for the platform's ack, and beside it the flows' tables
+// (payments, orders, activations, officials, settings, the audit log), in
+// one SQLite database (WAL, synchronous=FULL). The schema is built by the
+// numbered migrations in migrations.go, run at Open.
 //
 // Append returns only once the record is on disk: the screen may then say
 // "done" or "queued". Concurrent callers are grouped into one transaction,
@@ -47,15 +49,12 @@ type Record struct {
 	Schema int
 	// Body is the record's JSON content.
 	Body []byte
-	// Puts are ledger writes committed in the same transaction.
-	Puts []Put
-}
-
-// Put writes Value under Bucket/Key in the ledger; a nil Value deletes.
-type Put struct {
-	Bucket string
-	Key    string
-	Value  []byte
+	// Write, if not nil, writes the flow's rows in the transaction that
+	// commits the record, so that both are on disk or neither. It runs
+	// on the committer's goroutine: it must only touch tx, and be quick.
+	// If it fails, the record is not appended and Append returns its
+	// error; the other requests of the group commit go ahead.
+	Write func(tx *sql.Tx) error
 }
 
 // Entry is a record as stored: its place in the chain and its signed frame.
@@ -105,7 +104,8 @@ type Store struct {
 // maxBatch bounds one group commit.
 const maxBatch = 1024
 
-// Open opens or creates the outbox at path.
+// Open opens or creates the outbox at path and brings its schema up to
+// date (migrations.go).
 func Open(path string, id Identity) (*Store, error) {
 	if len(id.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("outbox: identity has no signing key")
@@ -119,7 +119,8 @@ func Open(path string, id Identity) (*Store, error) {
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn)
+	// The read pool cannot write: every write goes through the committer.
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
@@ -136,26 +137,9 @@ func Open(path string, id Identity) (*Store, error) {
 	return s, nil
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-	seq INTEGER PRIMARY KEY,
-	key TEXT NOT NULL UNIQUE,
-	type TEXT NOT NULL,
-	frame BLOB NOT NULL,
-	created INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ledger (
-	bucket TEXT NOT NULL,
-	k TEXT NOT NULL,
-	v BLOB NOT NULL,
-	PRIMARY KEY (bucket, k)
-) WITHOUT ROWID;
-`
-
 func (s *Store) init() error {
 	ctx := context.Background()
-	if _, err := s.w.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, s.w); err != nil {
 		return err
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -205,9 +189,9 @@ func setMeta(tx *sql.Tx, k string, v uint64) error {
 
 // request is one caller's share of a group commit.
 type request struct {
-	rec   *Record // an append, or nil
-	puts  []Put   // ledger writes (with or without rec)
-	ackTo uint64  // forget records up to this seq, or 0
+	rec   *Record             // an append, or nil
+	write func(*sql.Tx) error // the flow's writes (with or without rec)
+	ackTo uint64              // forget records up to this seq, or 0
 	entry Entry
 	err   error
 	done  chan struct{}
@@ -224,16 +208,19 @@ func (s *Store) Append(ctx context.Context, r Record) (Entry, error) {
 	if !json.Valid(r.Body) {
 		return Entry{}, fmt.Errorf("outbox: record %s: body is not JSON", r.Type)
 	}
-	req := &request{rec: &r, puts: r.Puts, done: make(chan struct{})}
+	req := &request{rec: &r, write: r.Write, done: make(chan struct{})}
 	if err := s.submit(ctx, req); err != nil {
 		return Entry{}, err
 	}
 	return req.entry, nil
 }
 
-// Put commits ledger writes durably.
-func (s *Store) Put(ctx context.Context, puts ...Put) error {
-	return s.submit(ctx, &request{puts: puts, done: make(chan struct{})})
+// Update runs fn in a group-committed transaction, for writes that send
+// no record, and returns once they are on disk. fn runs on the committer's
+// goroutine: it must only touch tx, and be quick; if it fails, its writes
+// are undone and Update returns its error.
+func (s *Store) Update(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.submit(ctx, &request{write: fn, done: make(chan struct{})})
 }
 
 // Ack forgets every record with seq <= upto: the platform has applied them.
@@ -355,49 +342,50 @@ func (s *Store) commit(batch []*request) {
 			return err
 		}
 		defer tx.Rollback()
-		var ins, put, del *sql.Stmt
+		var ins *sql.Stmt
 		for _, req := range batch {
-			if req.rec != nil {
-				if ins == nil {
-					if ins, err = tx.Prepare(`INSERT INTO outbox(seq,key,type,frame,created) VALUES(?,?,?,?,?) ON CONFLICT(key) DO NOTHING`); err != nil {
-						return err
-					}
+			if req.rec == nil && req.write == nil {
+				if req.ackTo > acked && req.ackTo <= seq {
+					acked = req.ackTo
 				}
-				e, isNew, err := s.appendOne(tx, ins, req.rec, seq+1, hash)
-				if err != nil {
-					return err
-				}
-				if isNew {
-					seq++
-					hash = envelope.HashOf(mustPayload(e.Frame))
-					appended = true
-				}
-				req.entry = e
+				continue
 			}
-			for _, p := range req.puts {
-				if p.Value == nil {
-					if del == nil {
-						if del, err = tx.Prepare(`DELETE FROM ledger WHERE bucket=? AND k=?`); err != nil {
-							return err
-						}
-					}
-					if _, err := del.Exec(p.Bucket, p.Key); err != nil {
-						return err
-					}
-					continue
-				}
-				if put == nil {
-					if put, err = tx.Prepare(`INSERT INTO ledger(bucket,k,v) VALUES(?,?,?) ON CONFLICT(bucket,k) DO UPDATE SET v=excluded.v`); err != nil {
-						return err
-					}
-				}
-				if _, err := put.Exec(p.Bucket, p.Key, p.Value); err != nil {
+			if req.rec != nil && ins == nil {
+				if ins, err = tx.Prepare(`INSERT INTO outbox(seq,key,type,frame,created) VALUES(?,?,?,?,?) ON CONFLICT(key) DO NOTHING`); err != nil {
 					return err
 				}
 			}
-			if req.ackTo > acked && req.ackTo <= seq {
-				acked = req.ackTo
+			// A savepoint per request that has writes of the flow's: a
+			// failing Write undoes its own request only. A bare append
+			// fails only with the database, and then the whole group.
+			guard := req.write != nil
+			if guard {
+				if _, err := tx.Exec(`SAVEPOINT req`); err != nil {
+					return err
+				}
 			}
+			e, isNew, rerr := s.one(tx, ins, req, seq+1, hash)
+			if rerr != nil && !guard {
+				return rerr
+			}
+			if rerr != nil {
+				if _, err := tx.Exec(`ROLLBACK TO req; RELEASE req`); err != nil {
+					return err
+				}
+				req.err = rerr
+				continue
+			}
+			if guard {
+				if _, err := tx.Exec(`RELEASE req`); err != nil {
+					return err
+				}
+			}
+			if isNew {
+				seq++
+				hash = envelope.HashOf(mustPayload(e.Frame))
+				appended = true
+			}
+			req.entry = e
 		}
 		if acked > s.acked.Load() {
 			if _, err := tx.Exec(`DELETE FROM outbox WHERE seq <= ?`, acked); err != nil {
@@ -433,6 +421,27 @@ func (s *Store) commit(batch []*request) {
 	if appended && err == nil {
 		s.signal()
 	}
+}
+
+// one does req's append and writes; the caller undoes them on error.
+func (s *Store) one(tx *sql.Tx, ins *sql.Stmt, req *request, seq uint64, prev envelope.Hash) (e Entry, isNew bool, err error) {
+	if req.rec != nil {
+		if e, isNew, err = s.appendOne(tx, ins, req.rec, seq, prev); err != nil {
+			return Entry{}, false, fmt.Errorf("outbox: append %s: %w", req.rec.Type, err)
+		}
+	}
+	if req.write != nil {
+		defer func() {
+			// A flow's bug fails its request, not the committer.
+			if p := recover(); p != nil {
+				err = fmt.Errorf("outbox: write panicked: %v", p)
+			}
+		}()
+		if err := req.write(tx); err != nil {
+			return Entry{}, false, err
+		}
+	}
+	return e, isNew, nil
 }
 
 func mustPayload(frame []byte) []byte {
@@ -495,39 +504,9 @@ func (s *Store) Pending(ctx context.Context, after uint64, limit int) ([]Entry, 
 	return out, rows.Err()
 }
 
-// Get reads a ledger value.
-func (s *Store) Get(ctx context.Context, bucket, key string) ([]byte, bool, error) {
-	var v []byte
-	err := s.r.QueryRowContext(ctx, `SELECT v FROM ledger WHERE bucket=? AND k=?`, bucket, key).Scan(&v)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, false, nil
-	case err != nil:
-		return nil, false, fmt.Errorf("outbox: get %s/%s: %w", bucket, key, err)
-	}
-	return v, true, nil
-}
-
-// Scan calls fn for every ledger entry of bucket whose key starts with
-// prefix, in key order, until fn returns false.
-func (s *Store) Scan(ctx context.Context, bucket, prefix string, fn func(key string, value []byte) bool) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT k,v FROM ledger WHERE bucket=? AND k >= ? ORDER BY k`, bucket, prefix)
-	if err != nil {
-		return fmt.Errorf("outbox: scan %s: %w", bucket, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var v []byte
-		if err := rows.Scan(&k, &v); err != nil {
-			return fmt.Errorf("outbox: scan %s: %w", bucket, err)
-		}
-		if len(k) < len(prefix) || k[:len(prefix)] != prefix || !fn(k, v) {
-			break
-		}
-	}
-	return rows.Err()
-}
+// Reader is the pool the flows read their tables with. Its connections
+// refuse writes (query_only): writes go through Append and Update.
+func (s *Store) Reader() *sql.DB { return s.r }
 
 // Stats returns the queue's counters.
 func (s *Store) Stats() Stats {

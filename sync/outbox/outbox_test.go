@@ -3,6 +3,8 @@ package outbox
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -34,8 +36,12 @@ func TestAppendChainsAndSurvivesReopen(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
-				_, err := s.Append(ctx, Record{Key: fmt.Sprintf("k-%d-%d", w, i), Type: "test", Body: []byte(`{"n":1}`),
-					Puts: []Put{{Bucket: "b", Key: fmt.Sprintf("%d-%d", w, i), Value: []byte("v")}}})
+				k := fmt.Sprintf("%d-%d", w, i)
+				_, err := s.Append(ctx, Record{Key: "k-" + k, Type: "test", Body: []byte(`{"n":1}`),
+					Write: func(tx *sql.Tx) error {
+						_, err := tx.Exec(`INSERT INTO settings(k,v) VALUES(?,'v')`, k)
+						return err
+					}})
 				if err != nil {
 					t.Error(err)
 				}
@@ -91,8 +97,8 @@ func TestAppendChainsAndSurvivesReopen(t *testing.T) {
 		prev = envelope.HashOf(payload)
 	}
 	n := 0
-	if err := s.Scan(ctx, "b", "", func(string, []byte) bool { n++; return true }); err != nil || n != 200 {
-		t.Fatalf("ledger scan: %d, %v", n, err)
+	if err := s.Reader().QueryRowContext(ctx, `SELECT count(*) FROM settings`).Scan(&n); err != nil || n != 200 {
+		t.Fatalf("rows written with the records: %d, %v", n, err)
 	}
 	// The next record chains on the last one written before the reopen.
 	e, err = s.Append(ctx, Record{Key: "after", Type: "test", Body: []byte(`{}`)})
@@ -135,5 +141,77 @@ func TestOtherDevicesStoreRefused(t *testing.T) {
 	if s, err := Open(path, id); err == nil {
 		s.Close()
 		t.Fatal("store of d1 opened as d2")
+	}
+}
+
+func TestFailingWriteFailsOnlyItsRequest(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "outbox.db"), testIdentity(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(k string) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO settings(k,v) VALUES(?,'v')`, k)
+			return err
+		}
+	}
+	bad := errors.New("flow refused")
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			k := fmt.Sprintf("k%d", i)
+			w := put(k)
+			switch i % 4 {
+			case 1: // the write fails after writing: nothing of it stays
+				w = func(tx *sql.Tx) error { put(k)(tx); return bad }
+			case 2:
+				w = func(tx *sql.Tx) error { panic("flow bug") }
+			}
+			if i%8 == 3 {
+				errs[i] = s.Update(ctx, w)
+				return
+			}
+			_, errs[i] = s.Append(ctx, Record{Key: k, Type: "test", Body: []byte(`{}`), Write: w})
+		}(i)
+	}
+	wg.Wait()
+	want := 0
+	for i, err := range errs {
+		switch i % 4 {
+		case 1:
+			if !errors.Is(err, bad) {
+				t.Errorf("request %d: %v, want the write's error", i, err)
+			}
+		case 2:
+			if err == nil {
+				t.Errorf("request %d: panicking write succeeded", i)
+			}
+		default:
+			want++
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}
+	}
+	var rows int
+	s.Reader().QueryRow(`SELECT count(*) FROM settings`).Scan(&rows)
+	// Records: requests 0 and 3 of each 4, less the Updates (i%8 == 3).
+	if rows != want || s.Stats().LastSeq != uint64(want-5) {
+		t.Fatalf("%d rows, %d records; want %d rows, %d records", rows, s.Stats().LastSeq, want, want-5)
+	}
+	// The chain has no gap where a request failed.
+	ents, _ := s.Pending(ctx, 0, 100)
+	for i, e := range ents {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
+		}
+	}
+	if _, err := s.Reader().Exec(`INSERT INTO settings(k,v) VALUES('x','y')`); err == nil {
+		t.Fatal("the read pool wrote")
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao"
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/pa"
@@ -22,7 +22,7 @@ func median(d []time.Duration) float64 {
 
 // benchRead returns the median time of full reads of doc with access,
 // through pcscd and vpcd with the driver, and with the card in-process.
-func benchRead(b *testing.B, doc *vcard.Document, access device.CardAccess, wantAccess string) (viaPCSC, inproc float64) {
+func benchRead(b *testing.B, doc *vcard.Document, access cardreader.Access, wantAccess string) (viaPCSC, inproc float64) {
 	const runs = 15
 	d := pcsctest.Shared(b)
 	remove := insert(b, d, 0, vcard.NewCard(doc, nil))

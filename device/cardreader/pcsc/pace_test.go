@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao"
 	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/pcsctest"
@@ -64,7 +64,7 @@ func TestReadCardPACE(t *testing.T) {
 	w := &paceWatch{responder: vcard.NewCard(issuePACE(t), nil)}
 	insert(t, d, 0, w.card())
 	r := open(t, map[string]any{"reader": d.Reader(0), "csca": cscaFile(t), "card_wait": "10s"})
-	want := device.Card{Kind: "icao9303", DocumentNumber: "L898902C3", IDNumber: "ZE184226B", Surname: "ERIKSSON", GivenNames: "ANNA MARIA",
+	want := cardreader.Card{Kind: "icao9303", DocumentNumber: "L898902C3", IDNumber: "ZE184226B", Surname: "ERIKSSON", GivenNames: "ANNA MARIA",
 		Name: "ANNA MARIA ERIKSSON", Sex: "F", Nationality: "UTO", BirthDate: "1974-08-12", ExpiryDate: "2034-04-15", Issuer: "UTO", PhotoFormat: "jpeg", Verified: true}
 	withCAN := specimen
 	withCAN.CAN = "123456"
@@ -72,12 +72,12 @@ func TestReadCardPACE(t *testing.T) {
 	wrongCAN.CAN = "123465"
 	for _, tt := range []struct {
 		name     string
-		access   device.CardAccess
+		access   cardreader.Access
 		pace     bool
 		bacTried bool
 	}{
 		{"MRZ", specimen, true, false},
-		{"CAN", device.CardAccess{CAN: "123456"}, true, false},
+		{"CAN", cardreader.Access{CAN: "123456"}, true, false},
 		{"MRZ and CAN", withCAN, true, false},
 		{"MRZ and a wrong CAN", wrongCAN, false, true},
 	} {
@@ -98,7 +98,7 @@ func TestReadCardPACE(t *testing.T) {
 		})
 	}
 	t.Run("wrong CAN alone", func(t *testing.T) {
-		_, err := read(t, r, device.CardAccess{CAN: "654321"})
+		_, err := read(t, r, cardreader.Access{CAN: "654321"})
 		if !errors.Is(err, icao.ErrWrongCAN) || !errors.Is(err, icao.ErrAccessDenied) || !strings.Contains(err.Error(), "wrong CAN?") {
 			t.Fatalf("error %v, want %v", err, icao.ErrWrongCAN)
 		}
@@ -106,12 +106,12 @@ func TestReadCardPACE(t *testing.T) {
 			t.Error("BAC tried without MRZ data")
 		}
 		// The card is left clean: the right CAN reads it next.
-		if _, err := read(t, r, device.CardAccess{CAN: "123456"}); err != nil {
+		if _, err := read(t, r, cardreader.Access{CAN: "123456"}); err != nil {
 			t.Fatalf("after a wrong CAN: %v", err)
 		}
 	})
 	t.Run("bad CAN typed", func(t *testing.T) {
-		if _, err := read(t, r, device.CardAccess{CAN: "12 34"}); err == nil || !strings.Contains(err.Error(), "not digits") {
+		if _, err := read(t, r, cardreader.Access{CAN: "12 34"}); err == nil || !strings.Contains(err.Error(), "not digits") {
 			t.Fatalf("error %v", err)
 		}
 	})
@@ -123,13 +123,13 @@ func TestReadCardPACEFailures(t *testing.T) {
 		name   string
 		doc    func(testing.TB) *vcard.Document
 		answer func(n int, cmd, resp []byte) []byte
-		access device.CardAccess
+		access cardreader.Access
 		want   error
 	}{
-		{name: "CAN on a chip with BAC alone", doc: issue, access: device.CardAccess{CAN: "123456"}, want: icao.ErrNeedMRZ},
+		{name: "CAN on a chip with BAC alone", doc: issue, access: cardreader.Access{CAN: "123456"}, want: icao.ErrNeedMRZ},
 		{name: "wrong MRZ on a chip with PACE", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) },
-			access: device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: icao.ErrAccessDenied},
-		{name: "chip's token altered, CAN alone", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: device.CardAccess{CAN: "123456"},
+			access: cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: icao.ErrAccessDenied},
+		{name: "chip's token altered, CAN alone", doc: func(t testing.TB) *vcard.Document { return issuePACE(t) }, access: cardreader.Access{CAN: "123456"},
 			answer: func(_ int, cmd, resp []byte) []byte {
 				if len(cmd) > 1 && cmd[0] == 0x00 && cmd[1] == 0x86 && len(resp) > 3 {
 					resp[len(resp)-3] ^= 1
@@ -138,7 +138,7 @@ func TestReadCardPACEFailures(t *testing.T) {
 			}, want: icao.ErrBadAnswer},
 		{name: "P-256 and AES-256", doc: func(t testing.TB) *vcard.Document {
 			return issuePACE(t, pace.Info{Protocol: pace.ECDHGMAES256, Version: 2, ParameterID: pace.ParamP256})
-		}, access: device.CardAccess{CAN: "123456"}},
+		}, access: cardreader.Access{CAN: "123456"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var resp vcard.Responder = vcard.NewCard(tt.doc(t), nil)

@@ -22,17 +22,14 @@ import (
 	"github.com/ebfe/scard"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao"
 	"github.com/guichet/guichet/eid/icao/apdu"
 	"github.com/guichet/guichet/eid/icao/pa"
 )
 
 func init() {
-	device.CardReaders.Register("pcsc", func(ctx context.Context, opts device.Options) (device.CardReader, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("pcsc: options: %w", err)
-		}
+	device.Register(cardreader.Drivers, "pcsc", func(ctx context.Context, o Options) (cardreader.Reader, error) {
 		return Open(ctx, o)
 	})
 }
@@ -203,7 +200,7 @@ func (r *Reader) waitCard(ctx context.Context, c *scard.Context, reader string) 
 // or the CAN in access (icao.ReadCard says which is used when). The card is
 // Verified only if passive authentication succeeded against the configured
 // CSCAs.
-func (r *Reader) ReadCard(ctx context.Context, access device.CardAccess) (*device.Card, error) {
+func (r *Reader) ReadCard(ctx context.Context, access cardreader.Access) (*cardreader.Card, error) {
 	if err := icao.CheckAccess(access); err != nil {
 		return nil, fmt.Errorf("pcsc: %w", err)
 	}

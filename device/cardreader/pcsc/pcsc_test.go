@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/icao"
 	"github.com/guichet/guichet/eid/icao/pa"
 	"github.com/guichet/guichet/eid/icao/pcsctest"
@@ -89,12 +89,12 @@ func waitCard(t testing.TB, d *pcsctest.Daemon, slot int, present bool) {
 
 // open opens the driver through the registry, with options as the daemon
 // would decode them from YAML.
-func open(t testing.TB, opts map[string]any) device.CardReader {
+func open(t testing.TB, opts map[string]any) cardreader.Reader {
 	var n yaml.Node
 	if err := n.Encode(opts); err != nil {
 		t.Fatal(err)
 	}
-	r, err := device.CardReaders.Open(context.Background(), "pcsc", &n)
+	r, err := cardreader.Drivers.Open(context.Background(), "pcsc", &n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +102,9 @@ func open(t testing.TB, opts map[string]any) device.CardReader {
 	return r
 }
 
-var specimen = device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
+var specimen = cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340415"}
 
-func read(t testing.TB, r device.CardReader, a device.CardAccess) (*device.Card, error) {
+func read(t testing.TB, r cardreader.Reader, a cardreader.Access) (*cardreader.Card, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return r.ReadCard(ctx, a)
@@ -118,7 +118,7 @@ func TestReadCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := device.Card{Kind: "icao9303", DocumentNumber: "L898902C3", IDNumber: "ZE184226B", Surname: "ERIKSSON", GivenNames: "ANNA MARIA",
+	want := cardreader.Card{Kind: "icao9303", DocumentNumber: "L898902C3", IDNumber: "ZE184226B", Surname: "ERIKSSON", GivenNames: "ANNA MARIA",
 		Name: "ANNA MARIA ERIKSSON", Sex: "F", Nationality: "UTO", BirthDate: "1974-08-12", ExpiryDate: "2034-04-15", Issuer: "UTO", PhotoFormat: "jpeg", Verified: true}
 	got := *c
 	got.Photo, got.ReadAt = nil, time.Time{}
@@ -149,10 +149,10 @@ func TestReadCardFailures(t *testing.T) {
 		name   string
 		modify func(*vcard.Document)
 		answer func(n int, cmd, resp []byte) []byte
-		access device.CardAccess
+		access cardreader.Access
 		want   error
 	}{
-		{name: "wrong MRZ", access: device.CardAccess{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: icao.ErrAccessDenied},
+		{name: "wrong MRZ", access: cardreader.Access{DocumentNumber: "L898902C3", BirthDate: "740812", ExpiryDate: "340416"}, want: icao.ErrAccessDenied},
 		{name: "tampered DG1", modify: func(doc *vcard.Document) { doc.Files[0x0101][30] ^= 0x02 }, want: pa.ErrHashMismatch},
 		{name: "tampered DG2", modify: func(doc *vcard.Document) { doc.Files[0x0102][9000] ^= 0x40 }, want: pa.ErrHashMismatch},
 		{name: "garbage answers", answer: func(n int, _, resp []byte) []byte {
@@ -230,12 +230,12 @@ func TestNoCardNoReader(t *testing.T) {
 	if _, err := r.ReadCard(ctx, specimen); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("cancelled wait: %v", err)
 	}
-	if _, err := r.ReadCard(context.Background(), device.CardAccess{}); err == nil {
+	if _, err := r.ReadCard(context.Background(), cardreader.Access{}); err == nil {
 		t.Error("read without MRZ data")
 	}
 	var n yaml.Node
 	n.Encode(map[string]any{"csca": "/nonexistent/csca.pem"})
-	if _, err := device.CardReaders.Open(context.Background(), "pcsc", &n); err == nil {
+	if _, err := cardreader.Drivers.Open(context.Background(), "pcsc", &n); err == nil {
 		t.Error("opened with a missing CSCA file")
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/firmware-bridge/frame"
 	bridge "github.com/guichet/guichet/firmware-bridge/sam"
 	"github.com/guichet/guichet/firmware-bridge/sam/samemu"
@@ -42,7 +42,7 @@ func medianRead(b *testing.B, e *samemu.Emulator, n int) time.Duration {
 	times := make([]time.Duration, 0, n)
 	for range n {
 		start := time.Now()
-		c, err := d.ReadCard(ctx, device.CardAccess{})
+		c, err := d.ReadCard(ctx, cardreader.Access{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,15 +29,12 @@ import (
 	"go.bug.st/serial"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	bridge "github.com/guichet/guichet/firmware-bridge/sam"
 )
 
 func init() {
-	device.CardReaders.Register("sam", func(ctx context.Context, opts device.Options) (device.CardReader, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("options: %w", err)
-		}
+	device.Register(cardreader.Drivers, "sam", func(ctx context.Context, o Options) (cardreader.Reader, error) {
 		return Open(ctx, o)
 	})
 }
@@ -105,7 +102,7 @@ func Open(ctx context.Context, o Options) (*Dev, error) {
 // as the module checked it; its data is checked again (see
 // firmware-bridge/sam.Text.Card) and a card that does not hold together is
 // an error wrapping sam.ErrCardData of package firmware-bridge/sam.
-func (d *Dev) ReadCard(ctx context.Context, _ device.CardAccess) (*device.Card, error) {
+func (d *Dev) ReadCard(ctx context.Context, _ cardreader.Access) (*cardreader.Card, error) {
 	return d.client.ReadCard(ctx)
 }
 

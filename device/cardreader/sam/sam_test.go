@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/idnumber"
 	"github.com/guichet/guichet/firmware-bridge/frame"
 	bridge "github.com/guichet/guichet/firmware-bridge/sam"
@@ -41,14 +41,14 @@ func emulate(t testing.TB) (*samemu.Emulator, string) {
 
 // openYAML opens the driver through the registry, from configuration text,
 // as the daemon does.
-func openYAML(t *testing.T, ctx context.Context, conf string) (device.CardReader, error) {
+func openYAML(t *testing.T, ctx context.Context, conf string) (cardreader.Reader, error) {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(conf), &n); err != nil {
 		t.Fatal(err)
 	}
 	// Unmarshal into a Node gives a document node; its content is the map.
-	return device.CardReaders.Open(ctx, "sam", n.Content[0])
+	return cardreader.Drivers.Open(ctx, "sam", n.Content[0])
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
@@ -59,7 +59,7 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 
 const fast = "timeout: 150ms\nread_timeout: 300ms\npoll_interval: 20ms\n"
 
-func openFast(t *testing.T, path string) device.CardReader {
+func openFast(t *testing.T, path string) cardreader.Reader {
 	t.Helper()
 	r, err := openYAML(t, ctxTimeout(t, 5*time.Second), fmt.Sprintf("port: %s\n%s", path, fast))
 	if err != nil {
@@ -74,7 +74,7 @@ func openFast(t *testing.T, path string) device.CardReader {
 }
 
 func TestRegistered(t *testing.T) {
-	if !device.CardReaders.Has("sam") {
+	if !cardreader.Drivers.Has("sam") {
 		t.Fatal("driver sam not registered")
 	}
 }
@@ -82,11 +82,11 @@ func TestRegistered(t *testing.T) {
 func TestReadCardFromConfiguration(t *testing.T) {
 	_, path := emulate(t)
 	r := openFast(t, path)
-	c, err := r.ReadCard(ctxTimeout(t, 5*time.Second), device.CardAccess{})
+	c, err := r.ReadCard(ctxTimeout(t, 5*time.Second), cardreader.Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := device.Card{
+	want := cardreader.Card{
 		Kind: "cn-resident", IDNumber: "11010519491231002X", Name: "韩梅梅", Sex: "女", Nationality: "汉",
 		BirthDate: "1949-12-31", ExpiryDate: "2040-01-01", Address: "北京市朝阳区示例路1号",
 		Issuer: "北京市公安局朝阳分局", PhotoFormat: "wlt", Verified: true,
@@ -120,7 +120,7 @@ func TestReadCardFaults(t *testing.T) {
 			e, path := emulate(t)
 			r := openFast(t, path)
 			e.Inject(tc.fault, bridge.CmdReadBase, tc.times)
-			c, err := r.ReadCard(ctxTimeout(t, 10*time.Second), device.CardAccess{})
+			c, err := r.ReadCard(ctxTimeout(t, 10*time.Second), cardreader.Access{})
 			if tc.want == nil {
 				if err != nil || c.IDNumber != "11010519491231002X" {
 					t.Fatalf("card %+v, err %v", c, err)
@@ -141,14 +141,14 @@ func TestReadCardSlow(t *testing.T) {
 	r := openFast(t, path)
 	e.SetSlowByteDelay(3 * time.Millisecond) // 19 bytes of select reply: about 60 ms
 	e.Inject(samemu.FaultSlow, bridge.CmdSelectCard, 0)
-	if _, err := r.ReadCard(ctxTimeout(t, 10*time.Second), device.CardAccess{}); err != nil {
+	if _, err := r.ReadCard(ctxTimeout(t, 10*time.Second), cardreader.Access{}); err != nil {
 		t.Fatalf("slow within timeout: %v", err)
 	}
 	e.ClearFaults()
 	e.SetSlowByteDelay(30 * time.Millisecond) // 570 ms, over the 150 ms timeout
 	e.Inject(samemu.FaultSlow, bridge.CmdSelectCard, 0)
 	start := time.Now()
-	_, err := r.ReadCard(ctxTimeout(t, 10*time.Second), device.CardAccess{})
+	_, err := r.ReadCard(ctxTimeout(t, 10*time.Second), cardreader.Access{})
 	if !errors.Is(err, bridge.ErrNoReply) {
 		t.Fatalf("slow over timeout: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestReadCardNoCard(t *testing.T) {
 	e, path := emulate(t)
 	e.RemoveCard()
 	r := openFast(t, path)
-	_, err := r.ReadCard(ctxTimeout(t, 300*time.Millisecond), device.CardAccess{})
+	_, err := r.ReadCard(ctxTimeout(t, 300*time.Millisecond), cardreader.Access{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v", err)
 	}
@@ -178,7 +178,7 @@ func TestReadCardBadCheckCharacter(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := openFast(t, path)
-	c, err := r.ReadCard(ctxTimeout(t, 5*time.Second), device.CardAccess{})
+	c, err := r.ReadCard(ctxTimeout(t, 5*time.Second), cardreader.Access{})
 	if c != nil || !errors.Is(err, bridge.ErrCardData) || !errors.Is(err, idnumber.ErrCheck) {
 		t.Fatalf("card %v, err %v", c, err)
 	}
@@ -195,7 +195,7 @@ func TestPhotoDecoderOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	c, err := r.ReadCard(ctxTimeout(t, 10*time.Second), device.CardAccess{})
+	c, err := r.ReadCard(ctxTimeout(t, 10*time.Second), cardreader.Access{})
 	if err != nil {
 		t.Fatal(err)
 	}

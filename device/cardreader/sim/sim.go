@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/cardreader"
 )
 
 // Options configure the simulated card.
 type Options struct {
-	Card  device.Card   `yaml:"card"`
-	Photo string        `yaml:"photo"` // image file used as the card photo
-	Delay time.Duration `yaml:"delay"`
+	Card  cardreader.Card `yaml:"card"`
+	Photo string          `yaml:"photo"` // image file used as the card photo
+	Delay time.Duration   `yaml:"delay"`
 }
 
 // Reader is the simulated reader.
@@ -27,7 +28,7 @@ type Reader struct {
 // New returns a reader that yields opts.Card.
 func New(opts Options) (*Reader, error) {
 	if opts.Card.Kind == "" {
-		opts.Card = device.Card{Kind: "sim", DocumentNumber: "SIM000001", Surname: "SPECIMEN", GivenNames: "TEST",
+		opts.Card = cardreader.Card{Kind: "sim", DocumentNumber: "SIM000001", Surname: "SPECIMEN", GivenNames: "TEST",
 			Sex: "F", Nationality: "UTO", BirthDate: "1990-01-01", ExpiryDate: "2035-01-01"}
 	}
 	if opts.Photo != "" {
@@ -41,17 +42,13 @@ func New(opts Options) (*Reader, error) {
 }
 
 func init() {
-	device.CardReaders.Register("sim", func(_ context.Context, o device.Options) (device.CardReader, error) {
-		var opts Options
-		if err := o.Decode(&opts); err != nil {
-			return nil, err
-		}
+	device.Register(cardreader.Drivers, "sim", func(_ context.Context, opts Options) (cardreader.Reader, error) {
 		return New(opts)
 	})
 }
 
 // ReadCard returns a copy of the configured card.
-func (r *Reader) ReadCard(ctx context.Context, _ device.CardAccess) (*device.Card, error) {
+func (r *Reader) ReadCard(ctx context.Context, _ cardreader.Access) (*cardreader.Card, error) {
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()

@@ -7,7 +7,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/internal/benchfig"
 )
 
@@ -16,7 +16,7 @@ import (
 // zxingwriter_ms_emv_64px, ZXing's own QR writer encoding the same payload
 // at level M into a 64x64 bit matrix: the difference is the layout and text.
 func BenchmarkRender(b *testing.B) {
-	s := device.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}
+	s := display.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}
 	w := qrcode.NewQRCodeWriter()
 	hints := map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_ERROR_CORRECTION: "M"}
 	const n = 200

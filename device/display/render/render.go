@@ -1,4 +1,4 @@
-// Package render draws a device.Screen (a QR payload and a few short text
+// Package render draws a display.Screen (a QR payload and a few short text
 // lines) into a one-bit image the size of a small monochrome panel, such as
 // the 128x64 SSD1306 OLED on the counter.
 //
@@ -35,7 +35,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 )
 
 // Lit and Unlit are the only two values a rendered pixel takes.
@@ -79,7 +79,7 @@ var (
 )
 
 // Screen renders s into a new image of the given size.
-func Screen(s device.Screen, size image.Point) (*image.Gray, error) {
+func Screen(s display.Screen, size image.Point) (*image.Gray, error) {
 	if size.X <= 0 || size.Y <= 0 || size.X > MaxSide || size.Y > MaxSide {
 		return nil, fmt.Errorf("render: bad panel size %dx%d", size.X, size.Y)
 	}

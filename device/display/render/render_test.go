@@ -14,7 +14,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden PNGs in testdata")
@@ -28,17 +28,17 @@ var panel = image.Pt(128, 64)
 var goldens = []struct {
 	name   string
 	size   image.Point
-	screen device.Screen
+	screen display.Screen
 }{
-	{"emv_128x64", panel, device.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}},
-	{"short_qr_128x64", panel, device.Screen{QR: "https://g.example/p/42", Lines: []string{"Thank you"}}},
-	{"qr_only_128x64", panel, device.Screen{QR: "12345678"}},
-	{"lines_only_128x64", panel, device.Screen{Lines: []string{"Paid", "CNY 128.50", "Merci / Thanks"}}},
-	{"non_ascii_128x64", panel, device.Screen{Lines: []string{"Payé Ça", "谢谢", "tab\there"}}},
-	{"truncated_128x64", panel, device.Screen{QR: emvPayload, Lines: []string{"CNY 1234567.89"}}},
-	{"lines_128x32", image.Pt(128, 32), device.Screen{Lines: []string{"Declined", "Try again"}}},
-	{"emv_128x128", image.Pt(128, 128), device.Screen{QR: emvPayload}},
-	{"blank_128x64", panel, device.Screen{}},
+	{"emv_128x64", panel, display.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}},
+	{"short_qr_128x64", panel, display.Screen{QR: "https://g.example/p/42", Lines: []string{"Thank you"}}},
+	{"qr_only_128x64", panel, display.Screen{QR: "12345678"}},
+	{"lines_only_128x64", panel, display.Screen{Lines: []string{"Paid", "CNY 128.50", "Merci / Thanks"}}},
+	{"non_ascii_128x64", panel, display.Screen{Lines: []string{"Payé Ça", "谢谢", "tab\there"}}},
+	{"truncated_128x64", panel, display.Screen{QR: emvPayload, Lines: []string{"CNY 1234567.89"}}},
+	{"lines_128x32", image.Pt(128, 32), display.Screen{Lines: []string{"Declined", "Try again"}}},
+	{"emv_128x128", image.Pt(128, 128), display.Screen{QR: emvPayload}},
+	{"blank_128x64", panel, display.Screen{}},
 }
 
 func TestGolden(t *testing.T) {
@@ -149,7 +149,7 @@ func TestEMVFits64(t *testing.T) {
 
 func TestUTF8Payload(t *testing.T) {
 	p := "商户:最佳运输 CNY 23.72"
-	img, err := Screen(device.Screen{QR: p}, panel)
+	img, err := Screen(display.Screen{QR: p}, panel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestUTF8Payload(t *testing.T) {
 }
 
 func TestQuietZone(t *testing.T) {
-	img, err := Screen(device.Screen{QR: "12345678", Lines: []string{"x"}}, panel)
+	img, err := Screen(display.Screen{QR: "12345678", Lines: []string{"x"}}, panel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,22 +216,22 @@ func TestHostile(t *testing.T) {
 	junk := strings.Repeat("\x00\xff junk", 1<<20) // 10 MB
 	tests := []struct {
 		name   string
-		screen device.Screen
+		screen display.Screen
 		size   image.Point
 		want   error  // errors.Is target, or nil
 		substr string // in the message
 	}{
-		{"zero size", device.Screen{}, image.Pt(0, 64), nil, "bad panel size"},
-		{"negative size", device.Screen{}, image.Pt(128, -1), nil, "bad panel size"},
-		{"huge size", device.Screen{}, image.Pt(1<<20, 1<<20), nil, "bad panel size"},
-		{"payload over QR capacity", device.Screen{QR: strings.Repeat("A", MaxPayload+1)}, panel, ErrTooBig, "at most 2953"},
-		{"10 MB payload", device.Screen{QR: junk}, panel, ErrTooBig, "bytes"},
-		{"payload too big for 64 px", device.Screen{QR: strings.Repeat("x", 200)}, panel, ErrTooBig, "panel has 64 pixels"},
-		{"payload too big for 32 px", device.Screen{QR: emvPayload}, image.Pt(128, 32), ErrTooBig, "panel has 32 pixels"},
-		{"invalid UTF-8 payload", device.Screen{QR: "pay\xff"}, panel, nil, "not valid UTF-8"},
-		{"five lines on 64 px", device.Screen{Lines: []string{"1", "2", "3", "4", "5"}}, panel, ErrTooManyLines, "holds 4"},
-		{"million lines", device.Screen{Lines: make([]string, 1<<20)}, panel, ErrTooManyLines, "holds 4"},
-		{"square panel with lines", device.Screen{QR: "12345678", Lines: []string{"CNY 1"}}, image.Pt(64, 64), ErrNoRoom, "64x64"},
+		{"zero size", display.Screen{}, image.Pt(0, 64), nil, "bad panel size"},
+		{"negative size", display.Screen{}, image.Pt(128, -1), nil, "bad panel size"},
+		{"huge size", display.Screen{}, image.Pt(1<<20, 1<<20), nil, "bad panel size"},
+		{"payload over QR capacity", display.Screen{QR: strings.Repeat("A", MaxPayload+1)}, panel, ErrTooBig, "at most 2953"},
+		{"10 MB payload", display.Screen{QR: junk}, panel, ErrTooBig, "bytes"},
+		{"payload too big for 64 px", display.Screen{QR: strings.Repeat("x", 200)}, panel, ErrTooBig, "panel has 64 pixels"},
+		{"payload too big for 32 px", display.Screen{QR: emvPayload}, image.Pt(128, 32), ErrTooBig, "panel has 32 pixels"},
+		{"invalid UTF-8 payload", display.Screen{QR: "pay\xff"}, panel, nil, "not valid UTF-8"},
+		{"five lines on 64 px", display.Screen{Lines: []string{"1", "2", "3", "4", "5"}}, panel, ErrTooManyLines, "holds 4"},
+		{"million lines", display.Screen{Lines: make([]string, 1<<20)}, panel, ErrTooManyLines, "holds 4"},
+		{"square panel with lines", display.Screen{QR: "12345678", Lines: []string{"CNY 1"}}, image.Pt(64, 64), ErrNoRoom, "64x64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,7 +248,7 @@ func TestHostile(t *testing.T) {
 		})
 	}
 	// A 10 MB line is cut, not refused.
-	if _, err := Screen(device.Screen{Lines: []string{junk}}, panel); err != nil {
+	if _, err := Screen(display.Screen{Lines: []string{junk}}, panel); err != nil {
 		t.Fatalf("10 MB line: %v", err)
 	}
 }
@@ -268,7 +268,7 @@ func FuzzScreen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, qr, l1, l2 string, w, h int) {
 		w, h = w%300, h%300
 		size := image.Pt(w, h)
-		s := device.Screen{QR: qr, Lines: []string{l1, l2}}
+		s := display.Screen{QR: qr, Lines: []string{l1, l2}}
 		img, err := Screen(s, size)
 		if err != nil {
 			return

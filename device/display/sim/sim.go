@@ -8,30 +8,31 @@ import (
 	"context"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/internal/watch"
 )
 
 // Display holds the current screen.
 type Display struct {
-	screen watch.Value[device.Screen]
+	screen watch.Value[display.Screen]
 }
 
 // New returns a blank display.
 func New() *Display { return &Display{} }
 
 func init() {
-	device.Displays.Register("sim", func(context.Context, device.Options) (device.Display, error) { return New(), nil })
+	device.Register(display.Drivers, "sim", func(context.Context, struct{}) (display.Display, error) { return New(), nil })
 }
 
 // Show replaces the screen.
-func (d *Display) Show(_ context.Context, s device.Screen) error {
-	d.screen.Set(device.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)})
+func (d *Display) Show(_ context.Context, s display.Screen) error {
+	d.screen.Set(display.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)})
 	return nil
 }
 
 // Current returns the screen, its version, and a channel closed at the
 // next change.
-func (d *Display) Current() (device.Screen, uint64, <-chan struct{}) {
+func (d *Display) Current() (display.Screen, uint64, <-chan struct{}) {
 	return d.screen.Current()
 }
 

@@ -4,14 +4,14 @@ import (
 	"context"
 	"testing"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 )
 
 func TestShowWakesWatchers(t *testing.T) {
 	d := New()
 	_, v0, changed := d.Current()
 	lines := []string{"12.34 CNY"}
-	if err := d.Show(context.Background(), device.Screen{QR: "000201", Lines: lines}); err != nil {
+	if err := d.Show(context.Background(), display.Screen{QR: "000201", Lines: lines}); err != nil {
 		t.Fatal(err)
 	}
 	lines[0] = "mutated by the caller"

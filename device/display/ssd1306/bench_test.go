@@ -9,7 +9,7 @@ import (
 	oled "periph.io/x/devices/v3/ssd1306"
 	"periph.io/x/devices/v3/ssd1306/image1bit"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/device/display/render"
 	"github.com/guichet/guichet/internal/benchfig"
 )
@@ -36,8 +36,8 @@ func i2cMillis(bytes, transactions int) float64 {
 // periph.io's own driver drawing the same two images (its partial update
 // positions the window with page-mode commands, see the package doc).
 func BenchmarkShow(b *testing.B) {
-	pay := device.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}
-	word := device.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "PAY"}}
+	pay := display.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}
+	word := display.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "PAY"}}
 	for i := 0; i < b.N; i++ {
 		rec := &i2ctest.Record{Bus: newPanel(128, 64)}
 		d, err := New(rec, Options{})
@@ -60,7 +60,7 @@ func BenchmarkShow(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, s := range []device.Screen{{}, pay} {
+		for _, s := range []display.Screen{{}, pay} {
 			img, err := render.Screen(s, image.Pt(128, 64))
 			if err != nil {
 				b.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 )
 
 // TestSmoke drives a real panel; it is built only with -tags smoketest:
@@ -34,7 +34,7 @@ func TestSmoke(t *testing.T) {
 	}
 	defer d.Close()
 	ctx := context.Background()
-	for _, s := range []device.Screen{payScreen, paidScreen} {
+	for _, s := range []display.Screen{payScreen, paidScreen} {
 		start := time.Now()
 		if err := d.Show(ctx, s); err != nil {
 			t.Fatal(err)

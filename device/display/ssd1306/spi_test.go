@@ -14,7 +14,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/device/display/render"
 )
 
@@ -91,7 +91,7 @@ func TestSPI(t *testing.T) {
 	if !pn.on || bytes.Count(pn.ram, []byte{0}) != len(pn.ram) {
 		t.Fatal("NewSPI did not leave the panel on and clear")
 	}
-	for _, s := range []device.Screen{payScreen, paidScreen, {QR: "G42"}} {
+	for _, s := range []display.Screen{payScreen, paidScreen, {QR: "G42"}} {
 		if err := d.Show(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}

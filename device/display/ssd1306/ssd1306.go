@@ -51,15 +51,12 @@ import (
 	"periph.io/x/host/v3"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/device/display/render"
 )
 
 func init() {
-	device.Displays.Register("ssd1306", func(ctx context.Context, opts device.Options) (device.Display, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("ssd1306 options: %w", err)
-		}
+	device.Register(display.Drivers, "ssd1306", func(ctx context.Context, o Options) (display.Display, error) {
 		return Open(o)
 	})
 }
@@ -133,7 +130,7 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Dev is an open SSD1306 panel showing device.Screen values.
+// Dev is an open SSD1306 panel showing display.Screen values.
 type Dev struct {
 	mu     sync.Mutex // serialises bus traffic
 	oled   *oled.Dev
@@ -278,7 +275,7 @@ func (d *Dev) Bounds() image.Rectangle { return image.Rectangle{Max: d.size} }
 //
 // A payment screen takes about 21 ms on a 400 kHz I²C bus (BenchmarkShow)
 // and cannot be interrupted; ctx is checked before it starts.
-func (d *Dev) Show(ctx context.Context, s device.Screen) error {
+func (d *Dev) Show(ctx context.Context, s display.Screen) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("ssd1306: show: %w", err)
 	}

@@ -22,7 +22,7 @@ import (
 	oled "periph.io/x/devices/v3/ssd1306"
 	"periph.io/x/devices/v3/ssd1306/image1bit"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/device/display/render"
 )
 
@@ -31,8 +31,8 @@ var update = flag.Bool("update", false, "re-record the bus conversations in test
 const emvPayload = "00020101021226390015com.guichet.pay0116MCH00012345678905204541153031565406128.505802CN5917GUICHET DEMO SHOP6009GUANGZHOU62260512T202611230010706TILL036304DBBF"
 
 var (
-	payScreen  = device.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}
-	paidScreen = device.Screen{Lines: []string{"Paid", "CNY 128.50", "Thank you"}}
+	payScreen  = display.Screen{QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "pay"}}
+	paidScreen = display.Screen{Lines: []string{"Paid", "CNY 128.50", "Thank you"}}
 )
 
 // step is one call on the driver; its name heads its bus traffic in the
@@ -50,7 +50,7 @@ var conversation = []step{
 	{"show the same screen: nothing to send", func(d *Dev) error { return d.Show(context.Background(), payScreen) }},
 	{"show paid: only changed pages and columns", func(d *Dev) error { return d.Show(context.Background(), paidScreen) }},
 	{"show a payload too big: panel blanked", func(d *Dev) error {
-		err := d.Show(context.Background(), device.Screen{QR: strings.Repeat("x", 500)})
+		err := d.Show(context.Background(), display.Screen{QR: strings.Repeat("x", 500)})
 		if !errors.Is(err, render.ErrTooBig) {
 			return fmt.Errorf("want ErrTooBig, got %v", err)
 		}
@@ -227,7 +227,7 @@ func packed(img *image.Gray) []byte {
 // TestFrameBytes checks that after each screen, full or partial update, the
 // controller's RAM holds the rendered image packed in page format.
 func TestFrameBytes(t *testing.T) {
-	screens := []device.Screen{
+	screens := []display.Screen{
 		// 14 bytes, the most a version 1 symbol holds at level M: the
 		// largest code a 32-pixel-high panel shows.
 		{QR: "G42-0001-CN128", Lines: []string{"Hi"}},
@@ -352,28 +352,28 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	if !device.Displays.Has("ssd1306") {
+	if !display.Drivers.Has("ssd1306") {
 		t.Fatal("ssd1306 not registered")
 	}
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte("address: 0x50\n"), &n); err != nil {
 		t.Fatal(err)
 	}
-	_, err := device.Displays.Open(context.Background(), "ssd1306", n.Content[0])
+	_, err := display.Drivers.Open(context.Background(), "ssd1306", n.Content[0])
 	if err == nil || !strings.Contains(err.Error(), "address 0x50") {
 		t.Fatalf("open with address 0x50: %v", err)
 	}
 	if err := yaml.Unmarshal([]byte("width: [1]\n"), &n); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := device.Displays.Open(context.Background(), "ssd1306", n.Content[0]); err == nil || !strings.Contains(err.Error(), "options") {
+	if _, err := display.Drivers.Open(context.Background(), "ssd1306", n.Content[0]); err == nil || !strings.Contains(err.Error(), "options") {
 		t.Fatalf("open with a list for width: %v", err)
 	}
 	// No such bus on a test machine, or on any: a clear error, no panic.
 	if err := yaml.Unmarshal([]byte("bus: no-such-bus\naddress: 0x3D\n"), &n); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := device.Displays.Open(context.Background(), "ssd1306", n.Content[0]); err == nil || !strings.Contains(err.Error(), `open I2C bus "no-such-bus"`) {
+	if _, err := display.Drivers.Open(context.Background(), "ssd1306", n.Content[0]); err == nil || !strings.Contains(err.Error(), `open I2C bus "no-such-bus"`) {
 		t.Fatalf("open on a missing bus: %v", err)
 	}
 }
@@ -497,7 +497,7 @@ func FuzzShow(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []device.Screen{{QR: qr1, Lines: []string{line1}}, {QR: qr2, Lines: []string{line2, line1}}} {
+		for _, s := range []display.Screen{{QR: qr1, Lines: []string{line1}}, {QR: qr2, Lines: []string{line2, line1}}} {
 			err := d.Show(context.Background(), s)
 			want := make([]byte, len(pn.ram))
 			img, rerr := render.Screen(s, image.Pt(128, 64))
@@ -538,7 +538,7 @@ func TestConcurrentShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	screens := []device.Screen{payScreen, paidScreen, {QR: "G42", Lines: []string{"Hello"}}}
+	screens := []display.Screen{payScreen, paidScreen, {QR: "G42", Lines: []string{"Hello"}}}
 	done := make(chan error)
 	for _, s := range screens {
 		go func() {
@@ -578,7 +578,7 @@ func TestPeriphPartialUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want []byte
-	for _, s := range []device.Screen{payScreen, {QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "PAY"}}} {
+	for _, s := range []display.Screen{payScreen, {QR: emvPayload, Lines: []string{"CNY", "128.50", "Scan to", "PAY"}}} {
 		img, err := render.Screen(s, image.Pt(128, 64))
 		if err != nil {
 			t.Fatal(err)

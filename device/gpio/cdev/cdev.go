@@ -18,13 +18,13 @@ import (
 	"github.com/warthog618/go-gpiocdev"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 func init() {
-	device.LineSets.Register("cdev", func(ctx context.Context, opts device.Options) (device.Lines, error) {
-		var o Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("gpio cdev options: %w", err)
+	device.Register(gpio.Drivers, "cdev", func(ctx context.Context, o Options) (gpio.Lines, error) {
+		if err := o.unknownField(); err != nil {
+			return nil, err
 		}
 		l, err := New(o)
 		if err != nil {

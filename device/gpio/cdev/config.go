@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 // Options is the yaml configuration of the driver:
@@ -27,7 +28,7 @@ type Options struct {
 	// Consumer is the label the kernel shows for the requested lines
 	// (GPIO_MAX_NAME_SIZE is 32 bytes with the NUL); "guichet" if empty.
 	Consumer string `yaml:"consumer"`
-	// Lines maps the line names of package device to their wiring.
+	// Lines maps the line names of package gpio to their wiring.
 	Lines map[string]LineOptions `yaml:"lines"`
 	// Extra catches misspelt keys, which are an error rather than ignored.
 	Extra map[string]any `yaml:",inline"`
@@ -53,7 +54,7 @@ type LineOptions struct {
 
 // knownLines are the names the flows use; any other name is a
 // configuration mistake.
-var knownLines = []string{device.LineLEDGreen, device.LineLEDRed, device.LineBuzzer, device.LineDrawer, device.LineTamper}
+var knownLines = []string{gpio.LineLEDGreen, gpio.LineLEDRed, gpio.LineBuzzer, gpio.LineDrawer, gpio.LineTamper}
 
 // maxOffset bounds offsets before the chip is asked; the uAPI v2 requests
 // at most 64 lines but a chip may have many more. Real bound is checked at
@@ -129,10 +130,10 @@ func (o Options) validate() (config, error) {
 			}
 			byOffset[l.offset] = n
 		}
-		if n == device.LineTamper && !lo.Input {
+		if n == gpio.LineTamper && !lo.Input {
 			errs = append(errs, fmt.Errorf("line %q: must be an input", n))
 		}
-		if n != device.LineTamper && lo.Input {
+		if n != gpio.LineTamper && lo.Input {
 			errs = append(errs, fmt.Errorf("line %q: must be an output", n))
 		}
 		if lo.Debounce != "" {
@@ -168,6 +169,37 @@ func known(name string) bool {
 		}
 	}
 	return false
+}
+
+// unknownField reports the first misspelt key, in the order of the keys,
+// as the registry reports those of other drivers: the Extra maps take
+// what the registry's strict decoding would refuse, so that New also
+// refuses them for callers that decode options themselves.
+func (o Options) unknownField() error {
+	if k, ok := first(o.Extra); ok {
+		return &device.OptionError{Path: "options." + truncate(k), Err: device.ErrUnknownField}
+	}
+	names := make([]string, 0, len(o.Lines))
+	for n := range o.Lines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if k, ok := first(o.Lines[n].Extra); ok {
+			return &device.OptionError{Path: "options.lines." + truncate(n) + "." + truncate(k), Err: device.ErrUnknownField}
+		}
+	}
+	return nil
+}
+
+// first returns the first key of m in sorted order, if m has any.
+func first(m map[string]any) (f string, ok bool) {
+	for k := range m {
+		if !ok || k < f {
+			f, ok = k, true
+		}
+	}
+	return f, ok
 }
 
 func keys(m map[string]any) string {

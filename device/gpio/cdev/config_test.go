@@ -7,7 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 const goodYAML = `
@@ -46,11 +46,11 @@ func TestOptions(t *testing.T) {
 	if l.cfg.consumer != "guichet" || len(l.cfg.lines) != 5 {
 		t.Errorf("config = %+v", l.cfg)
 	}
-	tam := l.byName[device.LineTamper]
+	tam := l.byName[gpio.LineTamper]
 	if !tam.input || tam.debounce.Milliseconds() != 5 || tam.offset != 4 || tam.bias != "pull-up" {
 		t.Errorf("tamper = %+v", tam)
 	}
-	if red := l.byName[device.LineLEDRed]; !red.activeLow || red.input {
+	if red := l.byName[gpio.LineLEDRed]; !red.activeLow || red.input {
 		t.Errorf("led_red = %+v", red)
 	}
 }
@@ -125,7 +125,7 @@ func TestOpenNoChip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Set(device.LineBuzzer, true); err == nil || !strings.Contains(err.Error(), "not open") {
+	if err := l.Set(gpio.LineBuzzer, true); err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Errorf("Set before Open: %v", err)
 	}
 	err = l.Open(context.Background())
@@ -135,23 +135,23 @@ func TestOpenNoChip(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Error(err)
 	}
-	if err := l.Set(device.LineBuzzer, true); err != ErrClosed {
+	if err := l.Set(gpio.LineBuzzer, true); err != ErrClosed {
 		t.Errorf("Set after Close = %v", err)
 	}
-	if err := l.Watch(context.Background(), device.LineTamper, func(bool) {}); err != ErrClosed {
+	if err := l.Watch(context.Background(), gpio.LineTamper, func(bool) {}); err != ErrClosed {
 		t.Errorf("Watch after Close = %v", err)
 	}
 }
 
 func TestRegistered(t *testing.T) {
-	if !device.LineSets.Has("cdev") {
+	if !gpio.Drivers.Has("cdev") {
 		t.Fatal("cdev not registered")
 	}
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte("chip: gpiochip0\nlines: {fan: {offset: 1}}"), &n); err != nil {
 		t.Fatal(err)
 	}
-	_, err := device.LineSets.Open(context.Background(), "cdev", n.Content[0])
+	_, err := gpio.Drivers.Open(context.Background(), "cdev", n.Content[0])
 	if err == nil || !strings.Contains(err.Error(), `"fan"`) {
 		t.Errorf("Open with bad options = %v", err)
 	}
@@ -181,7 +181,7 @@ func FuzzOptions(f *testing.F) {
 				t.Fatalf("accepted bad line %+v", ln)
 			}
 			seen[ln.offset] = true
-			if ln.input != (ln.name == device.LineTamper) || ln.debounce < 0 || ln.debounce > maxDebounce {
+			if ln.input != (ln.name == gpio.LineTamper) || ln.debounce < 0 || ln.debounce > maxDebounce {
 				t.Fatalf("accepted bad line %+v", ln)
 			}
 		}

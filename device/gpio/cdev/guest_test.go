@@ -20,7 +20,7 @@ import (
 
 	"github.com/warthog618/go-gpiocdev"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 // simChip is one gpio-sim chip made live through configfs.
@@ -105,11 +105,11 @@ func (c simChip) options(tamperActiveLow bool) Options {
 	return Options{
 		Chip: c.name,
 		Lines: map[string]LineOptions{
-			device.LineLEDGreen: {Offset: off(0)},
-			device.LineLEDRed:   {Offset: off(1), ActiveLow: true},
-			device.LineBuzzer:   {Offset: off(2)},
-			device.LineDrawer:   {Offset: off(3)},
-			device.LineTamper:   {Offset: off(4), Input: true, ActiveLow: tamperActiveLow},
+			gpio.LineLEDGreen: {Offset: off(0)},
+			gpio.LineLEDRed:   {Offset: off(1), ActiveLow: true},
+			gpio.LineBuzzer:   {Offset: off(2)},
+			gpio.LineDrawer:   {Offset: off(3)},
+			gpio.LineTamper:   {Offset: off(4), Input: true, ActiveLow: tamperActiveLow},
 		},
 	}
 }
@@ -140,11 +140,11 @@ func TestGuestOutputs(t *testing.T) {
 		off   int
 		level int
 	}{
-		{device.LineLEDGreen, true, 0, 1},
-		{device.LineLEDRed, true, 1, 0},
-		{device.LineLEDGreen, false, 0, 0},
-		{device.LineLEDRed, false, 1, 1},
-		{device.LineBuzzer, true, 2, 1},
+		{gpio.LineLEDGreen, true, 0, 1},
+		{gpio.LineLEDRed, true, 1, 0},
+		{gpio.LineLEDGreen, false, 0, 0},
+		{gpio.LineLEDRed, false, 1, 1},
+		{gpio.LineBuzzer, true, 2, 1},
 	} {
 		if err := l.Set(step.line, step.on); err != nil {
 			t.Fatal(err)
@@ -156,7 +156,7 @@ func TestGuestOutputs(t *testing.T) {
 			t.Errorf("Get(%s) = %v, %v; want %v", step.line, got, err, step.on)
 		}
 	}
-	if err := l.Set(device.LineTamper, true); err == nil || !strings.Contains(err.Error(), "input") {
+	if err := l.Set(gpio.LineTamper, true); err == nil || !strings.Contains(err.Error(), "input") {
 		t.Errorf("Set on the input: %v", err)
 	}
 	if err := l.Set("fan", true); err == nil || !strings.Contains(err.Error(), `"fan"`) {
@@ -191,7 +191,7 @@ func TestGuestPulse(t *testing.T) {
 	c := theSim(t)
 	l := open(t, c.options(false))
 	defer l.Close()
-	if err := l.Pulse(context.Background(), device.LineDrawer, 20*time.Millisecond); err != nil {
+	if err := l.Pulse(context.Background(), gpio.LineDrawer, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if c.value(t, 3) != 0 {
@@ -201,7 +201,7 @@ func TestGuestPulse(t *testing.T) {
 	// A long pulse is seen on the line, then cut short by its context.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- l.Pulse(ctx, device.LineDrawer, time.Minute) }()
+	go func() { done <- l.Pulse(ctx, gpio.LineDrawer, time.Minute) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.value(t, 3) != 1 {
 		if time.Now().After(deadline) {
@@ -225,13 +225,13 @@ func TestGuestTamper(t *testing.T) {
 			c.pull(t, 4, "pull-down")
 			l := open(t, c.options(activeLow))
 			defer l.Close()
-			if on, err := l.Get(device.LineTamper); err != nil || on != activeLow {
+			if on, err := l.Get(gpio.LineTamper); err != nil || on != activeLow {
 				t.Fatalf("tamper at low level: %v, %v", on, err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			edges := make(chan bool, 8)
 			done := make(chan error, 1)
-			go func() { done <- l.Watch(ctx, device.LineTamper, func(on bool) { edges <- on }) }()
+			go func() { done <- l.Watch(ctx, gpio.LineTamper, func(on bool) { edges <- on }) }()
 			// Watch registers before the first edge only once it runs.
 			time.Sleep(50 * time.Millisecond)
 			for _, p := range []string{"pull-up", "pull-down", "pull-up"} {
@@ -245,7 +245,7 @@ func TestGuestTamper(t *testing.T) {
 				case <-time.After(10 * time.Second):
 					t.Fatalf("no edge after %s", p)
 				}
-				if on, err := l.Get(device.LineTamper); err != nil || on != want {
+				if on, err := l.Get(gpio.LineTamper); err != nil || on != want {
 					t.Errorf("after %s Get = %v, %v", p, on, err)
 				}
 			}
@@ -253,11 +253,11 @@ func TestGuestTamper(t *testing.T) {
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Errorf("Watch = %v", err)
 			}
-			if err := l.Watch(context.Background(), device.LineBuzzer, func(bool) {}); err == nil {
+			if err := l.Watch(context.Background(), gpio.LineBuzzer, func(bool) {}); err == nil {
 				t.Error("Watch on an output accepted")
 			}
 			// Close ends a running Watch.
-			go func() { done <- l.Watch(context.Background(), device.LineTamper, func(bool) {}) }()
+			go func() { done <- l.Watch(context.Background(), gpio.LineTamper, func(bool) {}) }()
 			time.Sleep(20 * time.Millisecond)
 			l.Close()
 			select {
@@ -277,7 +277,7 @@ func TestGuestErrors(t *testing.T) {
 	c := theSim(t)
 	o := c.options(false)
 	beyond := simLines + 2
-	o.Lines[device.LineBuzzer] = LineOptions{Offset: &beyond}
+	o.Lines[gpio.LineBuzzer] = LineOptions{Offset: &beyond}
 	l, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -321,10 +321,10 @@ func TestGuestInputConfig(t *testing.T) {
 	c := theSim(t)
 	c.pull(t, 4, "pull-down")
 	o := c.options(false)
-	tamper := o.Lines[device.LineTamper]
+	tamper := o.Lines[gpio.LineTamper]
 	tamper.Debounce = "10ms"
 	tamper.Bias = "pull-up"
-	o.Lines[device.LineTamper] = tamper
+	o.Lines[gpio.LineTamper] = tamper
 	l := open(t, o)
 	defer l.Close()
 	chip, err := gpiocdev.NewChip(c.name)
@@ -339,7 +339,7 @@ func TestGuestInputConfig(t *testing.T) {
 	if info.Config.DebouncePeriod != 10*time.Millisecond || info.Config.Bias != gpiocdev.LineBiasPullUp {
 		t.Errorf("tamper line config %+v", info.Config)
 	}
-	if on, err := l.Get(device.LineTamper); err != nil || !on {
+	if on, err := l.Get(gpio.LineTamper); err != nil || !on {
 		t.Errorf("tamper with pull-up bias reads %v, %v", on, err)
 	}
 	l.Close()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 // Lines is the simulated line set.
@@ -20,17 +21,17 @@ type Lines struct {
 	pulses map[string]int
 }
 
-// New returns lines all off, with the names of package device.
+// New returns lines all off, with the names of package gpio.
 func New() *Lines {
 	l := &Lines{state: map[string]bool{}, pulses: map[string]int{}}
-	for _, n := range []string{device.LineLEDGreen, device.LineLEDRed, device.LineBuzzer, device.LineDrawer, device.LineTamper} {
+	for _, n := range []string{gpio.LineLEDGreen, gpio.LineLEDRed, gpio.LineBuzzer, gpio.LineDrawer, gpio.LineTamper} {
 		l.state[n] = false
 	}
 	return l
 }
 
 func init() {
-	device.LineSets.Register("sim", func(context.Context, device.Options) (device.Lines, error) { return New(), nil })
+	device.Register(gpio.Drivers, "sim", func(context.Context, struct{}) (gpio.Lines, error) { return New(), nil })
 }
 
 // Set drives a line.

@@ -5,25 +5,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
 )
 
 func TestLines(t *testing.T) {
-	l, err := device.LineSets.Open(context.Background(), "sim", nil)
+	l, err := gpio.Drivers.Open(context.Background(), "sim", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if err := l.Set(device.LineDrawer, true); err != nil {
+	if err := l.Set(gpio.LineDrawer, true); err != nil {
 		t.Fatal(err)
 	}
-	if on, _ := l.Get(device.LineDrawer); !on {
+	if on, _ := l.Get(gpio.LineDrawer); !on {
 		t.Fatal("drawer not on")
 	}
-	if err := l.Pulse(context.Background(), device.LineBuzzer, time.Millisecond); err != nil {
+	if err := l.Pulse(context.Background(), gpio.LineBuzzer, time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if on, _ := l.Get(device.LineBuzzer); on || l.(*Lines).Pulses(device.LineBuzzer) != 1 {
+	if on, _ := l.Get(gpio.LineBuzzer); on || l.(*Lines).Pulses(gpio.LineBuzzer) != 1 {
 		t.Fatal("pulse did not end off, or was not counted")
 	}
 	if err := l.Set("laser", true); err == nil {

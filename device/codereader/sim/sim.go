@@ -1,26 +1,29 @@
-package scanner
+// Package sim is the simulated hand-held scanner, the code readers' test
+// double: it yields codes from a list or a channel. It registers as code
+// reader driver "sim".
+package sim
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 func init() {
-	device.CodeReaders.Register("sim", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
-		var o SimOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("sim scanner options: %w", err)
-		}
-		return NewSim(o), nil
+	device.Register(codereader.Drivers, "sim", func(ctx context.Context, o Options) (codereader.Reader, error) {
+		return New(o), nil
 	})
 }
 
-// SimOptions configure the "sim" driver.
-type SimOptions struct {
+// ErrEnd is returned when a simulated scanner has no more codes.
+var ErrEnd = errors.New("scanner: no more codes")
+
+// Options configure the "sim" driver.
+type Options struct {
 	// Codes are yielded in order; a code given as "FORMAT:text" with a
 	// known format ("QR_CODE:...", "EAN_13:...") has that format, any
 	// other is UNKNOWN.
@@ -33,10 +36,10 @@ type SimOptions struct {
 	Source string `yaml:"source"`
 }
 
-// Sim is a simulated scanner: it yields codes from a list or a channel.
-type Sim struct {
-	codes    []device.Code
-	ch       <-chan device.Code
+// Reader is a simulated scanner: it yields codes from a list or a channel.
+type Reader struct {
+	codes    []codereader.Code
+	ch       <-chan codereader.Code
 	interval time.Duration
 	loop     bool
 	source   string
@@ -45,20 +48,20 @@ type Sim struct {
 	i  int
 }
 
-// NewSim returns a scanner that yields o.Codes.
-func NewSim(o SimOptions) *Sim {
+// New returns a scanner that yields o.Codes.
+func New(o Options) *Reader {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
 	if o.Source == "" {
 		o.Source = "sim"
 	}
-	s := &Sim{interval: o.Interval, loop: o.Loop, source: o.Source}
+	s := &Reader{interval: o.Interval, loop: o.Loop, source: o.Source}
 	for _, c := range o.Codes {
-		code := device.Code{Format: "UNKNOWN", Text: c}
+		code := codereader.Code{Format: "UNKNOWN", Text: c}
 		for _, f := range []string{"QR_CODE", "CODE_128", "EAN_13", "EAN_8", "UPC_A"} {
 			if len(c) > len(f) && c[:len(f)] == f && c[len(f)] == ':' {
-				code = device.Code{Format: f, Text: c[len(f)+1:]}
+				code = codereader.Code{Format: f, Text: c[len(f)+1:]}
 			}
 		}
 		s.codes = append(s.codes, code)
@@ -66,34 +69,34 @@ func NewSim(o SimOptions) *Sim {
 	return s
 }
 
-// NewSimChan returns a scanner that yields the codes sent on ch, as they
+// NewChan returns a scanner that yields the codes sent on ch, as they
 // come, until ch is closed. Codes without a Source get source.
-func NewSimChan(ch <-chan device.Code, source string) *Sim {
+func NewChan(ch <-chan codereader.Code, source string) *Reader {
 	if source == "" {
 		source = "sim"
 	}
-	return &Sim{ch: ch, source: source}
+	return &Reader{ch: ch, source: source}
 }
 
 // ReadCode returns the next code.
-func (s *Sim) ReadCode(ctx context.Context) (device.Code, error) {
+func (s *Reader) ReadCode(ctx context.Context) (codereader.Code, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var c device.Code
+	var c codereader.Code
 	if s.ch != nil {
 		select {
 		case <-ctx.Done():
-			return device.Code{}, ctx.Err()
+			return codereader.Code{}, ctx.Err()
 		case got, ok := <-s.ch:
 			if !ok {
-				return device.Code{}, ErrEnd
+				return codereader.Code{}, ErrEnd
 			}
 			c = got
 		}
 	} else {
 		if s.i == len(s.codes) {
 			if !s.loop || len(s.codes) == 0 {
-				return device.Code{}, ErrEnd
+				return codereader.Code{}, ErrEnd
 			}
 			s.i = 0
 		}
@@ -101,7 +104,7 @@ func (s *Sim) ReadCode(ctx context.Context) (device.Code, error) {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return device.Code{}, ctx.Err()
+			return codereader.Code{}, ctx.Err()
 		case <-t.C:
 		}
 		c = s.codes[s.i]
@@ -117,4 +120,4 @@ func (s *Sim) ReadCode(ctx context.Context) (device.Code, error) {
 }
 
 // Close does nothing: the simulated scanner holds no resources.
-func (s *Sim) Close() error { return nil }
+func (s *Reader) Close() error { return nil }

@@ -1,4 +1,4 @@
-package camera
+package sim
 
 import (
 	"context"
@@ -10,15 +10,12 @@ import (
 	"sync"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/camera"
 	"gocv.io/x/gocv"
 )
 
 func init() {
-	Drivers.Register("folder", func(ctx context.Context, opts device.Options) (Camera, error) {
-		var o FolderOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("folder camera options: %w", err)
-		}
+	device.Register(camera.Drivers, "folder", func(ctx context.Context, o FolderOptions) (camera.Camera, error) {
 		return OpenFolder(o)
 	})
 }
@@ -28,7 +25,7 @@ type FolderOptions struct {
 	// Path is the folder; its .png, .jpg, .jpeg, .bmp, .tif and .tiff
 	// files are the frames, in name order.
 	Path string `yaml:"path"`
-	// Once plays the folder once and then returns ErrEnd; by default it
+	// Once plays the folder once and then returns camera.ErrEnd; by default it
 	// loops.
 	Once bool `yaml:"once"`
 	// FPS paces the frames; 0 yields them as fast as they are read.
@@ -75,11 +72,11 @@ func (f *Folder) Read(ctx context.Context, dst *gocv.Mat) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return ErrClosed
+		return camera.ErrClosed
 	}
 	if f.i == len(f.files) {
 		if f.once {
-			return ErrEnd
+			return camera.ErrEnd
 		}
 		f.i = 0
 	}

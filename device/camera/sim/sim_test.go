@@ -1,4 +1,4 @@
-package camera
+package sim
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gocv.io/x/gocv"
+
+	"github.com/guichet/guichet/device/camera"
 )
 
 // yamlOpts parses s as a driver's options, as the daemon's configuration
@@ -71,7 +73,7 @@ func writeVideo(t *testing.T, n int) string {
 
 func TestVideoPlaysFramesInOrder(t *testing.T) {
 	path := writeVideo(t, 8)
-	cam, err := Drivers.Open(context.Background(), "video", yamlOpts(t, "path: "+path))
+	cam, err := camera.Drivers.Open(context.Background(), "video", yamlOpts(t, "path: "+path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,12 +88,12 @@ func TestVideoPlaysFramesInOrder(t *testing.T) {
 			t.Fatalf("frame %d reads as %d", i, got)
 		}
 	}
-	if err := cam.Read(context.Background(), &m); !errors.Is(err, ErrEnd) {
-		t.Fatalf("after the last frame: %v, want ErrEnd", err)
+	if err := cam.Read(context.Background(), &m); !errors.Is(err, camera.ErrEnd) {
+		t.Fatalf("after the last frame: %v, want camera.ErrEnd", err)
 	}
 	cam.Close()
-	if err := cam.Read(context.Background(), &m); !errors.Is(err, ErrClosed) {
-		t.Fatalf("after Close: %v, want ErrClosed", err)
+	if err := cam.Read(context.Background(), &m); !errors.Is(err, camera.ErrClosed) {
+		t.Fatalf("after Close: %v, want camera.ErrClosed", err)
 	}
 }
 
@@ -156,7 +158,7 @@ func TestFolderPlaysImagesInNameOrder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a frame"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cam, err := Drivers.Open(context.Background(), "folder", yamlOpts(t, "path: "+dir))
+	cam, err := camera.Drivers.Open(context.Background(), "folder", yamlOpts(t, "path: "+dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +186,8 @@ func TestFolderPlaysImagesInNameOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := once.Read(context.Background(), &m); !errors.Is(err, ErrEnd) {
-		t.Fatalf("once: %v, want ErrEnd", err)
+	if err := once.Read(context.Background(), &m); !errors.Is(err, camera.ErrEnd) {
+		t.Fatalf("once: %v, want camera.ErrEnd", err)
 	}
 }
 
@@ -221,12 +223,10 @@ func TestOpenErrors(t *testing.T) {
 		{"folder", "path: [1, 2]", "options"},
 		{"video", "path: " + filepath.Join(dir, "missing.avi"), "no such file"},
 		{"video", "path: " + junk, "junk.avi"},
-		{"v4l2", "device: /dev/video-none", "video-none"},
-		{"v4l2", "device: \"97\"", "97"},
 		{"webcam", "{}", "unknown camera driver"},
 	}
 	for _, c := range cases {
-		cam, err := Drivers.Open(context.Background(), c.driver, yamlOpts(t, c.opts))
+		cam, err := camera.Drivers.Open(context.Background(), c.driver, yamlOpts(t, c.opts))
 		if err == nil {
 			cam.Close()
 			t.Errorf("%s %s: opened, want error with %q", c.driver, c.opts, c.want)
@@ -239,8 +239,8 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestDriversRegistered(t *testing.T) {
-	for _, n := range []string{"folder", "v4l2", "video"} {
-		if !Drivers.Has(n) {
+	for _, n := range []string{"folder", "video"} {
+		if !camera.Drivers.Has(n) {
 			t.Errorf("driver %q not registered", n)
 		}
 	}

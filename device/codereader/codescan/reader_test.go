@@ -9,8 +9,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/camera"
+	camsim "github.com/guichet/guichet/device/camera/sim"
+	"github.com/guichet/guichet/device/codereader"
 	"gocv.io/x/gocv"
 )
 
@@ -46,7 +47,7 @@ camera_options: {path: `+dir+`, fps: 30}
 dedupe: 1h
 source: till-1
 `)
-	cr, err := device.CodeReaders.Open(context.Background(), "camera", opts)
+	cr, err := codereader.Drivers.Open(context.Background(), "camera", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ source: till-1
 
 func TestReaderReportsAgainAfterDedupeWindow(t *testing.T) {
 	dir := frameFolder(t, "AGAIN", "AGAIN")
-	cam, err := camera.OpenFolder(camera.FolderOptions{Path: dir, FPS: 30})
+	cam, err := camsim.OpenFolder(camsim.FolderOptions{Path: dir, FPS: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestReaderNeedsConfirmation(t *testing.T) {
 	// The code appears in one frame only: with Confirm 2 it is never
 	// reported, and the recording's end comes out of ReadCode.
 	dir := frameFolder(t, "", "ONCE", "", "")
-	cam, err := camera.OpenFolder(camera.FolderOptions{Path: dir, Once: true, FPS: 30})
+	cam, err := camsim.OpenFolder(camsim.FolderOptions{Path: dir, Once: true, FPS: 30})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestOpenReaderErrors(t *testing.T) {
 		{"camera: folder\ncamera_options: {path: /nonexistent}", "nonexistent"},
 		{"camera: folder\ncamera_options: {path: " + t.TempDir() + "}\nformats: [PDF417]", ""},
 	} {
-		_, err := device.CodeReaders.Open(context.Background(), "camera", yamlNode(t, c.opts))
+		_, err := codereader.Drivers.Open(context.Background(), "camera", yamlNode(t, c.opts))
 		if err == nil {
 			t.Errorf("%s: opened", c.opts)
 		}

@@ -13,14 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 func init() {
-	device.CodeReaders.Register("hid", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
-		var o HIDOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("hid scanner options: %w", err)
-		}
+	device.Register(codereader.Drivers, "hid", func(ctx context.Context, o HIDOptions) (codereader.Reader, error) {
 		return OpenHID(o)
 	})
 }
@@ -97,7 +94,7 @@ func NewHID(r io.Reader, source string, aim bool) *HID {
 }
 
 // ReadCode returns the next code typed by the scanner.
-func (h *HID) ReadCode(ctx context.Context) (device.Code, error) {
+func (h *HID) ReadCode(ctx context.Context) (codereader.Code, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if dl, ok := h.r.(deadliner); ok {
@@ -115,29 +112,29 @@ func (h *HID) ReadCode(ctx context.Context) (device.Code, error) {
 			e, err := ParseEvent(h.buf[:EventSize])
 			h.buf = h.buf[EventSize:]
 			if err != nil {
-				return device.Code{}, err
+				return codereader.Code{}, err
 			}
 			text, done, err := h.keys.Event(e)
 			if err != nil {
-				return device.Code{}, err
+				return codereader.Code{}, err
 			}
 			if done {
 				return newCode(text, h.source, h.aim, time.Now()), nil
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return device.Code{}, err
+			return codereader.Code{}, err
 		}
 		n, err := h.r.Read(chunk)
 		h.buf = append(h.buf[:len(h.buf):len(h.buf)], chunk[:n]...)
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
-			return device.Code{}, ctx.Err()
+			return codereader.Code{}, ctx.Err()
 		case errors.Is(err, io.EOF), errors.Is(err, syscall.ENODEV):
-			return device.Code{}, fmt.Errorf("scanner: hid: device gone: %w", err)
+			return codereader.Code{}, fmt.Errorf("scanner: hid: device gone: %w", err)
 		default:
-			return device.Code{}, fmt.Errorf("scanner: hid: %w", err)
+			return codereader.Code{}, fmt.Errorf("scanner: hid: %w", err)
 		}
 	}
 }

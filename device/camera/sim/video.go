@@ -1,4 +1,8 @@
-package camera
+// Package sim holds the simulated cameras, the cameras' test doubles:
+// they play real image files through the same OpenCV calls as a camera.
+// "video" plays a video file and "folder" a folder of images; both
+// register as camera drivers.
+package sim
 
 import (
 	"context"
@@ -7,15 +11,12 @@ import (
 	"sync"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/camera"
 	"gocv.io/x/gocv"
 )
 
 func init() {
-	Drivers.Register("video", func(ctx context.Context, opts device.Options) (Camera, error) {
-		var o VideoOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("video camera options: %w", err)
-		}
+	device.Register(camera.Drivers, "video", func(ctx context.Context, o VideoOptions) (camera.Camera, error) {
 		return OpenVideo(o)
 	})
 }
@@ -25,7 +26,7 @@ type VideoOptions struct {
 	// Path is the video file, in any container and codec the system's
 	// OpenCV can read (MJPG in .avi always works on Debian).
 	Path string `yaml:"path"`
-	// Loop starts over at the end instead of returning ErrEnd.
+	// Loop starts over at the end instead of returning camera.ErrEnd.
 	Loop bool `yaml:"loop"`
 	// Speed paces playback: 1 plays at the file's frame rate, 2 twice as
 	// fast; 0 yields frames as fast as they decode.
@@ -76,7 +77,7 @@ func (v *Video) Read(ctx context.Context, dst *gocv.Mat) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
-		return ErrClosed
+		return camera.ErrClosed
 	}
 	if err := v.pace.wait(ctx); err != nil {
 		return err
@@ -85,7 +86,7 @@ func (v *Video) Read(ctx context.Context, dst *gocv.Mat) error {
 		return nil
 	}
 	if !v.loop {
-		return ErrEnd
+		return camera.ErrEnd
 	}
 	v.vc.Set(gocv.VideoCapturePosFrames, 0)
 	if v.vc.Read(dst) && !dst.Empty() {

@@ -1,7 +1,6 @@
 // Package scanner drives hand-held barcode scanners: keyboard-wedge USB
-// scanners read through Linux evdev (driver "hid"), scanners on a serial
-// line (driver "serial"), and a simulated scanner for demos and tests
-// (driver "sim"). All satisfy device.CodeReader.
+// scanners read through Linux evdev (driver "hid"), and scanners on a serial
+// line (driver "serial"). Both satisfy codereader.Reader.
 //
 // A scanner sends only the text of a code; the format is "UNKNOWN" unless
 // the scanner is set to prefix the AIM symbology identifier (ISO/IEC
@@ -13,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 // MaxCode is the longest code accepted, in bytes. A QR code holds at most
@@ -24,11 +23,8 @@ const MaxCode = 8192
 // terminator; the input up to the next terminator is dropped.
 var ErrTooLong = errors.New("scanner: code too long")
 
-// ErrEnd is returned when a simulated scanner has no more codes.
-var ErrEnd = errors.New("scanner: no more codes")
-
 // aimFormats maps AIM symbology identifiers (ISO/IEC 15424 and the AIM
-// Guidelines on Symbology Identifiers) to device.Code formats.
+// Guidelines on Symbology Identifiers) to codereader.Code formats.
 var aimFormats = map[string]string{
 	"]C0": "CODE_128", "]C1": "CODE_128", "]C2": "CODE_128", "]C4": "CODE_128",
 	"]E0": "EAN_13", "]E4": "EAN_8",
@@ -40,8 +36,8 @@ var aimFormats = map[string]string{
 // symbology identifier is taken off and gives the format; UPC-A, which
 // scanners send as an EAN-13 starting with 0 under "]E0", is reported as
 // such (13 digits, format EAN_13), as the scanner sent it.
-func newCode(text, source string, aim bool, at time.Time) device.Code {
-	c := device.Code{Format: "UNKNOWN", Text: text, Source: source, At: at}
+func newCode(text, source string, aim bool, at time.Time) codereader.Code {
+	c := codereader.Code{Format: "UNKNOWN", Text: text, Source: source, At: at}
 	if aim && len(text) >= 3 && text[0] == ']' {
 		if f, ok := aimFormats[text[:3]]; ok {
 			c.Format, c.Text = f, text[3:]

@@ -11,7 +11,7 @@ import (
 	"github.com/creack/pty"
 	"gopkg.in/yaml.v3"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 func yamlOpts(t testing.TB, s string) *yaml.Node {
@@ -37,7 +37,7 @@ func scannerEmulator(t *testing.T) (master *os.File, port string) {
 
 func TestSerialLines(t *testing.T) {
 	m, port := scannerEmulator(t)
-	cr, err := device.CodeReaders.Open(context.Background(), "serial", yamlOpts(t, "port: "+port+"\nbaud: 115200\naim: true\nsource: counter-2"))
+	cr, err := codereader.Drivers.Open(context.Background(), "serial", yamlOpts(t, "port: "+port+"\nbaud: 115200\naim: true\nsource: counter-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestSerialLines(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	want := []device.Code{
+	want := []codereader.Code{
 		{Format: "QR_CODE", Text: "https://pay.example/x"},
 		{Format: "CODE_128", Text: "PAY-123"},
 		{Format: "EAN_8", Text: "96385074"},

@@ -1,4 +1,6 @@
-package camera
+// Package v4l2 reads a real camera through Video4Linux2, by OpenCV's
+// videoio. It registers as camera driver "v4l2".
+package v4l2
 
 import (
 	"context"
@@ -7,21 +9,18 @@ import (
 	"sync"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/camera"
 	"gocv.io/x/gocv"
 )
 
 func init() {
-	Drivers.Register("v4l2", func(ctx context.Context, opts device.Options) (Camera, error) {
-		var o V4L2Options
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("v4l2 camera options: %w", err)
-		}
-		return OpenV4L2(o)
+	device.Register(camera.Drivers, "v4l2", func(ctx context.Context, o Options) (camera.Camera, error) {
+		return Open(o)
 	})
 }
 
-// V4L2Options configure the "v4l2" camera.
-type V4L2Options struct {
+// Options configure the "v4l2" camera.
+type Options struct {
 	// Device is a device index ("0") or path ("/dev/video0"); default 0.
 	Device string `yaml:"device"`
 	// Width, Height and FPS ask the camera for a mode; 0 leaves its
@@ -34,8 +33,8 @@ type V4L2Options struct {
 	FourCC string `yaml:"fourcc"`
 }
 
-// V4L2 is a Video4Linux2 camera read through OpenCV.
-type V4L2 struct {
+// Camera is a Video4Linux2 camera read through OpenCV.
+type Camera struct {
 	name string
 
 	mu     sync.Mutex
@@ -43,8 +42,8 @@ type V4L2 struct {
 	closed bool
 }
 
-// OpenV4L2 opens the camera o.Device and asks for o's mode.
-func OpenV4L2(o V4L2Options) (*V4L2, error) {
+// Open opens the camera o.Device and asks for o's mode.
+func Open(o Options) (*Camera, error) {
 	dev := o.Device
 	if dev == "" {
 		dev = "0"
@@ -78,19 +77,19 @@ func OpenV4L2(o V4L2Options) (*V4L2, error) {
 	// One buffered frame: a reader that decodes slower than the camera
 	// should see the newest frame, not one from a second ago.
 	vc.Set(gocv.VideoCaptureBufferSize, 1)
-	return &V4L2{name: dev, vc: vc}, nil
+	return &Camera{name: dev, vc: vc}, nil
 }
 
 // Read stores the next frame in dst. The V4L2 read itself cannot be
 // interrupted; it returns within a frame period of a working camera.
-func (c *V4L2) Read(ctx context.Context, dst *gocv.Mat) error {
+func (c *Camera) Read(ctx context.Context, dst *gocv.Mat) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return ErrClosed
+		return camera.ErrClosed
 	}
 	if !c.vc.Read(dst) || dst.Empty() {
 		return fmt.Errorf("camera: v4l2 %s: no frame (unplugged?)", c.name)
@@ -99,7 +98,7 @@ func (c *V4L2) Read(ctx context.Context, dst *gocv.Mat) error {
 }
 
 // Close releases the device.
-func (c *V4L2) Close() error {
+func (c *Camera) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -10,14 +10,11 @@ import (
 	"go.bug.st/serial"
 
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 func init() {
-	device.CodeReaders.Register("serial", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
-		var o SerialOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("serial scanner options: %w", err)
-		}
+	device.Register(codereader.Drivers, "serial", func(ctx context.Context, o SerialOptions) (codereader.Reader, error) {
 		return OpenSerial(o)
 	})
 }
@@ -73,7 +70,7 @@ func OpenSerial(o SerialOptions) (*Serial, error) {
 }
 
 // ReadCode returns the next line the scanner sends.
-func (s *Serial) ReadCode(ctx context.Context) (device.Code, error) {
+func (s *Serial) ReadCode(ctx context.Context) (codereader.Code, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	buf := make([]byte, 256)
@@ -84,18 +81,18 @@ func (s *Serial) ReadCode(ctx context.Context) (device.Code, error) {
 			return newCode(text, s.source, s.aim, time.Now()), nil
 		}
 		if err := ctx.Err(); err != nil {
-			return device.Code{}, err
+			return codereader.Code{}, err
 		}
 		// With the read timeout set, Read returns 0, nil when nothing
 		// came, which lets ctx be checked.
 		n, err := s.port.Read(buf)
 		if err != nil {
-			return device.Code{}, fmt.Errorf("scanner: serial %s: %w", s.name, err)
+			return codereader.Code{}, fmt.Errorf("scanner: serial %s: %w", s.name, err)
 		}
 		codes, ferr := s.lines.Feed(buf[:n])
 		s.pending = append(s.pending, codes...)
 		if ferr != nil {
-			return device.Code{}, fmt.Errorf("scanner: serial %s: %w", s.name, ferr)
+			return codereader.Code{}, fmt.Errorf("scanner: serial %s: %w", s.name, ferr)
 		}
 	}
 }

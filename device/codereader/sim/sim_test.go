@@ -1,4 +1,4 @@
-package scanner
+package sim
 
 import (
 	"context"
@@ -6,17 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"gopkg.in/yaml.v3"
+
+	"github.com/guichet/guichet/device/codereader"
 )
 
 func TestSimList(t *testing.T) {
-	cr, err := device.CodeReaders.Open(context.Background(), "sim", yamlOpts(t, "codes: [\"QR_CODE:https://x\", \"134567890123456789\", \"EAN_13:9780441014989\"]\ninterval: 10ms"))
+	cr, err := codereader.Drivers.Open(context.Background(), "sim", yamlOpts(t, "codes: [\"QR_CODE:https://x\", \"134567890123456789\", \"EAN_13:9780441014989\"]\ninterval: 10ms"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cr.Close()
 	ctx := context.Background()
-	want := []device.Code{{Format: "QR_CODE", Text: "https://x"}, {Format: "UNKNOWN", Text: "134567890123456789"}, {Format: "EAN_13", Text: "9780441014989"}}
+	want := []codereader.Code{{Format: "QR_CODE", Text: "https://x"}, {Format: "UNKNOWN", Text: "134567890123456789"}, {Format: "EAN_13", Text: "9780441014989"}}
 	for _, w := range want {
 		c, err := cr.ReadCode(ctx)
 		if err != nil {
@@ -32,7 +34,7 @@ func TestSimList(t *testing.T) {
 }
 
 func TestSimLoopAndCancel(t *testing.T) {
-	s := NewSim(SimOptions{Codes: []string{"A", "B"}, Loop: true, Interval: time.Millisecond})
+	s := New(Options{Codes: []string{"A", "B"}, Loop: true, Interval: time.Millisecond})
 	var got string
 	for range 5 {
 		c, err := s.ReadCode(context.Background())
@@ -44,7 +46,7 @@ func TestSimLoopAndCancel(t *testing.T) {
 	if got != "ABABA" {
 		t.Fatalf("got %q", got)
 	}
-	slow := NewSim(SimOptions{Codes: []string{"A"}, Interval: time.Hour})
+	slow := New(Options{Codes: []string{"A"}, Interval: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := slow.ReadCode(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -53,9 +55,9 @@ func TestSimLoopAndCancel(t *testing.T) {
 }
 
 func TestSimChan(t *testing.T) {
-	ch := make(chan device.Code, 1)
-	s := NewSimChan(ch, "demo")
-	ch <- device.Code{Format: "QR_CODE", Text: "hi"}
+	ch := make(chan codereader.Code, 1)
+	s := NewChan(ch, "demo")
+	ch <- codereader.Code{Format: "QR_CODE", Text: "hi"}
 	c, err := s.ReadCode(context.Background())
 	if err != nil || c.Text != "hi" || c.Source != "demo" || c.At.IsZero() {
 		t.Fatalf("got %+v, %v", c, err)
@@ -64,4 +66,13 @@ func TestSimChan(t *testing.T) {
 	if _, err := s.ReadCode(context.Background()); !errors.Is(err, ErrEnd) {
 		t.Fatalf("closed channel: %v", err)
 	}
+}
+
+func yamlOpts(t testing.TB, s string) *yaml.Node {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(s), &n); err != nil {
+		t.Fatal(err)
+	}
+	return n.Content[0]
 }

@@ -12,15 +12,12 @@ import (
 
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/camera"
+	"github.com/guichet/guichet/device/codereader"
 	"gocv.io/x/gocv"
 )
 
 func init() {
-	device.CodeReaders.Register("camera", func(ctx context.Context, opts device.Options) (device.CodeReader, error) {
-		var o ReaderOptions
-		if err := opts.Decode(&o); err != nil {
-			return nil, fmt.Errorf("camera code reader options: %w", err)
-		}
+	device.Register(codereader.Drivers, "camera", func(ctx context.Context, o ReaderOptions) (codereader.Reader, error) {
 		return OpenReader(ctx, o)
 	})
 }
@@ -72,13 +69,9 @@ func OpenReader(ctx context.Context, o ReaderOptions) (*Reader, error) {
 	if o.Camera == "" {
 		return nil, errors.New("codescan: no camera driver named")
 	}
-	var camOpts device.Options = device.NoOptions{}
-	if o.CameraOptions.Kind != 0 {
-		camOpts = &o.CameraOptions
-	}
-	cam, err := camera.Drivers.Open(ctx, o.Camera, camOpts)
+	cam, err := camera.Drivers.Open(ctx, o.Camera, &o.CameraOptions)
 	if err != nil {
-		return nil, err
+		return nil, device.Nest("camera_options", err)
 	}
 	dec, err := NewDecoder(Options{Formats: o.Formats})
 	if err != nil {
@@ -97,7 +90,7 @@ type Stats struct {
 	Reported int
 }
 
-// Reader reads codes from a camera. It satisfies device.CodeReader.
+// Reader reads codes from a camera. It satisfies codereader.Reader.
 //
 // One goroutine reads the camera as fast as it delivers, keeping only the
 // newest frame; another decodes whichever frame is newest when it is free,
@@ -108,7 +101,7 @@ type Reader struct {
 	dec *Decoder
 	cfg ReaderConfig
 
-	codes  chan device.Code
+	codes  chan codereader.Code
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -129,7 +122,7 @@ func NewReader(cam camera.Camera, dec *Decoder, cfg ReaderConfig) *Reader {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Reader{
 		cam: cam, dec: dec, cfg: cfg,
-		codes:   make(chan device.Code, 16),
+		codes:   make(chan codereader.Code, 16),
 		cancel:  cancel,
 		latest:  gocv.NewMat(),
 		stopped: make(chan struct{}),
@@ -275,12 +268,12 @@ func (r *Reader) decode(ctx context.Context) {
 // ends. After the camera has ended or failed, it returns the codes still
 // pending and then the reason, wrapping camera.ErrEnd at the end of a
 // recording.
-func (r *Reader) ReadCode(ctx context.Context) (device.Code, error) {
+func (r *Reader) ReadCode(ctx context.Context) (codereader.Code, error) {
 	select {
 	case c := <-r.codes:
 		return c, nil
 	case <-ctx.Done():
-		return device.Code{}, ctx.Err()
+		return codereader.Code{}, ctx.Err()
 	case <-r.stopped:
 	}
 	select {
@@ -290,7 +283,7 @@ func (r *Reader) ReadCode(ctx context.Context) (device.Code, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return device.Code{}, fmt.Errorf("codescan: reader stopped: %w", r.err)
+	return codereader.Code{}, fmt.Errorf("codescan: reader stopped: %w", r.err)
 }
 
 // Stats returns the frame counts so far.

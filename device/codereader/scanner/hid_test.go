@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 )
 
 // typed returns the input_event records a US-layout keyboard-wedge
@@ -58,11 +58,11 @@ func keyFor(c byte) (code uint16, shift, ok bool) {
 	return 0, false, false
 }
 
-func readAll(t *testing.T, h *HID, n int) []device.Code {
+func readAll(t *testing.T, h *HID, n int) []codereader.Code {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var out []device.Code
+	var out []codereader.Code
 	for range n {
 		c, err := h.ReadCode(ctx)
 		if err != nil {
@@ -243,7 +243,7 @@ func TestOpenHID(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A recorded event stream in a file: no grab possible, so ask for none.
-	cr, err := device.CodeReaders.Open(context.Background(), "hid", yamlOpts(t, "device: "+path+"\ngrab: false\naim: true"))
+	cr, err := codereader.Drivers.Open(context.Background(), "hid", yamlOpts(t, "device: "+path+"\ngrab: false\naim: true"))
 	if err != nil {
 		t.Fatal(err)
 	}

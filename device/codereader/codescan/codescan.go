@@ -5,7 +5,7 @@
 // zxing-cpp from Debian's libzxing-dev and, for still images, OpenCV's
 // wechat_qrcode module as a second QR decoder, both through a small cgo
 // shim (shim.cpp). A Reader runs a camera and a Decoder in a loop and is a
-// device.CodeReader, registered as the code reader driver "camera".
+// codereader.Reader, registered as the code reader driver "camera".
 //
 // The Decoder would rather miss a code than report one that is not there:
 // EAN and UPC check digits are verified again here, and the decoders run
@@ -22,11 +22,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/codereader"
 	"gocv.io/x/gocv"
 )
 
-// Format names, as in device.Code.
+// Format names, as in codereader.Code.
 const (
 	QRCode  = "QR_CODE"
 	Code128 = "CODE_128"
@@ -76,9 +76,9 @@ type Symbol struct {
 	Corners [4]image.Point
 }
 
-// Code returns s as a device.Code read by source at at.
-func (s Symbol) Code(source string, at time.Time) device.Code {
-	return device.Code{Format: s.Format, Text: s.Text, Source: source, At: at}
+// Code returns s as a codereader.Code read by source at at.
+func (s Symbol) Code(source string, at time.Time) codereader.Code {
+	return codereader.Code{Format: s.Format, Text: s.Text, Source: source, At: at}
 }
 
 // Size is the length of the longer diagonal of s's corners in pixels, a

@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/device"
+)
+
+func driver(t *testing.T, name, opts string) config.Driver {
+	t.Helper()
+	d := config.Driver{Driver: name}
+	if opts != "" {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(opts), &n); err != nil {
+			t.Fatal(err)
+		}
+		d.Options = *n.Content[0]
+	}
+	return d
+}
+
+func TestOpenDevicesReportsEveryFailure(t *testing.T) {
+	cfg := &config.Daemon{Hardware: "real"}
+	cfg.Devices.CodeReaders = []config.Driver{driver(t, "sim", "codes: [A]"), driver(t, "", "")}
+	cfg.Devices.CardReader = driver(t, "sim", "")
+	cfg.Devices.Display = driver(t, "sim", "adress: 0x3d")
+	// GPIO names no driver, which real hardware needs.
+	_, err := OpenDevices(context.Background(), cfg)
+	for _, want := range []string{
+		"devices.code_readers[1].driver: must name a driver",
+		"devices.display.options.adress: unknown field",
+		"devices.gpio.driver: must name a driver when hardware is real",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to say %q", err, want)
+		}
+	}
+	if !errors.Is(err, device.ErrUnknownField) {
+		t.Errorf("error %v does not wrap ErrUnknownField", err)
+	}
+	_, outs := openAll(context.Background(), cfg)
+	var got []string
+	for _, o := range outs {
+		got = append(got, o.String())
+	}
+	want := []string{
+		"loaded devices.code_readers[0] (sim)",
+		"failed devices.code_readers[1].driver: must name a driver",
+		"loaded devices.card_reader (sim)",
+		"failed devices.display.options.adress: unknown field",
+		"failed devices.gpio.driver: must name a driver when hardware is real",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("outcomes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestOpenDevicesSim(t *testing.T) {
+	d, err := OpenDevices(context.Background(), &config.Daemon{Hardware: "sim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.CardReader == nil || d.Display == nil || d.Lines == nil || len(d.CodeReaders) != 0 {
+		t.Fatalf("devices %+v", d)
+	}
+}
