@@ -425,12 +425,10 @@ func (s *Service) update(ctx context.Context, id string, fn func(p *Payment) (*o
 	return p, nil
 }
 
-// OnResult records the platform's answer to a payment record. The link
-// calls it for every result, including answers repeated after a lost ack.
+// OnResult records the platform's answer to a payment record. The link's
+// router calls it for every result to a record of ResultTypes, including
+// answers repeated after a lost ack.
 func (s *Service) OnResult(r envelope.Result) {
-	if !strings.HasPrefix(r.Key, "pay-") {
-		return
-	}
 	id, op, _ := strings.Cut(r.Key, ":")
 	ctx := context.Background()
 	var err error

@@ -1,4 +1,4 @@
-package checkout
+package checkout_test
 
 import (
 	"context"
@@ -11,24 +11,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/platform"
+	"github.com/guichet/guichet/platform/wallet"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 // rigDecider is the reference platform's rules in small: blocked codes
 // are declined, the rest goes to the simulated wallet.
 type rigDecider struct {
 	blocked []string
-	wallet  *SimWallet
+	wallet  *wallet.SimWallet
 }
 
 func (d *rigDecider) Decide(rec *envelope.Record) envelope.Result {
-	var b AuthBody
-	if rec.Type == RecordPaymentAuth && json.Unmarshal(rec.Body, &b) == nil && slices.Contains(d.blocked, b.Code) {
-		return envelope.Result{Status: StatusDeclined, Reason: "wallet refused the code"}
+	var b checkout.AuthBody
+	if rec.Type == checkout.RecordPaymentAuth && json.Unmarshal(rec.Body, &b) == nil && slices.Contains(d.blocked, b.Code) {
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
 	}
 	return d.wallet.Decide(rec)
 }
@@ -37,7 +39,7 @@ type linkOnline struct{ lk *link.Link }
 
 func (l linkOnline) Online() bool { return l.lk.Status().Connected }
 
-// rig is a device (outbox, link, Service and its driver) and a platform
+// rig is a device (outbox, link, checkout.Service and its driver) and a platform
 // (store, server, simulated wallet) over a real Mosquitto.
 type rig struct {
 	broker *brokertest.Mosquitto
@@ -45,7 +47,7 @@ type rig struct {
 	srv    *platform.Server
 	ob     *outbox.Store
 	lk     *link.Link
-	s      *Service
+	s      *checkout.Service
 }
 
 const blockedCode = "134567890123456789"
@@ -69,17 +71,20 @@ func newRig(t *testing.T) *rig {
 	}
 	t.Cleanup(func() { r.ob.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	r.s = &Service{Store: r.ob, Currency: "CNY", WaitOnline: 3 * time.Second, Log: quiet,
+	r.s = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: 3 * time.Second, Log: quiet,
 		PollEvery: 150 * time.Millisecond, ConfirmTimeout: 1500 * time.Millisecond,
 		OfflinePerTransaction: 100, OfflineTotal: 100}
+	rt := link.NewRouter()
+	rt.HandleResults(r.s.OnResult, checkout.ResultTypes...)
+	rt.HandleCommands(r.s.ApplyCommand, checkout.Commands...)
 	if r.lk, err = link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{r.broker.URL()},
 		PlatformKey: platKey.Public().(ed25519.PublicKey), AckTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, KeepAlive: 2 * time.Second, Logger: quiet,
-		OnResult: r.s.OnResult, OnCommand: r.s.OnCommand}, r.ob); err != nil {
+		Router: rt}, r.ob); err != nil {
 		t.Fatal(err)
 	}
 	r.s.Link = linkOnline{r.lk}
-	wallet := &SimWallet{ConfirmPrefixes: []string{"1555"}, AbandonPrefixes: []string{"1556"}, ConfirmAfter: 500 * time.Millisecond}
+	wallet := &wallet.SimWallet{ConfirmPrefixes: []string{"1555"}, AbandonPrefixes: []string{"1556"}, ConfirmAfter: 500 * time.Millisecond}
 	r.srv = platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: platKey,
 		BatchMax: 100, BatchDelay: time.Millisecond, Logger: quiet}, r.store, &rigDecider{blocked: []string{blockedCode}, wallet: wallet})
 
@@ -130,20 +135,20 @@ func TestRigUserPayingConfirmedOrReversed(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	p, err := r.s.Pay(ctx, 1234, "134567890123456780")
-	if err != nil || p.Status != StatusApproved {
+	if err != nil || p.Status != checkout.StatusApproved {
 		t.Fatalf("plain payment %+v %v", p, err)
 	}
 	conf, err := r.s.Pay(ctx, 500, "155567890123456780")
-	if err != nil || conf.Status != StatusUserPaying {
+	if err != nil || conf.Status != checkout.StatusUserPaying {
 		t.Fatalf("payment needing confirmation %+v %v", conf, err)
 	}
 	gone, err := r.s.Pay(ctx, 700, "155667890123456780")
-	if err != nil || gone.Status != StatusUserPaying {
+	if err != nil || gone.Status != checkout.StatusUserPaying {
 		t.Fatalf("abandoned payment %+v %v", gone, err)
 	}
-	eventually(t, "confirmed payment approved", func() bool { return r.status(t, conf.ID) == StatusApproved })
-	eventually(t, "abandoned payment reversed", func() bool { return r.status(t, gone.ID) == StatusReversed })
-	eventually(t, "reverse applied", func() bool { return r.applied(t)[gone.ID+":reverse"] == ResultReversed })
+	eventually(t, "confirmed payment approved", func() bool { return r.status(t, conf.ID) == checkout.StatusApproved })
+	eventually(t, "abandoned payment reversed", func() bool { return r.status(t, gone.ID) == checkout.StatusReversed })
+	eventually(t, "reverse applied", func() bool { return r.applied(t)[gone.ID+":reverse"] == checkout.ResultReversed })
 	got, _ := r.s.Get(ctx, gone.ID)
 	if got.Queries < 3 || got.LateRefund {
 		t.Fatalf("abandoned payment %+v", got)
@@ -163,12 +168,12 @@ func TestRigUserPayingConfirmedOrReversed(t *testing.T) {
 	}
 	eventually(t, "refunds confirmed", func() bool {
 		q, _ := r.s.Get(ctx, conf.ID)
-		return len(q.Refunds) == 2 && q.Refunds[0].Status == ResultRefunded && q.Refunds[1].Status == ResultRefunded
+		return len(q.Refunds) == 2 && q.Refunds[0].Status == checkout.ResultRefunded && q.Refunds[1].Status == checkout.ResultRefunded
 	})
 	if _, err := r.s.Void(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "void applied", func() bool { return r.applied(t)[p.ID+":void"] == ResultVoided })
+	eventually(t, "void applied", func() bool { return r.applied(t)[p.ID+":void"] == checkout.ResultVoided })
 	eventually(t, "outbox drained", func() bool { return r.ob.Stats().Depth == 0 })
 }
 
@@ -176,7 +181,7 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	args := []byte(`{"per_transaction":5000,"total":8000}`)
-	if err := r.srv.SendCommand(ctx, envelope.Command{Tenant: "t1", Device: "d1", ID: "lim-1", Name: CommandOfflineLimits,
+	if err := r.srv.SendCommand(ctx, envelope.Command{Tenant: "t1", Device: "d1", ID: "lim-1", Name: checkout.CommandOfflineLimits,
 		Args: args, NotAfter: time.Now().Add(time.Minute).UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +190,11 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 	r.broker.Kill()
 	eventually(t, "link down", func() bool { return !r.lk.Status().Connected })
 	ok, err := r.s.Pay(ctx, 4000, "134567890123456780")
-	if err != nil || ok.Status != StatusApprovedOffline {
+	if err != nil || ok.Status != checkout.StatusApprovedOffline {
 		t.Fatalf("offline payment %+v %v", ok, err)
 	}
 	bad, err := r.s.Pay(ctx, 3000, blockedCode)
-	if err != nil || bad.Status != StatusApprovedOffline {
+	if err != nil || bad.Status != checkout.StatusApprovedOffline {
 		t.Fatalf("offline payment %+v %v", bad, err)
 	}
 	last := r.ob.Stats().LastSeq
@@ -203,13 +208,13 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 		t.Fatal("a refused offline payment was stored")
 	}
 	r.broker.Restart()
-	eventually(t, "offline payment approved by the platform", func() bool { return r.status(t, ok.ID) == StatusApproved })
-	eventually(t, "blocked offline payment declined", func() bool { return r.status(t, bad.ID) == StatusDeclined })
-	rep, err := r.s.Report(ctx, dayOf(time.Now()))
+	eventually(t, "offline payment approved by the platform", func() bool { return r.status(t, ok.ID) == checkout.StatusApproved })
+	eventually(t, "blocked offline payment declined", func() bool { return r.status(t, bad.ID) == checkout.StatusDeclined })
+	rep, err := r.s.Report(ctx, time.Now().Local().Format(time.DateOnly))
 	if err != nil || rep.OfflineDeclined != 3000 || rep.OfflineDeclinedCount != 1 || rep.OfflinePending != 0 || rep.Sales != 4000 {
 		t.Fatalf("report %+v %v", rep, err)
 	}
-	if a := r.applied(t); a[ok.ID] != StatusApproved || len(a) != 2 {
+	if a := r.applied(t); a[ok.ID] != checkout.StatusApproved || len(a) != 2 {
 		t.Fatalf("platform applied %v", a)
 	}
 }

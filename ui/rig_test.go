@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/checkout/authz"
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/daemon"
+	"github.com/guichet/guichet/platform"
+	"github.com/guichet/guichet/platform/authz"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
 	"github.com/guichet/guichet/ui"
 )
 
@@ -73,10 +73,13 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 		OnChange: func(p checkout.Payment) {
 			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
 		}}
+	rt := link.NewRouter()
+	rt.HandleResults(r.co.OnResult, checkout.ResultTypes...)
+	rt.HandleCommands(r.co.ApplyCommand, checkout.Commands...)
 	r.lk, err = link.New(link.Config{Tenant: "shop1", Device: "till1", Brokers: []string{r.broker.URL()},
 		PlatformKey: r.platKey.Public().(ed25519.PublicKey), Window: 100, AckTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, KeepAlive: 5 * time.Second,
-		Logger: log, OnResult: r.co.OnResult}, r.ob)
+		Logger: log, Router: rt}, r.ob)
 	if err != nil {
 		t.Fatal(err)
 	}

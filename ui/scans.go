@@ -2,47 +2,34 @@ package ui
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/guichet/guichet/device/codereader"
+	"github.com/guichet/guichet/internal/watch"
 )
 
 // Scans holds the last code read by any scanner, numbered, so the
 // cashier's page can wait for the next one.
 type Scans struct {
-	mu      sync.Mutex
-	last    codereader.Code
-	n       uint64
-	changed chan struct{}
+	last watch.Value[codereader.Code]
 }
 
 // NewScans returns an empty Scans.
-func NewScans() *Scans { return &Scans{changed: make(chan struct{})} }
+func NewScans() *Scans { return &Scans{} }
 
 // Add records a code.
-func (s *Scans) Add(c codereader.Code) {
-	s.mu.Lock()
-	s.last = c
-	s.n++
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-}
+func (s *Scans) Add(c codereader.Code) { s.last.Set(c) }
 
 // Count returns the number of the last code, 0 before the first.
 func (s *Scans) Count() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n
+	_, n, _ := s.last.Current()
+	return n
 }
 
 // Wait returns the last code if its number is above after, waiting up to d
 // for one.
 func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (codereader.Code, uint64, bool) {
-	s.mu.Lock()
-	c, n, ch := s.last, s.n, s.changed
-	s.mu.Unlock()
+	c, n, ch := s.last.Current()
 	if n > after {
 		return c, n, true
 	}
@@ -51,7 +38,6 @@ func (s *Scans) Wait(ctx context.Context, after uint64, d time.Duration) (codere
 	case <-time.After(d):
 	case <-ctx.Done():
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last, s.n, s.n > after
+	c, n, _ = s.last.Current()
+	return c, n, n > after
 }

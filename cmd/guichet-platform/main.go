@@ -30,12 +30,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/guichet/guichet/checkout/authz"
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/logging"
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/platform"
+	"github.com/guichet/guichet/platform/authz"
+	"github.com/guichet/guichet/sync/mqttconn"
 )
 
 func main() {
@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tlsConf, password, err := daemon.BrokerAuth(&cfg.Broker)
+	tlsConf, password, err := mqttconn.Auth(&cfg.Broker)
 	if err != nil {
 		return err
 	}

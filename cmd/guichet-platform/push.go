@@ -13,10 +13,10 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/envelope"
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/sync/mqttconn"
 )
 
 // usageError is a command line the program refuses before doing anything;
@@ -104,7 +104,7 @@ func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stde
 	if err != nil {
 		return fmt.Errorf("push: platform key: %w", err)
 	}
-	tlsConf, password, err := daemon.BrokerAuth(&cfg.Broker)
+	tlsConf, password, err := mqttconn.Auth(&cfg.Broker)
 	if err != nil {
 		return err
 	}

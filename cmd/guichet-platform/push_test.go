@@ -71,9 +71,12 @@ func startDevice(t *testing.T, url string, platKey ed25519.PublicKey, tenant, id
 	quiet := slog.New(slog.DiscardHandler)
 	d := &device{key: devKey.Public().(ed25519.PublicKey), s: &checkout.Service{Store: ob, Currency: "CNY", Log: quiet,
 		WaitOnline: 5 * time.Second, OfflinePerTransaction: 100, OfflineTotal: 100}}
+	rt := link.NewRouter()
+	rt.HandleResults(d.s.OnResult, checkout.ResultTypes...)
+	rt.HandleCommands(d.s.ApplyCommand, checkout.Commands...)
 	d.lk, err = link.New(link.Config{Tenant: tenant, Device: id, Brokers: []string{url}, PlatformKey: platKey,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, AckTimeout: time.Second, Logger: quiet,
-		OnCommand: d.s.OnCommand, OnResult: d.s.OnResult}, ob)
+		Router: rt}, ob)
 	if err != nil {
 		t.Fatal(err)
 	}

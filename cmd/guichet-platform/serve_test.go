@@ -10,7 +10,7 @@ import (
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/brokertest"
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/platform"
 )
 
 // The simulated customer comes from the configuration: with these rules

@@ -42,6 +42,7 @@ import (
 	"github.com/guichet/guichet/eid/icao/ecc"
 	"github.com/guichet/guichet/eid/icao/pace"
 	"github.com/guichet/guichet/eid/icao/vcard"
+	"github.com/guichet/guichet/internal/atomicfile"
 )
 
 func main() {
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		doc.NoBAC = *access == "pace-only"
 	}
 	if *cscaOut != "" {
-		if err := os.WriteFile(*cscaOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.CSCA.Raw}), 0o644); err != nil {
+		if err := atomicfile.Write(*cscaOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: iss.CSCA.Raw}), 0o644); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	_ "github.com/guichet/guichet/device/cardreader/pcsc" // registers card reader "pcsc"
 	_ "github.com/guichet/guichet/device/cardreader/sam"  // registers card reader "sam"
 	"github.com/guichet/guichet/eid/icao"
+	"github.com/guichet/guichet/internal/atomicfile"
 )
 
 func init() {
@@ -87,7 +87,7 @@ func runCard(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("the card holds no photo to write to %s", *photo)
 		}
 		// The photo is personal data: readable by its owner only.
-		if err := os.WriteFile(*photo, card.Photo, 0o600); err != nil {
+		if err := atomicfile.Write(*photo, card.Photo, 0o600); err != nil {
 			return err
 		}
 	}

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/guichet/guichet/checkout/emv"
+	"github.com/guichet/guichet/internal/atomicfile"
 )
 
 func init() {
@@ -136,16 +137,11 @@ func runEMVMPM(e *env, args []string) error {
 }
 
 func writePNGFile(path, payload string, module int) error {
-	f, err := os.Create(path)
-	if err != nil {
+	var b bytes.Buffer
+	if err := emv.WritePNG(&b, payload, module); err != nil {
 		return err
 	}
-	if err := emv.WritePNG(f, payload, module); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

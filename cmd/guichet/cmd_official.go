@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/internal/daemon"
+	"github.com/guichet/guichet/ui"
 )
 
 func init() {
@@ -61,7 +61,7 @@ func runOfficial(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, err := os.ReadFile(filepath.Join(cfg.StateDir, daemon.TechnicianTokenFile))
+	tok, err := os.ReadFile(filepath.Join(cfg.StateDir, ui.TechnicianTokenFile))
 	if err != nil {
 		return fmt.Errorf("technician token (is eid.counter on, and are you root?): %w", err)
 	}

@@ -601,12 +601,9 @@ func (s *Service) Refuse(ctx context.Context, token string, why Reason) (Screen,
 }
 
 // OnResult records the platform's answer to an activation record; the
-// link calls it for every result. The card's data is destroyed, whatever
-// the answer: the platform has decided.
+// link's router calls it for every result to a record of RecordType. The
+// card's data is destroyed, whatever the answer: the platform has decided.
 func (s *Service) OnResult(r envelope.Result) {
-	if !strings.HasPrefix(r.Key, KeyPrefix) {
-		return
-	}
 	id := strings.TrimPrefix(r.Key, KeyPrefix)
 	ctx := context.Background()
 	step, reason := StepActivated, ""

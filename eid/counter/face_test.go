@@ -19,9 +19,9 @@ import (
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/facescene"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 // liveSubject is an ORL subject whose ten images, fed in order after three
@@ -139,10 +139,12 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	defer func() { stop(); wg.Wait() }()
 	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{broker.URL()}, Key: platKey,
 		BatchDelay: time.Millisecond, Logger: lg}, pstore, nil)
+	router := link.NewRouter()
+	router.HandleResults(r.svc.OnResult, RecordType)
 	lk, err := link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{broker.URL()},
 		PlatformKey: platKey.Public().(ed25519.PublicKey), AckTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Logger: lg,
-		OnResult: r.svc.OnResult}, r.ob)
+		Router: router}, r.ob)
 	if err != nil {
 		t.Fatal(err)
 	}

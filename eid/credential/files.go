@@ -17,8 +17,18 @@ const (
 
 // LoadVerifier reads the platform root public key (PEM) at rootPath and the
 // signed key set at keySetPath and, unless revocationsPath is "", the signed
-// revocation list, and returns a Verifier holding them.
+// revocation list, and returns a Verifier holding them. Unlike OpenTrust, a
+// missing or refused list is an error: this is the technician's tool
+// checking the files it was given.
 func LoadVerifier(rootPath, keySetPath, revocationsPath string, opts Options) (*Verifier, error) {
+	return load(rootPath, keySetPath, revocationsPath, opts, func(err error) error { return err })
+}
+
+// load is the one loader of the trust material: the root key, which must
+// be there, then the lists, whose failures (missing, too large, refused)
+// go to kept, which returns the error to stop on or nil to go on without
+// that list.
+func load(rootPath, keySetPath, revocationsPath string, opts Options, kept func(error) error) (*Verifier, error) {
 	b, err := os.ReadFile(rootPath)
 	if err != nil {
 		return nil, fmt.Errorf("eid: root key: %w", err)
@@ -32,17 +42,25 @@ func LoadVerifier(rootPath, keySetPath, revocationsPath string, opts Options) (*
 		return nil, err
 	}
 	if b, err = readLimited(keySetPath); err != nil {
-		return nil, fmt.Errorf("eid: key set: %w", err)
+		err = fmt.Errorf("eid: key set: %w", err)
+	} else if _, err = v.SetKeySet(b); err != nil {
+		err = fmt.Errorf("eid: key set %s: %w", keySetPath, err)
 	}
-	if _, err := v.SetKeySet(b); err != nil {
-		return nil, fmt.Errorf("eid: key set %s: %w", keySetPath, err)
+	if err != nil {
+		if err := kept(err); err != nil {
+			return nil, err
+		}
 	}
 	if revocationsPath != "" {
 		if b, err = readLimited(revocationsPath); err != nil {
-			return nil, fmt.Errorf("eid: revocation list: %w", err)
+			err = fmt.Errorf("eid: revocation list: %w", err)
+		} else if _, _, err = v.SetRevocations(b); err != nil {
+			err = fmt.Errorf("eid: revocation list %s: %w", revocationsPath, err)
 		}
-		if _, _, err := v.SetRevocations(b); err != nil {
-			return nil, fmt.Errorf("eid: revocation list %s: %w", revocationsPath, err)
+		if err != nil {
+			if err := kept(err); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return v, nil

@@ -29,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/guichet/guichet/internal/atomicfile"
 )
 
 // KeyFile is the name of the device data key file in the vault's folder.
@@ -93,7 +95,7 @@ func loadKey(path string) ([]byte, error) {
 		if _, err := rand.Read(key); err != nil {
 			return nil, fmt.Errorf("vault: key: %w", err)
 		}
-		if err := writeSync(path, key, os.O_CREATE|os.O_EXCL|os.O_WRONLY); err != nil {
+		if err := atomicfile.Create(path, key, 0o600); err != nil {
 			clear(key)
 			return nil, fmt.Errorf("vault: key: %w", err)
 		}
@@ -114,8 +116,11 @@ func loadKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-func writeSync(path string, b []byte, flag int) error {
-	f, err := os.OpenFile(path, flag, 0o600)
+// overwrite writes b over the start of the existing file at path and syncs
+// it: Delete's zeroing, which must hit the record's own blocks, so it is
+// not an atomic replacement.
+func overwrite(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -157,14 +162,10 @@ func (v *Vault) Put(id string, data []byte) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	tmp := v.path(id) + ".tmp"
-	if err := writeSync(tmp, blob, os.O_CREATE|os.O_TRUNC|os.O_WRONLY); err != nil {
+	if err := atomicfile.Write(v.path(id), blob, 0o600); err != nil {
 		return fmt.Errorf("vault: put: %w", err)
 	}
-	if err := os.Rename(tmp, v.path(id)); err != nil {
-		return fmt.Errorf("vault: put: %w", err)
-	}
-	return syncDir(v.dir)
+	return nil
 }
 
 // Get returns the plaintext of record id.
@@ -201,13 +202,16 @@ func (v *Vault) Delete(id string) error {
 	if err != nil {
 		return fmt.Errorf("vault: delete: %w", err)
 	}
-	if err := writeSync(p, make([]byte, fi.Size()), os.O_WRONLY); err != nil {
+	if err := overwrite(p, make([]byte, fi.Size())); err != nil {
 		return fmt.Errorf("vault: delete: %w", err)
 	}
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("vault: delete: %w", err)
 	}
-	return syncDir(v.dir)
+	if err := atomicfile.SyncDir(v.dir); err != nil {
+		return fmt.Errorf("vault: delete: %w", err)
+	}
+	return nil
 }
 
 // IDs lists the records held, for a sweep at start-up.
@@ -223,18 +227,6 @@ func (v *Vault) IDs() ([]string, error) {
 		}
 	}
 	return ids, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("vault: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("vault: sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Seal encrypts data for record id under a fresh record key and returns

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -21,9 +20,12 @@ import (
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/device/gpio"
+	"github.com/guichet/guichet/eid/counter"
+	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
+	"github.com/guichet/guichet/sync/mqttconn"
 	"github.com/guichet/guichet/sync/outbox"
 	"github.com/guichet/guichet/ui"
 )
@@ -48,7 +50,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tlsConf, password, err := brokerAuth(&cfg.Broker)
+	tlsConf, password, err := mqttconn.Auth(&cfg.Broker)
 	if err != nil {
 		return err
 	}
@@ -99,40 +101,38 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			signalLines(p)
 		}}
 	// The e-ID counter and the QR verifier, where configured.
-	var dk *desk
+	var dk *counter.Desk
 	if cfg.EID.Counter {
-		if dk, err = openDesk(ctx, cfg, store, devs.CardReader, log); err != nil {
+		var closeDesk func()
+		if dk, closeDesk, err = openDesk(ctx, cfg, store, devs.CardReader, log); err != nil {
 			return err
 		}
-		defer dk.Close()
+		defer closeDesk()
 	}
-	var tr *trust
+	var tr *credential.Trust
 	if cfg.EID.RootKey != "" {
 		if tr, err = openTrust(cfg, log); err != nil {
 			return err
 		}
 	}
-	onResult := co.OnResult
+	// Each flow is handed the results to its own records and the commands
+	// it takes; a command no flow takes is refused by the link.
+	router := link.NewRouter()
+	router.HandleResults(co.OnResult, checkout.ResultTypes...)
+	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
 	if dk != nil {
-		onResult = func(r envelope.Result) {
-			co.OnResult(r)
-			dk.svc.OnResult(r)
-		}
+		router.HandleResults(dk.Service().OnResult, counter.RecordType)
 	}
-	onCommand := func(cmd *envelope.Command) {
-		co.OnCommand(cmd)
-		if tr != nil {
-			if err := tr.apply(cmd); err != nil {
-				log.Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
-			}
-		}
+	if tr != nil {
+		router.HandleCommands(func(_ context.Context, cmd *envelope.Command) error { return tr.ApplyLists(cmd.Args) }, credential.CommandLists)
+		router.HandleCommands(func(_ context.Context, cmd *envelope.Command) error { return tr.ApplyConfig(cmd.Args) }, credential.CommandConfig)
 	}
 	lk, err := link.New(link.Config{
 		Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Brokers: cfg.Broker.URLs, TLS: tlsConf,
 		Username: cfg.Broker.Username, Password: password, PlatformKey: platformKey,
 		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
 		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
-		Logger: log, OnResult: onResult, OnCommand: onCommand,
+		Logger: log, Router: router,
 	}, store)
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk
-		if srv.TechnicianToken, err = technicianToken(cfg.StateDir); err != nil {
+		if srv.TechnicianToken, err = ui.LoadTechnicianToken(cfg.StateDir); err != nil {
 			return err
 		}
 	}
@@ -168,7 +168,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	if dk != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); dk.run(ctx) }()
+		go func() { defer wg.Done(); dk.Run(ctx) }()
 	}
 	errc := make(chan error, 2+len(devs.CodeReaders))
 	wg.Add(3)
@@ -250,17 +250,3 @@ func platformKey(cfg *config.Daemon) ([]byte, error) {
 
 // ErrConfig marks errors caused by the configuration.
 var ErrConfig = errors.New("configuration")
-
-func readSecret(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return string(b), nil
-}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/guichet/guichet/sync/platform"
+	"github.com/guichet/guichet/platform"
 )
 
 // The helpers below serve the fault scenarios (fault_test.go): they point

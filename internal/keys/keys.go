@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/guichet/guichet/internal/atomicfile"
 )
 
 // LoadOrCreate reads the private key at path, creating it (and path.pub)
@@ -31,33 +33,13 @@ func LoadOrCreate(path string) (ed25519.PrivateKey, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := writeSync(tmp, base64.StdEncoding.EncodeToString(k.Seed())+"\n", 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, []byte(base64.StdEncoding.EncodeToString(k.Seed())+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if err := writeSync(path+".pub", EncodePublic(k.Public().(ed25519.PublicKey))+"\n", 0o644); err != nil {
-		return nil, err
+	if err := atomicfile.Write(path+".pub", []byte(EncodePublic(k.Public().(ed25519.PublicKey))+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return k, nil
-}
-
-func writeSync(path, s string, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		f.Close()
-		return fmt.Errorf("keys: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("keys: %w", err)
-	}
-	return f.Close()
 }
 
 // Load reads the private key at path.

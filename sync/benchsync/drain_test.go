@@ -18,10 +18,10 @@ import (
 
 	"github.com/guichet/guichet/internal/benchfig"
 	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 // backlog is a week offline at a busy till: the brief's 100k records.

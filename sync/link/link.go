@@ -57,10 +57,11 @@ type Config struct {
 	// presumed half-open and dropped.
 	KeepAlive time.Duration
 	Logger    *slog.Logger
-	// OnResult is called for each result the platform sends, in order.
-	OnResult func(envelope.Result)
-	// OnCommand is called for each checked command not seen before.
-	OnCommand func(*envelope.Command)
+	// Router hands each result the platform sends, in order, and each
+	// checked command not seen before to the flow that owns it. Nil
+	// drops results and refuses every command but "sync", which the link
+	// takes itself.
+	Router *Router
 }
 
 // Status is what the UI and `guichet status` show of the link.
@@ -90,6 +91,11 @@ type Link struct {
 
 	sent, resent, refused, rejected atomic.Uint64
 	highestSent                     atomic.Uint64 // owned by the session loop
+
+	// types is the record type of each record sent and not yet acked, by
+	// seq, so that a result goes to the flow of the record it answers.
+	// Owned by the session loop.
+	types map[uint64]string
 }
 
 // New returns a link; Run starts it.
@@ -119,7 +125,8 @@ func New(cfg Config, ob Outbox) (*Link, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Link{cfg: cfg, ob: ob, log: cfg.Logger.With("component", "link"),
-		syncNow: make(chan struct{}, 1), inbox: make(chan mqtt.Message, 4096), seen: map[string]time.Time{}}, nil
+		syncNow: make(chan struct{}, 1), inbox: make(chan mqtt.Message, 4096), seen: map[string]time.Time{},
+		types: map[uint64]string{}}, nil
 }
 
 // SyncNow asks the link to send the queue at once, without waiting for
@@ -295,6 +302,7 @@ func (l *Link) session(ctx context.Context, broker string) error {
 					return fmt.Errorf("%w: publish: %v", errHadSession, tok.Error())
 				}
 				next = e.Seq + 1
+				l.types[e.Seq] = e.Type
 				if e.Seq > l.highestSent.Load() {
 					l.highestSent.Store(e.Seq)
 				}
@@ -392,9 +400,11 @@ func (l *Link) handle(ctx context.Context, m mqtt.Message) bool {
 		}
 		if cmd.Name == "sync" {
 			l.SyncNow()
+			return false
 		}
-		if l.cfg.OnCommand != nil {
-			l.cfg.OnCommand(cmd)
+		if !l.cfg.Router.command(ctx, cmd, l.log) {
+			l.refused.Add(1)
+			l.log.Warn("command refused: no flow handles it", "id", cmd.ID, "name", cmd.Name)
 		}
 	default:
 		l.refused.Add(1)
@@ -404,6 +414,12 @@ func (l *Link) handle(ctx context.Context, m mqtt.Message) bool {
 
 func (l *Link) applyAck(ctx context.Context, a *envelope.Ack) bool {
 	st := l.ob.Stats()
+	// The types are looked up before the ack lets the outbox forget the
+	// records.
+	types := make([]string, len(a.Results))
+	for i, r := range a.Results {
+		types[i] = l.recordType(ctx, r.Seq, st.Acked)
+	}
 	progress := false
 	if a.Upto > st.Acked {
 		if a.Upto > st.LastSeq {
@@ -416,6 +432,7 @@ func (l *Link) applyAck(ctx context.Context, a *envelope.Ack) bool {
 			return false
 		}
 		progress = true
+		l.forgetTypes(st.Acked, a.Upto)
 	}
 	now := time.Now()
 	l.mu.Lock()
@@ -428,12 +445,46 @@ func (l *Link) applyAck(ctx context.Context, a *envelope.Ack) bool {
 		l.rejected.Add(1)
 		l.log.Error("platform rejected record", "seq", r.Seq, "reason", r.Reason)
 	}
-	if l.cfg.OnResult != nil {
-		for _, r := range a.Results {
-			l.cfg.OnResult(r)
+	for i, r := range a.Results {
+		if !l.cfg.Router.result(types[i], r) && types[i] == "" {
+			// Answered before (a repeated ack): the flow had it then.
+			l.log.Debug("result for a record no longer held", "seq", r.Seq)
 		}
 	}
 	return progress
+}
+
+// recordType returns the type of the record seq: from the records this
+// process sent or, for one sent by an earlier process and not acked yet,
+// from the outbox; "" for a record already acked.
+func (l *Link) recordType(ctx context.Context, seq, acked uint64) string {
+	if t, ok := l.types[seq]; ok {
+		return t
+	}
+	if seq <= acked {
+		return ""
+	}
+	ents, err := l.ob.Pending(ctx, seq-1, 1)
+	if err != nil || len(ents) == 0 || ents[0].Seq != seq {
+		l.log.Warn("result for a record not in the outbox", "seq", seq, "err", err)
+		return ""
+	}
+	return ents[0].Type
+}
+
+// forgetTypes drops the types of records in (from, upto], now acked.
+func (l *Link) forgetTypes(from, upto uint64) {
+	if upto-from > uint64(len(l.types)) {
+		for seq := range l.types {
+			if seq <= upto {
+				delete(l.types, seq)
+			}
+		}
+		return
+	}
+	for seq := from + 1; seq <= upto; seq++ {
+		delete(l.types, seq)
+	}
 }
 
 // wait waits for a paho token or ctx.

@@ -14,10 +14,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 type rig struct {
@@ -25,6 +25,7 @@ type rig struct {
 	store   *platform.Store
 	ob      *outbox.Store
 	lk      *link.Link
+	router  *link.Router // more handlers may be added before runLink
 	results chan envelope.Result
 	platKey ed25519.PrivateKey
 	devKey  ed25519.PrivateKey
@@ -50,10 +51,13 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.ob.Close() })
+	rt := link.NewRouter()
+	rt.HandleResults(func(res envelope.Result) { r.results <- res }, "test")
+	r.router = rt
 	r.lk, err = link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{r.broker.URL()},
 		PlatformKey: r.platKey.Public().(ed25519.PublicKey), Window: 200, AckTimeout: time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, KeepAlive: 2 * time.Second,
-		OnResult: func(res envelope.Result) { r.results <- res }}, r.ob)
+		Router: rt}, r.ob)
 	if err != nil {
 		t.Fatal(err)
 	}

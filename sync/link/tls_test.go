@@ -11,10 +11,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 // TestTLSWithDeviceCertificateAndACL runs the device and the platform

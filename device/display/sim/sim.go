@@ -6,22 +6,19 @@ package sim
 
 import (
 	"context"
-	"sync"
 
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/internal/watch"
 )
 
 // Display holds the current screen.
 type Display struct {
-	mu      sync.Mutex
-	screen  display.Screen
-	version uint64
-	changed chan struct{}
+	screen watch.Value[display.Screen]
 }
 
 // New returns a blank display.
-func New() *Display { return &Display{changed: make(chan struct{})} }
+func New() *Display { return &Display{} }
 
 func init() {
 	device.Register(display.Drivers, "sim", func(context.Context, struct{}) (display.Display, error) { return New(), nil })
@@ -29,21 +26,14 @@ func init() {
 
 // Show replaces the screen.
 func (d *Display) Show(_ context.Context, s display.Screen) error {
-	d.mu.Lock()
-	d.screen = display.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)}
-	d.version++
-	close(d.changed)
-	d.changed = make(chan struct{})
-	d.mu.Unlock()
+	d.screen.Set(display.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)})
 	return nil
 }
 
 // Current returns the screen, its version, and a channel closed at the
 // next change.
 func (d *Display) Current() (display.Screen, uint64, <-chan struct{}) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.screen, d.version, d.changed
+	return d.screen.Current()
 }
 
 // Close does nothing.

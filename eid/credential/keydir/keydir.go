@@ -19,6 +19,7 @@ import (
 
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/eid/credential/cose"
+	"github.com/guichet/guichet/internal/atomicfile"
 )
 
 // File names inside the directory.
@@ -62,7 +63,7 @@ func Open(path string, alg cose.Algorithm, now time.Time) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(path, RootPub), pub, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(path, RootPub), pub, 0o644); err != nil {
 		return nil, fmt.Errorf("keydir: %w", err)
 	}
 	_, err = os.Stat(filepath.Join(path, KeySet))
@@ -78,7 +79,7 @@ func Open(path string, alg cose.Algorithm, now time.Time) (*Dir, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(path, KeySet), signed, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(path, KeySet), signed, 0o644); err != nil {
 			return nil, fmt.Errorf("keydir: %w", err)
 		}
 	}
@@ -110,7 +111,7 @@ func loadOrCreate(path string, alg cose.Algorithm) (k crypto.Signer, created boo
 	if err != nil {
 		return nil, false, err
 	}
-	if err := os.WriteFile(path, pemKey, 0o600); err != nil {
+	if err := atomicfile.Write(path, pemKey, 0o600); err != nil {
 		return nil, false, fmt.Errorf("keydir: %w", err)
 	}
 	return k, true, nil
@@ -143,12 +144,8 @@ func (d *Dir) writeRevocations(rl credential.RevocationList) error {
 	if err != nil {
 		return err
 	}
-	// Write then rename, so that a verifier never reads half a list.
-	tmp := filepath.Join(d.Path, Revocations+".tmp")
-	if err := os.WriteFile(tmp, signed, 0o644); err != nil {
-		return fmt.Errorf("keydir: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(d.Path, Revocations)); err != nil {
+	// Replaced atomically, so that a verifier never reads half a list.
+	if err := atomicfile.Write(filepath.Join(d.Path, Revocations), signed, 0o644); err != nil {
 		return fmt.Errorf("keydir: %w", err)
 	}
 	return nil

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/envelope"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 // platformRig is a platform applying one device's records with Rules, in

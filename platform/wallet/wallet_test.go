@@ -1,4 +1,4 @@
-package checkout
+package wallet
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/sync/envelope"
 )
 
@@ -22,20 +23,20 @@ func TestSimWallet(t *testing.T) {
 		rec  *envelope.Record
 		want string
 	}{
-		{rec(RecordPaymentAuth, AuthBody{ID: "a", Amount: 100, Code: "134567890123456780"}), StatusApproved},
-		{rec(RecordPaymentAuth, AuthBody{ID: "b", Amount: 100, Code: "155567890123456780"}), StatusUserPaying},
-		{rec(RecordPaymentAuth, AuthBody{ID: "c", Amount: 10001, Code: "134567890123456780"}), StatusUserPaying},
-		{rec(RecordPaymentAuth, AuthBody{ID: "d", Amount: 100, Code: "155667890123456780"}), StatusUserPaying},
-		{rec(RecordPaymentAuth, AuthBody{ID: "e", Amount: 100000, Code: "155667890123456780", Offline: true}), StatusApproved},
-		{rec(RecordPaymentQuery, QueryBody{ID: "b", N: 1}), StatusUserPaying},
-		{rec(RecordPaymentQuery, QueryBody{ID: "zz", N: 1}), StatusDeclined},
-		{rec(RecordPaymentRefund, RefundBody{ID: "a", N: "1", Amount: 60, Paid: 100}), ResultRefunded},
-		{rec(RecordPaymentRefund, RefundBody{ID: "a", N: "2", Amount: 41, Paid: 100, Before: 60}), StatusDeclined},
-		{rec(RecordPaymentRefund, RefundBody{ID: "a", N: "3", Amount: 40, Paid: 100, Before: 60}), ResultRefunded},
-		{rec(RecordPaymentVoid, VoidBody{ID: "a"}), StatusDeclined}, // refunded already
-		{rec(RecordPaymentRefund, RefundBody{ID: "unknown", N: "1", Amount: 60, Paid: 100, Before: 50}), StatusDeclined},
-		{rec(RecordPaymentRefund, RefundBody{ID: "unknown", N: "1", Amount: -1, Paid: 100}), StatusDeclined},
-		{rec(RecordPaymentAuth, "junk"), StatusDeclined},
+		{rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "a", Amount: 100, Code: "134567890123456780"}), checkout.StatusApproved},
+		{rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "b", Amount: 100, Code: "155567890123456780"}), checkout.StatusUserPaying},
+		{rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "c", Amount: 10001, Code: "134567890123456780"}), checkout.StatusUserPaying},
+		{rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "d", Amount: 100, Code: "155667890123456780"}), checkout.StatusUserPaying},
+		{rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "e", Amount: 100000, Code: "155667890123456780", Offline: true}), checkout.StatusApproved},
+		{rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "b", N: 1}), checkout.StatusUserPaying},
+		{rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "zz", N: 1}), checkout.StatusDeclined},
+		{rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "a", N: "1", Amount: 60, Paid: 100}), checkout.ResultRefunded},
+		{rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "a", N: "2", Amount: 41, Paid: 100, Before: 60}), checkout.StatusDeclined},
+		{rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "a", N: "3", Amount: 40, Paid: 100, Before: 60}), checkout.ResultRefunded},
+		{rec(checkout.RecordPaymentVoid, checkout.VoidBody{ID: "a"}), checkout.StatusDeclined}, // refunded already
+		{rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "unknown", N: "1", Amount: 60, Paid: 100, Before: 50}), checkout.StatusDeclined},
+		{rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "unknown", N: "1", Amount: -1, Paid: 100}), checkout.StatusDeclined},
+		{rec(checkout.RecordPaymentAuth, "junk"), checkout.StatusDeclined},
 		{rec("day.close", map[string]int{}), "applied"},
 	}
 	for i, s := range steps {
@@ -44,25 +45,25 @@ func TestSimWallet(t *testing.T) {
 		}
 	}
 	now = now.Add(3 * time.Second)
-	for id, want := range map[string]string{"b": StatusApproved, "c": StatusApproved, "d": StatusUserPaying} {
-		if got := w.Decide(rec(RecordPaymentQuery, QueryBody{ID: id, N: 2})); got.Status != want {
+	for id, want := range map[string]string{"b": checkout.StatusApproved, "c": checkout.StatusApproved, "d": checkout.StatusUserPaying} {
+		if got := w.Decide(rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: id, N: 2})); got.Status != want {
 			t.Errorf("query %s after confirmation time: %s, want %s", id, got.Status, want)
 		}
 	}
 	// Reverse: the abandoned one closes, the paid one refuses (the device refunds it).
-	if got := w.Decide(rec(RecordPaymentReverse, ReverseBody{ID: "d"})); got.Status != ResultReversed {
+	if got := w.Decide(rec(checkout.RecordPaymentReverse, checkout.ReverseBody{ID: "d"})); got.Status != checkout.ResultReversed {
 		t.Errorf("reverse of unpaid: %s", got.Status)
 	}
-	if got := w.Decide(rec(RecordPaymentQuery, QueryBody{ID: "d", N: 3})); got.Status != StatusDeclined {
+	if got := w.Decide(rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "d", N: 3})); got.Status != checkout.StatusDeclined {
 		t.Errorf("query after reverse: %s", got.Status)
 	}
-	if got := w.Decide(rec(RecordPaymentReverse, ReverseBody{ID: "b"})); got.Status != StatusDeclined {
+	if got := w.Decide(rec(checkout.RecordPaymentReverse, checkout.ReverseBody{ID: "b"})); got.Status != checkout.StatusDeclined {
 		t.Errorf("reverse of paid: %s", got.Status)
 	}
 	// Another device's order of the same id is not this one.
-	other := rec(RecordPaymentQuery, QueryBody{ID: "b"})
+	other := rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "b"})
 	other.Device = "d2"
-	if got := w.Decide(other); got.Status != StatusDeclined {
+	if got := w.Decide(other); got.Status != checkout.StatusDeclined {
 		t.Errorf("query from another device: %s", got.Status)
 	}
 }
@@ -102,9 +103,9 @@ func TestSimWalletOrdersInTheStore(t *testing.T) {
 		}
 	}
 	w := &SimWallet{ConfirmPrefixes: []string{"1555"}, ConfirmAfter: 3 * time.Second, Now: clock}
-	decide(w, rec(RecordPaymentAuth, AuthBody{ID: "a", Amount: 100, Code: "134567890123456780"}), StatusApproved)
-	decide(w, rec(RecordPaymentAuth, AuthBody{ID: "b", Amount: 100, Code: "155567890123456780"}), StatusUserPaying)
-	decide(w, rec(RecordPaymentRefund, RefundBody{ID: "a", N: "1", Amount: 60, Paid: 100}), ResultRefunded)
+	decide(w, rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "a", Amount: 100, Code: "134567890123456780"}), checkout.StatusApproved)
+	decide(w, rec(checkout.RecordPaymentAuth, checkout.AuthBody{ID: "b", Amount: 100, Code: "155567890123456780"}), checkout.StatusUserPaying)
+	decide(w, rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "a", N: "1", Amount: 60, Paid: 100}), checkout.ResultRefunded)
 	for k, v := range st.m {
 		if len(v) > 64 {
 			t.Errorf("order %s takes %d bytes: %s", k, len(v), v)
@@ -114,15 +115,15 @@ func TestSimWalletOrdersInTheStore(t *testing.T) {
 	// Another wallet on the same store, as after a restart: the orders
 	// and the time of confirmation are the store's.
 	w = &SimWallet{ConfirmPrefixes: []string{"1555"}, ConfirmAfter: 3 * time.Second, Now: clock}
-	decide(w, rec(RecordPaymentRefund, RefundBody{ID: "a", N: "2", Amount: 41, Paid: 100}), StatusDeclined)
-	decide(w, rec(RecordPaymentQuery, QueryBody{ID: "b", N: 1}), StatusUserPaying)
+	decide(w, rec(checkout.RecordPaymentRefund, checkout.RefundBody{ID: "a", N: "2", Amount: 41, Paid: 100}), checkout.StatusDeclined)
+	decide(w, rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "b", N: 1}), checkout.StatusUserPaying)
 	now = now.Add(3 * time.Second)
-	decide(w, rec(RecordPaymentQuery, QueryBody{ID: "b", N: 2}), StatusApproved)
+	decide(w, rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "b", N: 2}), checkout.StatusApproved)
 
 	// A failing store fails the decision rather than answering without
 	// the order.
 	st.fail = errors.New("disk gone")
-	if got, err := w.DecideIn(st, rec(RecordPaymentQuery, QueryBody{ID: "b", N: 3})); !errors.Is(err, st.fail) {
+	if got, err := w.DecideIn(st, rec(checkout.RecordPaymentQuery, checkout.QueryBody{ID: "b", N: 3})); !errors.Is(err, st.fail) {
 		t.Fatalf("with a failing store: %+v, %v", got, err)
 	}
 }

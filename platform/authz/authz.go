@@ -1,6 +1,6 @@
 // Package authz is the reference platform's authorisation: simple,
 // documented rules standing in for the wallets' back ends, in front of the
-// simulated wallet (checkout.SimWallet) that answers queries, reverses,
+// simulated wallet (wallet.SimWallet) that answers queries, reverses,
 // refunds and voids. guichet-platform uses it, and so do tests that stand
 // up a platform in process; the platform calls DecideIn, so the wallet's
 // orders are kept in its store with the records.
@@ -15,8 +15,9 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/paycode"
+	"github.com/guichet/guichet/platform"
+	"github.com/guichet/guichet/platform/wallet"
 	"github.com/guichet/guichet/sync/envelope"
-	"github.com/guichet/guichet/sync/platform"
 )
 
 // The platform must find DecideIn, or the wallet's orders would live in
@@ -46,7 +47,7 @@ type Rules struct {
 	// DeclineCodes are payment codes always declined (a blocked wallet).
 	DeclineCodes []string
 	// ConfirmPrefixes, AbandonPrefixes, ConfirmAbove and ConfirmAfter set
-	// the simulated customer (checkout.SimWallet, which documents them).
+	// the simulated customer (wallet.SimWallet, which documents them).
 	// A nil list or a zero value means the default; an empty, non-nil
 	// list means no such code.
 	ConfirmPrefixes []string
@@ -55,7 +56,7 @@ type Rules struct {
 	ConfirmAfter    time.Duration
 
 	once   sync.Once
-	wallet checkout.SimWallet
+	wallet wallet.SimWallet
 }
 
 func (r *Rules) init() {
@@ -76,7 +77,7 @@ func orDefault(list, def []string) []string {
 // amount is above the limit; payments that need the customer's
 // confirmation are answered user_paying and then decided by the queries
 // that follow. Queries, reverses, refunds and voids are answered by the
-// simulated wallet (checkout.SimWallet), whose orders Decide keeps in
+// simulated wallet (wallet.SimWallet), whose orders Decide keeps in
 // memory: they are lost with the process. Other record types are applied
 // as they are.
 func (r *Rules) Decide(rec *envelope.Record) envelope.Result {

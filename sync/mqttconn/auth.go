@@ -1,4 +1,4 @@
-package daemon
+package mqttconn
 
 import (
 	"crypto/tls"
@@ -9,9 +9,12 @@ import (
 	"github.com/guichet/guichet/config"
 )
 
-// brokerAuth builds the TLS configuration (per-device certificate, CA) and
-// reads the password of a broker section.
-func brokerAuth(b *config.Broker) (*tls.Config, string, error) {
+// Auth builds the TLS configuration (per-device certificate, CA) and reads
+// the password of a broker section. It lives here, with the rest of how
+// guichetd's link and guichet-platform open their MQTT connections, so that
+// the platform does not link the appliance's daemon (and its devices) for
+// it.
+func Auth(b *config.Broker) (*tls.Config, string, error) {
 	password, err := readSecret(b.PasswordFile)
 	if err != nil {
 		return nil, "", fmt.Errorf("broker.password_file: %w", err)
@@ -41,5 +44,17 @@ func brokerAuth(b *config.Broker) (*tls.Config, string, error) {
 	return tc, password, nil
 }
 
-// BrokerAuth is brokerAuth for the platform program.
-func BrokerAuth(b *config.Broker) (*tls.Config, string, error) { return brokerAuth(b) }
+// readSecret reads a one-line secret file; "" reads as no secret.
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return string(b), nil
+}

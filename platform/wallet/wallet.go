@@ -1,4 +1,4 @@
-package checkout
+package wallet
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/sync/envelope"
 )
 
@@ -47,7 +48,7 @@ type SimWallet struct {
 
 // OrderStore holds SimWallet's orders, as small JSON values by key. Get
 // reports whether the key is there. The platform's decider state
-// (sync/platform.State) has the same methods, so it serves without this
+// (platform.State) has the same methods, so it serves without this
 // package knowing the platform.
 type OrderStore interface {
 	Get(key string) ([]byte, bool, error)
@@ -91,7 +92,7 @@ func (w *SimWallet) Decide(rec *envelope.Record) envelope.Result {
 	res, err := w.DecideIn(w.mem, rec)
 	if err != nil {
 		// Only a corrupt order gets here: memOrders itself never fails.
-		return envelope.Result{Status: StatusDeclined, Reason: err.Error()}
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: err.Error()}
 	}
 	return res
 }
@@ -104,13 +105,13 @@ func (w *SimWallet) Decide(rec *envelope.Record) envelope.Result {
 func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Result, error) {
 	base := orderPrefix + rec.Tenant + "/" + rec.Device + "/"
 	switch rec.Type {
-	case RecordPaymentAuth:
-		var b AuthBody
+	case checkout.RecordPaymentAuth:
+		var b checkout.AuthBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil || b.ID == "" || b.Amount <= 0 {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable payment"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}, nil
 		}
 		o := &simOrder{Amount: b.Amount, State: "paid"}
-		res := envelope.Result{Status: StatusApproved}
+		res := envelope.Result{Status: checkout.StatusApproved}
 		if !b.Offline {
 			switch {
 			case hasAnyPrefix(b.Code, w.AbandonPrefixes):
@@ -122,20 +123,20 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 			}
 		}
 		if o.State == "paying" {
-			res = envelope.Result{Status: StatusUserPaying, Reason: "waiting for the customer to confirm"}
+			res = envelope.Result{Status: checkout.StatusUserPaying, Reason: "waiting for the customer to confirm"}
 		}
 		return res, putOrder(st, base+b.ID, o)
-	case RecordPaymentQuery:
-		var b QueryBody
+	case checkout.RecordPaymentQuery:
+		var b checkout.QueryBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable query"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable query"}, nil
 		}
 		o, err := getOrder(st, base+b.ID)
 		switch {
 		case err != nil:
 			return envelope.Result{}, err
 		case o == nil:
-			return envelope.Result{Status: StatusDeclined, Reason: "order not found"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "order not found"}, nil
 		case o.State == "paying" && o.ConfirmAt != 0 && w.now().UnixMilli() >= o.ConfirmAt:
 			o.State = "paid"
 			if err := putOrder(st, base+b.ID, o); err != nil {
@@ -144,15 +145,15 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 		}
 		switch o.State {
 		case "paid":
-			return envelope.Result{Status: StatusApproved}, nil
+			return envelope.Result{Status: checkout.StatusApproved}, nil
 		case "paying":
-			return envelope.Result{Status: StatusUserPaying, Reason: "waiting for the customer to confirm"}, nil
+			return envelope.Result{Status: checkout.StatusUserPaying, Reason: "waiting for the customer to confirm"}, nil
 		}
-		return envelope.Result{Status: StatusDeclined, Reason: "order closed"}, nil
-	case RecordPaymentReverse:
-		var b ReverseBody
+		return envelope.Result{Status: checkout.StatusDeclined, Reason: "order closed"}, nil
+	case checkout.RecordPaymentReverse:
+		var b checkout.ReverseBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable reverse"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable reverse"}, nil
 		}
 		o, err := getOrder(st, base+b.ID)
 		if err != nil {
@@ -162,18 +163,18 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 			if o.State == "paid" {
 				// The device learns of the success from the query answered
 				// before this reverse and refunds it itself.
-				return envelope.Result{Status: StatusDeclined, Reason: "already paid: refund it"}, nil
+				return envelope.Result{Status: checkout.StatusDeclined, Reason: "already paid: refund it"}, nil
 			}
 			o.State = "closed"
 			if err := putOrder(st, base+b.ID, o); err != nil {
 				return envelope.Result{}, err
 			}
 		}
-		return envelope.Result{Status: ResultReversed}, nil
-	case RecordPaymentRefund:
-		var b RefundBody
+		return envelope.Result{Status: checkout.ResultReversed}, nil
+	case checkout.RecordPaymentRefund:
+		var b checkout.RefundBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil || b.Amount <= 0 {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable refund"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable refund"}, nil
 		}
 		o, err := getOrder(st, base+b.ID)
 		if err != nil {
@@ -182,19 +183,19 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 		if o == nil {
 			// Not seen here: trust the device's own accounting, checked.
 			if b.Before < 0 || b.Before+b.Amount > b.Paid {
-				return envelope.Result{Status: StatusDeclined, Reason: "refund above the amount paid"}, nil
+				return envelope.Result{Status: checkout.StatusDeclined, Reason: "refund above the amount paid"}, nil
 			}
-			return envelope.Result{Status: ResultRefunded}, nil
+			return envelope.Result{Status: checkout.ResultRefunded}, nil
 		}
 		if o.State != "paid" || o.Refunded+b.Amount > o.Amount {
-			return envelope.Result{Status: StatusDeclined, Reason: "refund above the amount paid"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "refund above the amount paid"}, nil
 		}
 		o.Refunded += b.Amount
-		return envelope.Result{Status: ResultRefunded}, putOrder(st, base+b.ID, o)
-	case RecordPaymentVoid:
-		var b VoidBody
+		return envelope.Result{Status: checkout.ResultRefunded}, putOrder(st, base+b.ID, o)
+	case checkout.RecordPaymentVoid:
+		var b checkout.VoidBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {
-			return envelope.Result{Status: StatusDeclined, Reason: "unreadable void"}, nil
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable void"}, nil
 		}
 		o, err := getOrder(st, base+b.ID)
 		if err != nil {
@@ -202,14 +203,14 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 		}
 		if o != nil {
 			if o.State != "paid" || o.Refunded > 0 {
-				return envelope.Result{Status: StatusDeclined, Reason: "nothing to void"}, nil
+				return envelope.Result{Status: checkout.StatusDeclined, Reason: "nothing to void"}, nil
 			}
 			o.State = "closed"
 			if err := putOrder(st, base+b.ID, o); err != nil {
 				return envelope.Result{}, err
 			}
 		}
-		return envelope.Result{Status: ResultVoided}, nil
+		return envelope.Result{Status: checkout.ResultVoided}, nil
 	}
 	return envelope.Result{Status: "applied"}, nil
 }

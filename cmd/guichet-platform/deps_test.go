@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// deviceOnly are the modules only the appliance's devices need: camera
+// (OpenCV), PC/SC, the QR decoder and the GPIO and I2C stacks. The
+// reference platform runs on any server, so it must link none of them.
+var deviceOnly = []string{"gocv", "scard", "zxing", "gpiocdev", "periph"}
+
+// TestPlatformLinksNoDeviceCode keeps guichet-platform pure Go: a new
+// import that drags the appliance's device packages in fails here rather
+// than on a server without OpenCV.
+func TestPlatformLinksNoDeviceCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, bad := range deviceOnly {
+			if strings.Contains(pkg, bad) {
+				t.Errorf("guichet-platform depends on %s", pkg)
+			}
+		}
+	}
+}
+
+// TestPlatformBuildsWithoutCgo builds guichet-platform with CGO_ENABLED=0,
+// as a static binary for a server is built.
+func TestPlatformBuildsWithoutCgo(t *testing.T) {
+	cmd := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "guichet-platform"), ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+}

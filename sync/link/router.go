@@ -1,0 +1,79 @@
+package link
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/guichet/guichet/sync/envelope"
+)
+
+// Router hands the platform's results and commands to the flows that own
+// them, so that no flow sees, or parses, another's. The daemon registers,
+// before the link runs, a result handler per record type and a command
+// handler per command name:
+//
+//   - a result goes to the handler of the type of the record it answers,
+//     which the link knows from the outbox (it sent that record), never
+//     from the shape of the record's key; a result for a type nobody
+//     handles (an audit entry's "applied") is dropped;
+//   - a command goes to every handler of its name (a "config" command
+//     carries several flows' settings); a command nobody handles is
+//     refused, logged and counted in Status.Refused.
+//
+// Register before Run: the tables are read without a lock.
+type Router struct {
+	results  map[string]func(envelope.Result)
+	commands map[string][]CommandHandler
+}
+
+// CommandHandler applies one checked command; its error is logged with
+// the command's id and name.
+type CommandHandler func(ctx context.Context, cmd *envelope.Command) error
+
+// NewRouter returns a router with nothing registered.
+func NewRouter() *Router {
+	return &Router{results: map[string]func(envelope.Result){}, commands: map[string][]CommandHandler{}}
+}
+
+// HandleResults sends the results of records of the given types to h. A
+// type has one handler: a later registration replaces the earlier one.
+func (r *Router) HandleResults(h func(envelope.Result), recordTypes ...string) {
+	for _, t := range recordTypes {
+		r.results[t] = h
+	}
+}
+
+// HandleCommands sends the commands of the given names to h, after the
+// handlers registered before it.
+func (r *Router) HandleCommands(h CommandHandler, names ...string) {
+	for _, n := range names {
+		r.commands[n] = append(r.commands[n], h)
+	}
+}
+
+// result hands res, the answer to a record of type recordType, to its
+// handler; it reports whether there was one.
+func (r *Router) result(recordType string, res envelope.Result) bool {
+	if r == nil {
+		return false
+	}
+	h := r.results[recordType]
+	if h == nil {
+		return false
+	}
+	h(res)
+	return true
+}
+
+// command hands cmd to its handlers and reports whether there were any.
+func (r *Router) command(ctx context.Context, cmd *envelope.Command, log *slog.Logger) bool {
+	if r == nil || len(r.commands[cmd.Name]) == 0 {
+		return false
+	}
+	for _, h := range r.commands[cmd.Name] {
+		if err := h(ctx, cmd); err != nil {
+			log.Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
+		}
+	}
+	return true
+}
