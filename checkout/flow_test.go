@@ -296,7 +296,9 @@ func TestOfflineLimitsFromPlatform(t *testing.T) {
 		t.Fatalf("limits after restart %+v", l)
 	}
 	// A bad command changes nothing.
-	s.OnCommand(&envelope.Command{ID: "c2", Name: CommandOfflineLimits, Args: []byte(`{"per_transaction":-1,"total":3000}`)})
+	if err := s.ApplyCommand(ctx, &envelope.Command{ID: "c2", Name: CommandOfflineLimits, Args: []byte(`{"per_transaction":-1,"total":3000}`)}); err == nil {
+		t.Fatal("bad offline limits accepted")
+	}
 	if l := s.Limits(ctx); l.PerTransaction != 2000 {
 		t.Fatalf("bad command applied: %+v", l)
 	}

@@ -182,16 +182,9 @@ type settings struct {
 	Promotions []Promotion    `json:"promotions,omitempty"`
 }
 
-// OnCommand applies the platform's offline_limits, promotions and config
-// commands; the link calls it with commands it checked (signature,
-// device, expiry, once per id). Others are ignored.
-func (s *Service) OnCommand(cmd *envelope.Command) {
-	if err := s.ApplyCommand(context.Background(), cmd); err != nil {
-		s.log().Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
-	}
-}
-
-// ApplyCommand is OnCommand returning the error, for callers that report it.
+// ApplyCommand applies the platform's offline_limits, promotions and config
+// commands; the link's router hands it the commands it checked (signature,
+// device, expiry, once per id) whose names are in Commands.
 func (s *Service) ApplyCommand(ctx context.Context, cmd *envelope.Command) error {
 	var lim *OfflineLimits
 	var promos *[]Promotion

@@ -38,7 +38,7 @@ type Rules struct {
 	MaxAmount int64 `yaml:"max_amount"`
 	// DeclineCodes are payment codes always declined (a blocked wallet).
 	DeclineCodes []string `yaml:"decline_codes"`
-	// The simulated customer (checkout.SimWallet): a payment whose code
+	// The simulated customer (platform/wallet.SimWallet): a payment whose code
 	// starts with one of ConfirmPrefixes, or whose amount is above
 	// ConfirmAbove, is answered user_paying and confirmed ConfirmAfter
 	// later; one whose code starts with one of AbandonPrefixes is never

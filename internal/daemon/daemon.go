@@ -95,7 +95,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
-		Link: online, Site: cfg.Device.Site,
+		Retention: cfg.Checkout.Retention.D(),
+		Link:      online, Site: cfg.Device.Site,
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
 			signalLines(p)
