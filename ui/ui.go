@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/checkout/emv"
 	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/internal/qr"
 )
 
 //go:embed assets
@@ -250,7 +250,7 @@ func (s *Server) displayQR(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := emv.WritePNG(w, scr.QR, 8); err != nil {
+	if err := qr.WritePNG(w, scr.QR, 8); err != nil {
 		s.Log.Error("render QR", "err", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/guichet/guichet/internal/qr"
 )
 
 // emvcoExample is the example payload of EMV QRCPS Merchant-Presented Mode
@@ -380,7 +382,7 @@ func TestBuildErrors(t *testing.T) {
 
 func TestWritePNGDecodesBack(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WritePNG(&buf, emvcoExample, 6); err != nil {
+	if err := qr.WritePNG(&buf, emvcoExample, 6); err != nil {
 		t.Fatal(err)
 	}
 	img, err := png.Decode(&buf)
@@ -398,7 +400,7 @@ func TestWritePNGDecodesBack(t *testing.T) {
 	if res.GetText() != emvcoExample {
 		t.Fatalf("decoded %q, want the payload", res.GetText())
 	}
-	if err := WritePNG(&buf, "x", 0); err == nil {
+	if err := qr.WritePNG(&buf, "x", 0); err == nil {
 		t.Fatal("WritePNG accepted a module width of 0")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/guichet/guichet/checkout/emv"
 	"github.com/guichet/guichet/internal/atomicfile"
+	"github.com/guichet/guichet/internal/qr"
 )
 
 func init() {
@@ -138,7 +139,7 @@ func runEMVMPM(e *env, args []string) error {
 
 func writePNGFile(path, payload string, module int) error {
 	var b bytes.Buffer
-	if err := emv.WritePNG(&b, payload, module); err != nil {
+	if err := qr.WritePNG(&b, payload, module); err != nil {
 		return err
 	}
 	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {

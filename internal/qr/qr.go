@@ -1,6 +1,6 @@
 // Package qr is the module's one QR code encoder (ISO/IEC 18004): the
 // customer panel (device/display/render) and the PNG the browser shows
-// (checkout/emv.WritePNG, served by the UI as /api/display/qr.png) both
+// (WritePNG, served by the UI as /api/display/qr.png) both
 // draw the Matrix that Encode returns, so that one payload gives one code
 // wherever the customer sees it.
 //

@@ -11,7 +11,6 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
-	"github.com/guichet/guichet/checkout/emv"
 	"github.com/guichet/guichet/device/display/render"
 	"github.com/guichet/guichet/internal/qr"
 )
@@ -42,7 +41,7 @@ func TestPanelAndBrowserDrawOneCode(t *testing.T) {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			if err := emv.WritePNG(&buf, p, 5); err != nil {
+			if err := qr.WritePNG(&buf, p, 5); err != nil {
 				t.Fatal(err)
 			}
 			img, err := png.Decode(&buf)
