@@ -211,7 +211,13 @@ func LoadEnrolment(stateDir string) (*Enrolment, error) {
 		return nil, fmt.Errorf("provision: %s: %w", filepath.Join(dir, CertFile), err)
 	}
 	cn := claim.CommonName(e.Tenant, e.Device)
-	if _, err := checkCert(e.Cert.Raw, e.Cert.PublicKey, e.Pool, cn, e.Cert.NotBefore.Add(time.Second)); err != nil {
+	// Checked as of now or, for a certificate that has run out, as of
+	// its last second: it still has to be ours.
+	at := time.Now()
+	if at.After(e.Cert.NotAfter) {
+		at = e.Cert.NotAfter.Add(-time.Second)
+	}
+	if _, err := checkCert(e.Cert.Raw, e.Cert.PublicKey, e.Pool, cn, at); err != nil {
 		return nil, fmt.Errorf("provision: %s: %w", filepath.Join(dir, CertFile), err)
 	}
 	if e.PlatformKey, err = keys.LoadPublic(filepath.Join(dir, PlatformKeyFile)); err != nil {
