@@ -221,7 +221,9 @@ func startPlatform(t testing.TB, b *broker, ca *testCA) *platform {
 		SetOnConnectHandler(func(c mqtt.Client) {
 			c.Subscribe(claim.AllRequests, 1, p.onRequest)
 			c.Subscribe(claim.AllRenewals, 1, p.onRenewal)
-			c.Subscribe("guichet/v1/+/+/up/status", 1, func(_ mqtt.Client, m mqtt.Message) { p.status <- m.Topic() })
+			c.Subscribe("guichet/v1/+/+/up/status", 1, func(_ mqtt.Client, m mqtt.Message) {
+				p.status <- m.Topic() + " " + string(m.Payload())
+			})
 		}))
 	if tok := p.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("platform connect: %v\n%s", tok.Error(), b.log)
