@@ -29,7 +29,8 @@ var ErrBadCertificate = errors.New("bad certificate from the platform")
 // the certificate from the code's binding, not from the request, so cn is
 // only a hint for whoever reads the request.
 func newCSR(key crypto.Signer, cn string) ([]byte, error) {
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn},
+		SignatureAlgorithm: x509.ECDSAWithSHA256}, key)
 	if err != nil {
 		return nil, fmt.Errorf("provision: certificate request: %w", err)
 	}
@@ -78,7 +79,9 @@ func NewCredentials(e *Enrolment, key Key) (*Credentials, error) {
 }
 
 func (c *Credentials) set(leaf *x509.Certificate) {
-	tc := &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: c.key, Leaf: leaf}
+	// ECDSA P-256 with SHA-256 is the one scheme a TPM key signs with.
+	tc := &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: c.key, Leaf: leaf,
+		SupportedSignatureAlgorithms: []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256}}
 	c.mu.Lock()
 	c.cert = tc
 	c.mu.Unlock()
