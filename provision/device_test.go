@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/provision/provisiontest"
 )
 
 func TestOpenDevice(t *testing.T) {
-	ca := newCA(t, "platform CA")
+	ca := provisiontest.NewCA(t, "platform CA")
 	key := newKey(t)
 	dir, _ := enrolled(t, ca, key, time.Hour)
 	cfg := &config.Daemon{StateDir: dir}

@@ -10,24 +10,25 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/provision/claim"
+	"github.com/guichet/guichet/provision/provisiontest"
 )
 
-func enrolOptions(t *testing.T, b *broker, ca *testCA, p *platform) Options {
-	return Options{Broker: b.provURL(), CA: ca.pool(), Code: strings.ToLower(p.code.String()), Device: "till-7",
+func enrolOptions(t *testing.T, b *provisiontest.Broker, ca *provisiontest.CA, p *provisiontest.Platform) Options {
+	return Options{Broker: b.ProvisionURL(), CA: ca.Pool(), Code: strings.ToLower(p.Code.String()), Device: "till-7",
 		Key: newKey(t), RecordKey: recordKey(t), StateDir: t.TempDir(), Timeout: 20 * time.Second}
 }
 
 func TestEnrol(t *testing.T) {
-	ca := newCA(t, "platform CA")
-	b := startBroker(t, ca)
-	p := startPlatform(t, b, ca)
+	ca := provisiontest.NewCA(t, "platform CA")
+	b := provisiontest.StartBroker(t, ca)
+	p := provisiontest.StartPlatform(t, b, ca)
 	o := enrolOptions(t, b, ca, p)
 	e, err := Enrol(ctxT(t), o)
 	if err != nil {
-		t.Fatalf("enrol: %v\n%s", err, b.log)
+		t.Fatalf("enrol: %v\n%s", err, b.Log())
 	}
 	if e.Tenant != "shop1" || e.Device != "till-7" || e.Site != "rue-haute" || e.Role != "till" || e.KeyKind != "file" ||
-		e.Cert.Subject.CommonName != "shop1/till-7" || !e.PlatformKey.Equal(p.key) || len(e.Brokers) != 1 || e.Brokers[0] != b.url() {
+		e.Cert.Subject.CommonName != "shop1/till-7" || !e.PlatformKey.Equal(p.Key) || len(e.Brokers) != 1 || e.Brokers[0] != b.URL() {
 		t.Fatalf("enrolment: %+v", e)
 	}
 	got, err := LoadEnrolment(o.StateDir)
@@ -53,7 +54,7 @@ func TestEnrol(t *testing.T) {
 	}
 	// With --force and a new code (device replace), it enrols again.
 	code, _ := claim.NewCode()
-	p.set(func(p *platform) { p.code, p.site = code, "rue-basse" })
+	p.Set(func(p *provisiontest.Platform) { p.Code, p.Site = code, "rue-basse" })
 	o.Code, o.Force = code.String(), true
 	if e, err := Enrol(ctxT(t), o); err != nil || e.Site != "rue-basse" {
 		t.Fatalf("forced enrolment: %v", err)
@@ -66,10 +67,10 @@ func TestEnrol(t *testing.T) {
 // TestEnrolRefusals: what the platform refuses or answers wrongly leaves
 // the box unenrolled, with a reason that says what happened.
 func TestEnrolRefusals(t *testing.T) {
-	ca := newCA(t, "platform CA")
-	other := newCA(t, "another CA")
-	b := startBroker(t, ca)
-	p := startPlatform(t, b, ca)
+	ca := provisiontest.NewCA(t, "platform CA")
+	other := provisiontest.NewCA(t, "another CA")
+	b := provisiontest.StartBroker(t, ca)
+	p := provisiontest.StartPlatform(t, b, ca)
 	cases := []struct {
 		name   string
 		code   string
@@ -79,23 +80,23 @@ func TestEnrolRefusals(t *testing.T) {
 	}{
 		{name: "unknown code", code: "0000-0000-0000-0000", msg: "refused by the platform: unknown or used code"},
 		{name: "certificate for another key", answer: func(_ *claim.Request, r *claim.Response) {
-			r.Cert = ca.issue(t, newKey(t).Public(), "shop1/till-7", time.Now(), time.Hour)
+			r.Cert = ca.Issue(t, newKey(t).Public(), "shop1/till-7", time.Now(), time.Hour)
 		}, want: ErrBadCertificate, msg: "another key"},
 		{name: "certificate from another CA", answer: func(req *claim.Request, r *claim.Response) {
 			csr, _ := claim.ParseCSR(req.CSR)
-			r.Cert = other.issue(t, csr.PublicKey, "shop1/till-7", time.Now(), time.Hour)
+			r.Cert = other.Issue(t, csr.PublicKey, "shop1/till-7", time.Now(), time.Hour)
 		}, want: ErrBadCertificate, msg: "unknown authority"},
 		{name: "certificate for another device", answer: func(req *claim.Request, r *claim.Response) {
 			csr, _ := claim.ParseCSR(req.CSR)
-			r.Cert = ca.issue(t, csr.PublicKey, "shop1/till-8", time.Now(), time.Hour)
+			r.Cert = ca.Issue(t, csr.PublicKey, "shop1/till-8", time.Now(), time.Hour)
 		}, want: ErrBadCertificate, msg: "shop1/till-8"},
 		{name: "certificate for another tenant", answer: func(req *claim.Request, r *claim.Response) {
 			csr, _ := claim.ParseCSR(req.CSR)
-			r.Cert = ca.issue(t, csr.PublicKey, "shop2/till-7", time.Now(), time.Hour)
+			r.Cert = ca.Issue(t, csr.PublicKey, "shop2/till-7", time.Now(), time.Hour)
 		}, want: ErrBadCertificate, msg: "shop2/till-7"},
 		{name: "expired certificate", answer: func(req *claim.Request, r *claim.Response) {
 			csr, _ := claim.ParseCSR(req.CSR)
-			r.Cert = ca.issue(t, csr.PublicKey, "shop1/till-7", time.Now().Add(-2*time.Hour), time.Hour)
+			r.Cert = ca.Issue(t, csr.PublicKey, "shop1/till-7", time.Now().Add(-2*time.Hour), time.Hour)
 		}, want: ErrBadCertificate, msg: "expired"},
 		{name: "CA bundle that is not one", answer: func(_ *claim.Request, r *claim.Response) {
 			r.CA = []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
@@ -112,7 +113,7 @@ func TestEnrolRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p.set(func(p *platform) { p.answer = tc.answer })
+			p.Set(func(p *provisiontest.Platform) { p.Answer = tc.answer })
 			o := enrolOptions(t, b, ca, p)
 			if tc.code != "" {
 				o.Code = tc.code
@@ -149,16 +150,16 @@ func certPEMBytes(der []byte) []byte {
 // TestEnrolNoAnswer: the broker takes the request but no platform
 // listens; the technician is told so.
 func TestEnrolNoAnswer(t *testing.T) {
-	ca := newCA(t, "platform CA")
-	b := startBroker(t, ca)
-	o := Options{Broker: b.provURL(), CA: ca.pool(), Code: "7KQ2-M9XD-4HTR-B0WZ", Device: "till-7",
+	ca := provisiontest.NewCA(t, "platform CA")
+	b := provisiontest.StartBroker(t, ca)
+	o := Options{Broker: b.ProvisionURL(), CA: ca.Pool(), Code: "7KQ2-M9XD-4HTR-B0WZ", Device: "till-7",
 		Key: newKey(t), RecordKey: recordKey(t), StateDir: t.TempDir(), Timeout: time.Second}
 	_, err := Enrol(ctxT(t), o)
 	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "is the platform running") {
 		t.Fatalf("no platform: %v", err)
 	}
 	// A broker whose certificate is from another CA is not talked to.
-	o.CA = newCA(t, "another CA").pool()
+	o.CA = provisiontest.NewCA(t, "another CA").Pool()
 	if _, err := Enrol(ctxT(t), o); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted broker: %v", err)
 	}

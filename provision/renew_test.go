@@ -13,6 +13,7 @@ import (
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/provision/claim"
+	"github.com/guichet/guichet/provision/provisiontest"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
 )
@@ -21,19 +22,19 @@ import (
 // that answers as the test says: silence, a refusal, certificates it must
 // not take, then a good one.
 func TestRenewerChecksAndRetries(t *testing.T) {
-	ca := newCA(t, "platform CA")
-	other := newCA(t, "another CA")
+	ca := provisiontest.NewCA(t, "platform CA")
+	other := provisiontest.NewCA(t, "another CA")
 	key := newKey(t)
 	dir, e := enrolled(t, ca, key, time.Hour)
 	// Due: 50 minutes of its hour gone, less than a third left.
-	old, _ := x509.ParseCertificate(ca.issue(t, key.Public(), "shop1/till-7", time.Now().Add(-50*time.Minute), time.Hour))
+	old, _ := x509.ParseCertificate(ca.Issue(t, key.Public(), "shop1/till-7", time.Now().Add(-50*time.Minute), time.Hour))
 	e.Cert = old
 	creds, err := NewCredentials(e, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(k Key, ca *testCA, cn string, life time.Duration) []byte {
-		b, _ := claim.Encode(claim.Issued{V: claim.Version, Cert: ca.issue(t, k.Public(), cn, time.Now().Add(-time.Second), life)})
+	issue := func(k Key, ca *provisiontest.CA, cn string, life time.Duration) []byte {
+		b, _ := claim.Encode(claim.Issued{V: claim.Version, Cert: ca.Issue(t, k.Public(), cn, time.Now().Add(-time.Second), life)})
 		return b
 	}
 	refusal, _ := claim.Encode(claim.Issued{V: claim.Version, Error: "device revoked"})
@@ -113,10 +114,10 @@ func TestRenewerChecksAndRetries(t *testing.T) {
 // the renewed certificate.
 func TestRenewalOverTheLink(t *testing.T) {
 	const life = 12 * time.Second
-	ca := newCA(t, "platform CA")
-	b := startBroker(t, ca)
-	p := startPlatform(t, b, ca)
-	p.set(func(p *platform) { p.life = life })
+	ca := provisiontest.NewCA(t, "platform CA")
+	b := provisiontest.StartBroker(t, ca)
+	p := provisiontest.StartPlatform(t, b, ca)
+	p.Set(func(p *provisiontest.Platform) { p.Life = life })
 	key := newKey(t)
 	_, rk, _ := ed25519.GenerateKey(nil)
 	o := enrolOptions(t, b, ca, p)
@@ -159,7 +160,7 @@ func TestRenewalOverTheLink(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if rn.Renewed() == 0 {
-		t.Fatalf("not renewed before expiry; link %+v\n%s", lk.Status(), b.log)
+		t.Fatalf("not renewed before expiry; link %+v\n%s", lk.Status(), b.Log())
 	}
 	renewed := dev.Credentials.Leaf()
 	if renewed.SerialNumber.Cmp(first.SerialNumber) == 0 || !renewed.NotAfter.After(first.NotAfter) {
@@ -169,19 +170,19 @@ func TestRenewalOverTheLink(t *testing.T) {
 	// gets in only with the renewed certificate, without a restart of its
 	// own.
 	time.Sleep(time.Until(first.NotAfter) + time.Second)
-	for len(p.status) > 0 {
-		<-p.status
+	for len(p.Status) > 0 {
+		<-p.Status
 	}
-	b.stop()
-	b.start()
+	b.Stop()
+	b.Start()
 	// Its status says online (a last will, offline, may come first).
 	timeout := time.After(20 * time.Second)
 	for online := false; !online; {
 		select {
-		case s := <-p.status:
+		case s := <-p.Status:
 			online = strings.HasPrefix(s, "guichet/v1/shop1/till-7/up/status {\"online\":true")
 		case <-timeout:
-			t.Fatalf("the link did not come back after the first certificate expired: %+v\n%s", lk.Status(), b.log)
+			t.Fatalf("the link did not come back after the first certificate expired: %+v\n%s", lk.Status(), b.Log())
 		}
 	}
 	if !lk.Status().Connected {

@@ -11,18 +11,19 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/provision/provisiontest"
 )
 
 // enrolled writes a good enrolment for key under a new state directory.
-func enrolled(t *testing.T, ca *testCA, key Key, life time.Duration) (string, *Enrolment) {
+func enrolled(t *testing.T, ca *provisiontest.CA, key Key, life time.Duration) (string, *Enrolment) {
 	t.Helper()
 	pk, _, _ := ed25519.GenerateKey(nil)
-	cert, err := x509.ParseCertificate(ca.issue(t, key.Public(), "shop1/till-7", time.Now().Add(-time.Second), life))
+	cert, err := x509.ParseCertificate(ca.Issue(t, key.Public(), "shop1/till-7", time.Now().Add(-time.Second), life))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &Enrolment{Tenant: "shop1", Site: "rue-haute", Role: "till", Device: "till-7", Brokers: []string{"ssl://127.0.0.1:8883"},
-		KeyKind: key.Kind(), Cert: cert, CA: ca.pem, Pool: ca.pool(), PlatformKey: pk, At: time.Now()}
+		KeyKind: key.Kind(), Cert: cert, CA: ca.PEM, Pool: ca.Pool(), PlatformKey: pk, At: time.Now()}
 	dir := t.TempDir()
 	if err := e.save(dir); err != nil {
 		t.Fatal(err)
@@ -93,8 +94,8 @@ func FuzzParseBinding(f *testing.F) {
 }
 
 func TestLoadEnrolmentRefusesDamage(t *testing.T) {
-	ca := newCA(t, "platform CA")
-	other := newCA(t, "another CA")
+	ca := provisiontest.NewCA(t, "platform CA")
+	other := provisiontest.NewCA(t, "another CA")
 	key := newKey(t)
 	if _, err := LoadEnrolment(t.TempDir()); !errors.Is(err, ErrNotEnrolled) {
 		t.Fatalf("empty state dir: %v", err)
@@ -117,13 +118,13 @@ func TestLoadEnrolmentRefusesDamage(t *testing.T) {
 		{"binding damaged", write(BindingFile, goodBinding[:40]), BindingFile},
 		{"binding for another device", write(BindingFile, strings.Replace(goodBinding, "till-7", "till-8", 1)), "till-8"},
 		{"binding for another tenant", write(BindingFile, strings.Replace(goodBinding, "shop1", "shop2", 1)), "shop2"},
-		{"certificate from another CA", write(CertFile, string(certPEMBytes(other.issue(t, key.Public(), "shop1/till-7", time.Now(), time.Hour)))), "unknown authority"},
+		{"certificate from another CA", write(CertFile, string(certPEMBytes(other.Issue(t, key.Public(), "shop1/till-7", time.Now(), time.Hour)))), "unknown authority"},
 		{"two certificates", write(CertFile, string(certPEMBytes(e.Cert.Raw))+string(certPEMBytes(e.Cert.Raw))), "one PEM"},
 		{"certificate not PEM", write(CertFile, "hello"), "one PEM"},
 		{"certificate garbage", write(CertFile, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), CertFile},
 		{"CA is a leaf", write(CAFile, string(certPEMBytes(e.Cert.Raw))), "not a CA"},
-		{"CA with a key in it", write(CAFile, string(ca.pem)+"-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), "PRIVATE KEY"},
-		{"CA with trailing text", write(CAFile, string(ca.pem)+"junk\n"), "not a PEM list"},
+		{"CA with a key in it", write(CAFile, string(ca.PEM)+"-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), "PRIVATE KEY"},
+		{"CA with trailing text", write(CAFile, string(ca.PEM)+"junk\n"), "not a PEM list"},
 		{"CA empty", write(CAFile, ""), "CA bundle"},
 		{"CA huge", write(CAFile, strings.Repeat("x", 64<<10)), "bytes"},
 		{"platform key short", write(PlatformKeyFile, "AAAA\n"), "Ed25519"},
@@ -141,7 +142,7 @@ func TestLoadEnrolmentRefusesDamage(t *testing.T) {
 	}
 	// An expired certificate still loads: the daemon runs offline and
 	// says why it cannot connect.
-	old, err := x509.ParseCertificate(ca.issue(t, key.Public(), "shop1/till-7", time.Now().Add(-50*time.Minute), 40*time.Minute))
+	old, err := x509.ParseCertificate(ca.Issue(t, key.Public(), "shop1/till-7", time.Now().Add(-50*time.Minute), 40*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
