@@ -134,11 +134,11 @@ func (r *Renewer) idle(ctx context.Context, d time.Duration) error {
 		case <-t.C:
 			return nil
 		case p := <-r.answers:
-			if err := r.take(p); err == nil {
+			err := r.take(p)
+			if err == nil {
 				return nil
-			} else {
-				r.log.Debug("unrequested certificate answer ignored", "err", err)
 			}
+			r.log.Debug("unrequested certificate answer ignored", "err", err)
 		}
 	}
 }

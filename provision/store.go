@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -174,29 +175,34 @@ func certPEM(c *x509.Certificate) []byte {
 // cannot connect. Without an enrolment the error is ErrNotEnrolled.
 func LoadEnrolment(stateDir string) (*Enrolment, error) {
 	dir := filepath.Join(stateDir, Dir)
-	p, err := os.ReadFile(filepath.Join(dir, BindingFile))
+	read := func(name string, max int64) ([]byte, error) {
+		path := filepath.Join(dir, name)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("provision: enrolment incomplete: %w", err)
+		}
+		defer f.Close()
+		p, err := io.ReadAll(io.LimitReader(f, max+1))
+		if err != nil {
+			return nil, fmt.Errorf("provision: %w", err)
+		}
+		if int64(len(p)) > max {
+			return nil, fmt.Errorf("provision: %s: more than %d bytes", path, max)
+		}
+		return p, nil
+	}
+	p, err := read(BindingFile, maxBinding)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotEnrolled
 	}
 	if err != nil {
-		return nil, fmt.Errorf("provision: %w", err)
+		return nil, err
 	}
 	b, err := parseBinding(p)
 	if err != nil {
 		return nil, fmt.Errorf("provision: %s: %w", filepath.Join(dir, BindingFile), err)
 	}
 	e := &Enrolment{Tenant: b.Tenant, Site: b.Site, Role: b.Role, Device: b.Device, Brokers: b.Brokers, KeyKind: b.KeyKind, At: b.Enrolled}
-	read := func(name string, max int64) ([]byte, error) {
-		path := filepath.Join(dir, name)
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("provision: enrolment incomplete: %w", err)
-		}
-		if fi.Size() > max {
-			return nil, fmt.Errorf("provision: %s: %d bytes, more than %d", path, fi.Size(), max)
-		}
-		return os.ReadFile(path)
-	}
 	if e.CA, err = read(CAFile, claim.MaxCA); err != nil {
 		return nil, err
 	}

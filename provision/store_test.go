@@ -127,6 +127,7 @@ func TestLoadEnrolmentRefusesDamage(t *testing.T) {
 		{"CA with trailing text", write(CAFile, string(ca.PEM)+"junk\n"), "not a PEM list"},
 		{"CA empty", write(CAFile, ""), "CA bundle"},
 		{"CA huge", write(CAFile, strings.Repeat("x", 64<<10)), "bytes"},
+		{"binding huge", write(BindingFile, strings.Repeat(" ", 64<<10)+goodBinding), "bytes"},
 		{"platform key short", write(PlatformKeyFile, "AAAA\n"), "Ed25519"},
 		{"platform key garbage", write(PlatformKeyFile, "not base64!\n"), "Ed25519"},
 	}
