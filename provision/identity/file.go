@@ -27,8 +27,8 @@ const maxKeyFile = 16 << 10
 type fileKey struct{ priv *ecdsa.PrivateKey }
 
 func (k *fileKey) Public() crypto.PublicKey { return &k.priv.PublicKey }
-func (k *fileKey) Kind() Kind                { return KindFile }
-func (k *fileKey) Close() error              { return nil }
+func (k *fileKey) Kind() Kind               { return KindFile }
+func (k *fileKey) Close() error             { return nil }
 
 // Sign signs a SHA-256 digest, returning an ASN.1 DER signature.
 func (k *fileKey) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {

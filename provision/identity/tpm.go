@@ -72,7 +72,7 @@ type tpmKey struct {
 }
 
 func (k *tpmKey) Public() crypto.PublicKey { return k.pub }
-func (k *tpmKey) Kind() Kind                { return KindTPM }
+func (k *tpmKey) Kind() Kind               { return KindTPM }
 
 // Sign has the TPM sign a SHA-256 digest (TPM2_Sign, ECDSA) and returns
 // the signature in ASN.1 DER.
