@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -129,6 +130,11 @@ func ParseKeyFile(data []byte) (*ecdsa.PrivateKey, error) {
 	}
 	if len(b.Headers) != 0 {
 		return nil, errors.New("identity: key file: PEM headers (an encrypted key?) are not supported")
+	}
+	// x509 ignores bytes after the key's DER; a file with any is not one
+	// this package wrote.
+	if rest, err := asn1.Unmarshal(b.Bytes, new(asn1.RawValue)); err != nil || len(rest) != 0 {
+		return nil, errors.New("identity: key file: not one DER structure")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 	if err != nil {
