@@ -134,7 +134,7 @@ func openTPM(ctx context.Context, cfg config.Identity) (*tpmKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := loadTPMKey(ctxTPM{ctx, t}, cfg.TPMKeyFile)
+	k, err := loadTPMKey(ctx, t, cfg.TPMKeyFile)
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -168,13 +168,16 @@ func dialTPM(ctx context.Context, cfg config.Identity) (transport.TPMCloser, err
 // derives it again, the same, from its owner seed and the standard
 // template, so a copy of the file on another TPM (another seed) is
 // refused.
-func loadTPMKey(t transport.TPM, path string) (*tpmKey, error) {
+func loadTPMKey(ctx context.Context, raw transport.TPM, path string) (*tpmKey, error) {
+	t := ctxTPM{ctx, raw}
 	srk, err := tpm2.CreatePrimary{PrimaryHandle: tpm2.TPMRHOwner, InPublic: tpm2.New2B(tpm2.ECCSRKTemplate)}.Execute(t)
 	if err != nil {
 		return nil, fmt.Errorf("identity: TPM: make the storage key: %w", err)
 	}
-	// The key stays loaded once its parent is flushed.
-	defer tpm2.FlushContext{FlushHandle: srk.ObjectHandle}.Execute(t)
+	// The key stays loaded once its parent is flushed. The flush goes
+	// out even when ctx has ended: a TPM without a resource manager
+	// (swtpm over TCP) would keep the storage key loaded.
+	defer tpm2.FlushContext{FlushHandle: srk.ObjectHandle}.Execute(raw)
 	parent := tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)}
 
 	b, err := readBlob(path)
