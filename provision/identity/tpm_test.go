@@ -318,13 +318,19 @@ func TestTPMKeyFileUselessOnAnotherTPM(t *testing.T) {
 
 func TestTPMOpenErrorsNameTheField(t *testing.T) {
 	dir := t.TempDir()
+	regular := filepath.Join(dir, "tpm0")
+	if err := os.WriteFile(regular, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		cfg  config.Identity
 		want string
 	}{
 		{"tpm without device", config.Identity{Kind: "tpm", TPMDevice: filepath.Join(dir, "tpmrm0"), TPMKeyFile: filepath.Join(dir, "t")}, "identity.tpm_device"},
-		{"device not a device", config.Identity{Kind: "tpm", TPMDevice: "/dev/null/x", TPMKeyFile: filepath.Join(dir, "t")}, "identity.tpm_device"},
+		{"device under a file", config.Identity{Kind: "tpm", TPMDevice: "/dev/null/x", TPMKeyFile: filepath.Join(dir, "t")}, "identity.tpm_device"},
+		{"device a regular file", config.Identity{Kind: "tpm", TPMDevice: regular, TPMKeyFile: filepath.Join(dir, "t")}, "not a device"},
+		{"auto, device a regular file", config.Identity{Kind: "auto", TPMDevice: regular, TPMKeyFile: filepath.Join(dir, "t"), KeyFile: filepath.Join(dir, "f")}, "identity.tpm_device"},
 		{"nothing listening", config.Identity{Kind: "tpm", TPMAddress: "127.0.0.1:1", TPMKeyFile: filepath.Join(dir, "t")}, "identity.tpm_address"},
 		{"unknown kind", config.Identity{Kind: "hsm"}, "identity.kind"},
 	}
@@ -340,8 +346,10 @@ func TestTPMOpenErrorsNameTheField(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Stat(filepath.Join(dir, "t")); err == nil {
-		t.Fatal("a failed open wrote a key file")
+	for _, f := range []string{"t", "f"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Fatal("a failed open wrote a key file")
+		}
 	}
 }
 
