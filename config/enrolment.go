@@ -136,7 +136,7 @@ func (c *Daemon) validateEnrolled() error {
 
 // LoadForEnrolment reads the daemon's configuration on a box that is
 // being enrolled: only what `guichet provision` needs is checked
-// (state_dir, the enrolment section), as the device's name, its brokers
+// (state_dir, the identity and enrolment sections), as the device's name, its brokers
 // and the platform's key are what enrolment brings.
 func LoadForEnrolment(path string) (*Daemon, error) {
 	c := &Daemon{}
@@ -153,6 +153,9 @@ func LoadForEnrolment(path string) (*Daemon, error) {
 		}
 	}
 	if err := c.Enrolment.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := c.Identity.validate(c.StateDir); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil

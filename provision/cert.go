@@ -10,14 +10,16 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/guichet/guichet/provision/identity"
 )
 
-// Key is the device's identity key (ECDSA P-256): it signs the
-// certificate requests and the TLS handshakes. Kind says where it lives,
-// "tpm" or "file".
+// Key is the device's identity key (ECDSA P-256, provision/identity): it
+// signs the certificate requests and the TLS handshakes. Kind says where
+// it lives.
 type Key interface {
 	crypto.Signer
-	Kind() string
+	Kind() identity.Kind
 }
 
 // ErrBadCertificate marks a certificate from the platform that the device

@@ -81,7 +81,7 @@ func Enrol(ctx context.Context, o Options) (*Enrolment, error) {
 		return nil, err
 	}
 	req, err := claim.Encode(claim.Request{V: claim.Version, Code: code, Device: o.Device, CSR: csr,
-		RecordKey: o.RecordKey, KeyKind: o.Key.Kind()})
+		RecordKey: o.RecordKey, KeyKind: string(o.Key.Kind())})
 	if err != nil {
 		return nil, err
 	}

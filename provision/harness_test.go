@@ -8,22 +8,24 @@ import (
 	"crypto/rand"
 	"testing"
 	"time"
+
+	"github.com/guichet/guichet/provision/identity"
 )
 
 // memKey is an identity key held in memory, as a file key would be.
 type memKey struct {
 	*ecdsa.PrivateKey
-	kind string
+	kind identity.Kind
 }
 
-func (k memKey) Kind() string { return k.kind }
+func (k memKey) Kind() identity.Kind { return k.kind }
 
 func newKey(t testing.TB) memKey {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return memKey{k, "file"}
+	return memKey{k, identity.KindFile}
 }
 
 func recordKey(t testing.TB) ed25519.PublicKey {

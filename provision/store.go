@@ -18,6 +18,7 @@ import (
 	"github.com/guichet/guichet/internal/atomicfile"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/provision/claim"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
 )
 
@@ -42,8 +43,8 @@ type Enrolment struct {
 	Tenant, Site, Role, Device string
 	// Brokers are the mutual-TLS addresses to connect to.
 	Brokers []string
-	// KeyKind is where the identity key lives: "tpm" or "file".
-	KeyKind string
+	// KeyKind is where the identity key lives.
+	KeyKind identity.Kind
 	// Cert is the device certificate, CN claim.CommonName(Tenant, Device).
 	Cert *x509.Certificate
 	// CA is the platform's PEM bundle; Pool holds the same certificates.
@@ -96,7 +97,7 @@ func parseBinding(p []byte) (*binding, error) {
 	if !claim.ValidRole(b.Role) {
 		return nil, fmt.Errorf("role %q (till or counter)", clip(b.Role))
 	}
-	if b.KeyKind != "tpm" && b.KeyKind != "file" {
+	if k := identity.Kind(b.KeyKind); k != identity.KindTPM && k != identity.KindFile {
 		return nil, fmt.Errorf("key_kind %q (tpm or file)", clip(b.KeyKind))
 	}
 	if err := checkBrokers(b.Brokers); err != nil {
@@ -202,7 +203,7 @@ func LoadEnrolment(stateDir string) (*Enrolment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provision: %s: %w", filepath.Join(dir, BindingFile), err)
 	}
-	e := &Enrolment{Tenant: b.Tenant, Site: b.Site, Role: b.Role, Device: b.Device, Brokers: b.Brokers, KeyKind: b.KeyKind, At: b.Enrolled}
+	e := &Enrolment{Tenant: b.Tenant, Site: b.Site, Role: b.Role, Device: b.Device, Brokers: b.Brokers, KeyKind: identity.Kind(b.KeyKind), At: b.Enrolled}
 	if e.CA, err = read(CAFile, claim.MaxCA); err != nil {
 		return nil, err
 	}
@@ -241,7 +242,7 @@ func (e *Enrolment) save(stateDir string) error {
 		return fmt.Errorf("provision: %w", err)
 	}
 	b, err := json.MarshalIndent(binding{V: 1, Tenant: e.Tenant, Site: e.Site, Role: e.Role, Device: e.Device,
-		Brokers: e.Brokers, KeyKind: e.KeyKind, Enrolled: e.At.UTC()}, "", "  ")
+		Brokers: e.Brokers, KeyKind: string(e.KeyKind), Enrolled: e.At.UTC()}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/claim"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
 )
 
@@ -60,11 +61,11 @@ func runProvision(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w: --ca: no PEM certificate in %s", errUsage, *caFile)
 		}
 	}
-	key, closeKey, err := provision.OpenIdentity(ctx, cfg)
+	key, err := identity.Open(ctx, cfg.Identity)
 	if err != nil {
 		return err
 	}
-	defer closeKey()
+	defer key.Close()
 	rk, err := keys.LoadOrCreate(filepath.Join(cfg.StateDir, "device.key"))
 	if err != nil {
 		return err
@@ -76,7 +77,7 @@ func runProvision(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	where := "in the TPM"
-	if key.Kind() != "tpm" {
+	if key.Kind().Weaker() {
 		where = "in a file (weaker: it can be copied)"
 	}
 	fmt.Fprintf(e.stdout, "enrolled as %s/%s (site %s, role %s); device key %s\n", enr.Tenant, enr.Device, enr.Site, enr.Role, where)

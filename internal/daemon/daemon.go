@@ -26,6 +26,7 @@ import (
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/provision"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/mqttconn"
@@ -35,25 +36,33 @@ import (
 
 // Status is what `guichet status --json` prints.
 type Status struct {
-	Device   string       `json:"device"`
-	Tenant   string       `json:"tenant"`
-	Hardware string       `json:"hardware"`
-	Queue    outbox.Stats `json:"queue"`
-	Link     link.Status  `json:"link"`
+	Device   string `json:"device"`
+	Tenant   string `json:"tenant"`
+	Hardware string `json:"hardware"`
+	// Identity says where the identity key (TLS, enrolment) lives: "tpm",
+	// or "file", the weaker kind.
+	Identity identity.Kind `json:"identity"`
+	Queue    outbox.Stats  `json:"queue"`
+	Link     link.Status   `json:"link"`
 }
 
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
-	// An enrolled box is named by its enrolment, before anything uses
+	// The identity key authenticates the device (enrolment, TLS); the
+	// Ed25519 key in state_dir still signs the records. An enrolled box
+	// is named by its enrolment, made for this key, before anything uses
 	// the name.
+	id, err := identity.Open(ctx, cfg.Identity)
+	if err != nil {
+		return err
+	}
+	defer id.Close()
+	if id.Kind().Weaker() {
+		log.Warn("identity key in a file, the weaker kind: a copy of the disk copies it", "key_file", cfg.Identity.KeyFile)
+	}
 	var enrolled *provision.Device
 	if cfg.Enrolled() {
-		key, closeKey, err := provision.OpenIdentity(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer closeKey()
-		if enrolled, err = provision.OpenDevice(cfg, key); err != nil {
+		if enrolled, err = provision.OpenDevice(cfg, id); err != nil {
 			return err
 		}
 	}
@@ -171,7 +180,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return qr, nil
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
-			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Queue: store.Stats(), Link: lk.Status()}
+			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
 		}}
 
 	if dk != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/provision"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/provision/provisiontest"
 )
 
@@ -35,7 +36,7 @@ func TestEnrolledDaemonConnectsAsItself(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	key, closeKey, err := provision.OpenIdentity(ctx, cfg)
+	key, err := identity.Open(ctx, cfg.Identity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestEnrolledDaemonConnectsAsItself(t *testing.T) {
 	}
 	_, err = provision.Enrol(ctx, provision.Options{Broker: b.ProvisionURL(), CA: ca.Pool(), Code: p.Code.String(), Device: "till-7",
 		Key: key, RecordKey: rk.Public().(ed25519.PublicKey), StateDir: state})
-	closeKey()
+	key.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
