@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/internal/tpmtest"
 	"github.com/guichet/guichet/provision"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/provision/provisiontest"
 )
 
@@ -73,5 +75,27 @@ func TestProvisionCommand(t *testing.T) {
 	// A refusal left the enrolment as it was.
 	if e, err := provision.LoadEnrolment(state); err != nil || e.Device != "till-7" {
 		t.Fatalf("after a refusal: %v", err)
+	}
+}
+
+// TestProvisionCommandTPM enrols a box whose identity key is in a TPM
+// (swtpm): the output says so, and the binding records it.
+func TestProvisionCommandTPM(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	ca := provisiontest.NewCA(t, "platform CA")
+	b := provisiontest.StartBroker(t, ca)
+	p := provisiontest.StartPlatform(t, b, ca)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, ca.PEM, 0o600)
+	conf := filepath.Join(dir, "guichetd.yaml")
+	os.WriteFile(conf, []byte("state_dir: "+filepath.Join(dir, "state")+"\ndevice: {id: counter-2}\nidentity: {kind: tpm, tpm_address: \""+tpm.Addr+"\"}\n"), 0o600)
+	var out, errb bytes.Buffer
+	code := run([]string{"--config", conf, "provision", "--code", p.Code.String(), "--broker", b.ProvisionURL(), "--ca", caFile}, &out, &errb)
+	if code != 0 || out.String() != "enrolled as shop1/counter-2 (site rue-haute, role till); device key in the TPM\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q\n%s", code, out.String(), errb.String(), tpm.Log())
+	}
+	if e, err := provision.LoadEnrolment(filepath.Join(dir, "state")); err != nil || e.KeyKind != identity.KindTPM {
+		t.Fatalf("enrolment: %+v, %v", e, err)
 	}
 }

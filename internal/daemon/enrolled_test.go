@@ -13,22 +13,26 @@ import (
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/tpmtest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/provision/provisiontest"
 )
 
-// TestEnrolledDaemonConnectsAsItself enrols a box, then runs the daemon
-// on a configuration that names neither the device nor a broker: it
-// connects with mutual TLS as tenant/device, from its enrolment.
+// TestEnrolledDaemonConnectsAsItself enrols a box whose identity key is
+// in a TPM (swtpm), then runs the daemon on a configuration that names
+// neither the device nor a broker: it connects with mutual TLS as
+// tenant/device, from its enrolment, the TPM signing the handshake.
 func TestEnrolledDaemonConnectsAsItself(t *testing.T) {
+	tpm := tpmtest.Start(t)
 	ca := provisiontest.NewCA(t, "platform CA")
 	b := provisiontest.StartBroker(t, ca)
 	p := provisiontest.StartPlatform(t, b, ca)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	conf := filepath.Join(dir, "guichetd.yaml")
-	os.WriteFile(conf, []byte("state_dir: "+state+"\nhardware: sim\nui: {listen: '127.0.0.1:0'}\n"), 0o600)
+	base := "state_dir: " + state + "\nhardware: sim\nui: {listen: '127.0.0.1:0'}\nidentity: {kind: tpm, tpm_address: \"" + tpm.Addr + "\"}\n"
+	os.WriteFile(conf, []byte(base), 0o600)
 
 	cfg, err := config.LoadForEnrolment(conf)
 	if err != nil {
@@ -51,6 +55,9 @@ func TestEnrolledDaemonConnectsAsItself(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if e, err := provision.LoadEnrolment(state); err != nil || e.KeyKind != identity.KindTPM {
+		t.Fatalf("enrolment: %+v, %v", e, err)
+	}
 	if cfg, err = config.LoadDaemon(conf); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +83,7 @@ func TestEnrolledDaemonConnectsAsItself(t *testing.T) {
 	}
 
 	// A configuration that names another device is refused before start.
-	os.WriteFile(conf, []byte("state_dir: "+state+"\nhardware: sim\nui: {listen: '127.0.0.1:0'}\ndevice: {id: till-8}\n"), 0o600)
+	os.WriteFile(conf, []byte(base+"device: {id: till-8}\n"), 0o600)
 	if cfg, err = config.LoadDaemon(conf); err != nil {
 		t.Fatal(err)
 	}
