@@ -1,0 +1,130 @@
+package brokertest
+
+import (
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Site is a mosquitto running deploy/mosquitto/site.conf, the production
+// configuration, with its mutual-TLS listener on Port (URL) and its
+// provisioning listener on ProvisionPort (ProvisionURL).
+type Site struct {
+	*Mosquitto
+	ProvisionPort int
+	// CRLPath is the broker's crlfile; Revoke rewrites it.
+	CRLPath string
+	ca      *CA
+}
+
+// ProvisionURL is the provisioning listener's address (ssl://).
+func (s *Site) ProvisionURL() string { return "ssl://127.0.0.1:" + strconv.Itoa(s.ProvisionPort) }
+
+// StartMosquittoSite starts mosquitto from deploy/mosquitto/site.conf with
+// the shipped ACL files unchanged. Only what differs on a test machine is
+// replaced: the listeners' ports (on loopback), the certificate, CRL and
+// persistence paths, and the process's user (mosquitto started as root
+// would switch to its own user and could not read the test's files). The
+// broker's certificate and an empty CRL come from ca.
+func StartMosquittoSite(t testing.TB, ca *CA) *Site {
+	t.Helper()
+	bin := "/usr/sbin/mosquitto"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
+	}
+	root := Root(t)
+	s := &Site{Mosquitto: &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true}, ProvisionPort: FreePort(t), ca: ca}
+	src, err := os.ReadFile(filepath.Join(root, "deploy/mosquitto/site.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := ca.Issue(t, "broker", true)
+	s.CRLPath = filepath.Join(s.dir, "crl.pem")
+	if err := os.WriteFile(s.CRLPath, ca.CRL(t, 24*time.Hour), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := RenderSite(string(src), map[string]string{
+		"listener 8883":                            "listener " + strconv.Itoa(s.Port) + " 127.0.0.1",
+		"listener 8884":                            "listener " + strconv.Itoa(s.ProvisionPort) + " 127.0.0.1",
+		"/etc/guichet/ca.pem":                      ca.CAFile(t),
+		"/etc/guichet/crl.pem":                     s.CRLPath,
+		"/etc/mosquitto/certs/broker.pem":          cert,
+		"/etc/mosquitto/certs/broker.key":          key,
+		"/etc/mosquitto/guichet.acl":               filepath.Join(root, "deploy/mosquitto/guichet.acl"),
+		"/etc/mosquitto/provision.acl":             filepath.Join(root, "deploy/mosquitto/provision.acl"),
+		"persistence_location /var/lib/mosquitto/": "persistence_location " + s.dir + "/",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conf = filepath.Join(s.dir, "mosquitto.conf")
+	if err := os.WriteFile(s.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start(bin)
+	WaitPort(t, s.ProvisionPort, s.log)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// RenderSite replaces each key of subst in the production configuration
+// by its value, and fails if a key is missing: a test must not silently run
+// a configuration other than the one shipped.
+func RenderSite(conf string, subst map[string]string) (string, error) {
+	var pairs []string
+	for k, v := range subst {
+		if !strings.Contains(conf, k) {
+			return "", &missingError{k}
+		}
+		pairs = append(pairs, k, v)
+	}
+	return strings.NewReplacer(pairs...).Replace(conf), nil
+}
+
+type missingError struct{ key string }
+
+func (e *missingError) Error() string {
+	return "brokertest: site.conf no longer holds " + strconv.Quote(e.key)
+}
+
+// Revoke writes a CRL revoking certs (and only them) and sends the broker
+// SIGHUP, which makes Mosquitto 2.0 reload it: the certificates are refused
+// from their next connection on.
+func (s *Site) Revoke(t testing.TB, certs ...*x509.Certificate) {
+	t.Helper()
+	if err := os.WriteFile(s.CRLPath, s.ca.CRL(t, 24*time.Hour, certs...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload(t)
+}
+
+// Reload sends the broker SIGHUP and waits until it has logged the reload.
+func (s *Site) Reload(t testing.TB) {
+	t.Helper()
+	n := strings.Count(s.log.String(), "Reloading config")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(s.log.String(), "Reloading config") == n {
+		if time.Now().After(deadline) {
+			t.Fatalf("brokertest: no reload logged within 10s; log:\n%s", s.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Restart stops the broker gracefully and starts it again on the same
+// ports, files and data.
+func (s *Site) Restart() {
+	s.Mosquitto.Restart()
+	WaitPort(s.t, s.ProvisionPort, s.log)
+}
+
+// Log returns what the broker wrote.
+func (s *Site) Log() string { return s.log.String() }
