@@ -63,7 +63,7 @@ func StartMosquittoSite(t testing.TB, ca *CA) *Site {
 		t.Fatal(err)
 	}
 	s.conf = filepath.Join(s.dir, "mosquitto.conf")
-	if err := os.WriteFile(s.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\n"), 0o600); err != nil {
+	if err := os.WriteFile(s.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.start(bin)

@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,27 +118,11 @@ func (ca *CA) CRL(t testing.TB, nextUpdate time.Duration, revoked ...*x509.Certi
 	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 }
 
-// StartMosquittoTLS starts mosquitto with a TLS listener that requires a
-// client certificate, takes the client id from its CN, and applies the
-// project's ACL (deploy/mosquitto/guichet.acl). URL() is then ssl://.
+// StartMosquittoTLS starts mosquitto with the production site
+// configuration (StartMosquittoSite) and returns its mutual-TLS listener:
+// a client certificate is required, its CN is the client id, and
+// deploy/mosquitto/guichet.acl applies. URL() is then ssl://.
 func StartMosquittoTLS(t testing.TB, ca *CA) *Mosquitto {
 	t.Helper()
-	bin := "/usr/sbin/mosquitto"
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
-	}
-	m := &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true}
-	cert, key := ca.Issue(t, "broker", true)
-	conf := "user root\nper_listener_settings true\nlistener " + strconv.Itoa(m.Port) + " 127.0.0.1\n" +
-		"cafile " + ca.CAFile(t) + "\ncertfile " + cert + "\nkeyfile " + key + "\n" +
-		"require_certificate true\nuse_identity_as_username true\nuse_username_as_clientid true\n" +
-		"allow_anonymous false\nacl_file " + filepath.Join(Root(t), "deploy/mosquitto/guichet.acl") + "\n" +
-		"persistence false\nlog_type error\nlog_type warning\n"
-	m.conf = filepath.Join(m.dir, "mosquitto.conf")
-	if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m.start(bin)
-	t.Cleanup(m.Stop)
-	return m
+	return StartMosquittoSite(t, ca).Mosquitto
 }
