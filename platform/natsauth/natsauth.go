@@ -63,7 +63,7 @@ func Render(f Fleet) ([]byte, error) {
 		// requests, and writes every device's down/ and the answers.
 		user(&b, u,
 			[]string{root + ".*.*.down.>", root + ".provision.*.resp"},
-			[]string{root + ".*.*.up.>", root + ".provision.*.req"})
+			[]string{root + ".*.*.up", root + ".*.*.up.>", root + ".provision.*.req"})
 	}
 	devices := append([]Device(nil), f.Devices...)
 	sort.Slice(devices, func(i, j int) bool {
