@@ -179,7 +179,11 @@ func TestNATSConfinement(t *testing.T) {
 		for name, cfg := range map[string]*tls.Config{
 			"no certificate":    serverOnly,
 			"unenrolled device": ca.ClientTLS(t, claim.CommonName("shop", "Z")),
-			"another CA":        func() *tls.Config { c := brokertest.NewCA(t).ClientTLS(t, "shop/B"); c.RootCAs = serverOnly.RootCAs; return c }(),
+			"another CA": func() *tls.Config {
+				c := brokertest.NewCA(t).ClientTLS(t, "shop/B")
+				c.RootCAs = serverOnly.RootCAs
+				return c
+			}(),
 		} {
 			if c, err := dial(nA, "stranger", cfg); err == nil {
 				c.Disconnect(0)
