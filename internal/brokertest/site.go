@@ -11,26 +11,30 @@ import (
 	"time"
 )
 
-// Site is a mosquitto running deploy/mosquitto/site.conf, the production
-// configuration, with its mutual-TLS listener on Port (URL) and its
-// provisioning listener on ProvisionPort (ProvisionURL).
+// Site is a site's brokers as shipped: a mosquitto running
+// deploy/mosquitto/site.conf, its mutual-TLS listener on Port (URL), and
+// the provisioning mosquitto running deploy/mosquitto/provision.conf,
+// bridged to it, on ProvisionPort (ProvisionURL).
 type Site struct {
 	*Mosquitto
+	// Provision is the provisioning broker.
+	Provision     *Mosquitto
 	ProvisionPort int
-	// CRLPath is the broker's crlfile; Revoke rewrites it.
+	// CRLPath is the site broker's crlfile; Revoke rewrites it.
 	CRLPath string
 	ca      *CA
 }
 
-// ProvisionURL is the provisioning listener's address (ssl://).
-func (s *Site) ProvisionURL() string { return "ssl://127.0.0.1:" + strconv.Itoa(s.ProvisionPort) }
+// ProvisionURL is the provisioning broker's address (ssl://).
+func (s *Site) ProvisionURL() string { return s.Provision.URL() }
 
-// StartMosquittoSite starts mosquitto from deploy/mosquitto/site.conf with
-// the shipped ACL files unchanged. Only what differs on a test machine is
-// replaced: the listeners' ports (on loopback), the certificate, CRL and
-// persistence paths, and the process's user (mosquitto started as root
-// would switch to its own user and could not read the test's files). The
-// broker's certificate and an empty CRL come from ca.
+// StartMosquittoSite starts the two brokers from deploy/mosquitto/site.conf
+// and provision.conf with the shipped ACL files unchanged. Only what
+// differs on a test machine is replaced: the listeners' ports (on
+// loopback), the certificate, CRL and persistence paths, and the process's
+// user (mosquitto started as root would switch to its own user and could
+// not read the test's files). The certificates and an empty CRL come from
+// ca. It returns once the bridge has connected.
 func StartMosquittoSite(t testing.TB, ca *CA) *Site {
 	t.Helper()
 	bin := "/usr/sbin/mosquitto"
@@ -38,38 +42,79 @@ func StartMosquittoSite(t testing.TB, ca *CA) *Site {
 		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
 	}
 	root := Root(t)
-	s := &Site{Mosquitto: &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true}, ProvisionPort: FreePort(t), ca: ca}
-	src, err := os.ReadFile(filepath.Join(root, "deploy/mosquitto/site.conf"))
-	if err != nil {
-		t.Fatal(err)
+	s := &Site{
+		Mosquitto: &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true},
+		Provision: &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true},
+		ca:        ca,
 	}
+	s.ProvisionPort = s.Provision.Port
 	cert, key := ca.Issue(t, "broker", true)
+	bridgeCert, bridgeKey := ca.Issue(t, "guichet-provision-bridge", false)
 	s.CRLPath = filepath.Join(s.dir, "crl.pem")
 	if err := os.WriteFile(s.CRLPath, ca.CRL(t, 24*time.Hour), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := RenderSite(string(src), map[string]string{
-		"listener 8883":                            "listener " + strconv.Itoa(s.Port) + " 127.0.0.1",
-		"listener 8884":                            "listener " + strconv.Itoa(s.ProvisionPort) + " 127.0.0.1",
-		"/etc/guichet/ca.pem":                      ca.CAFile(t),
-		"/etc/guichet/crl.pem":                     s.CRLPath,
-		"/etc/mosquitto/certs/broker.pem":          cert,
-		"/etc/mosquitto/certs/broker.key":          key,
-		"/etc/mosquitto/guichet.acl":               filepath.Join(root, "deploy/mosquitto/guichet.acl"),
-		"/etc/mosquitto/provision.acl":             filepath.Join(root, "deploy/mosquitto/provision.acl"),
-		"persistence_location /var/lib/mosquitto/": "persistence_location " + s.dir + "/",
-	})
-	if err != nil {
-		t.Fatal(err)
+	files := map[string]string{
+		"/etc/guichet/ca.pem":                       ca.CAFile(t),
+		"/etc/guichet/crl.pem":                      s.CRLPath,
+		"/etc/mosquitto/certs/broker.pem":           cert,
+		"/etc/mosquitto/certs/broker.key":           key,
+		"/etc/mosquitto/certs/provision-bridge.pem": bridgeCert,
+		"/etc/mosquitto/certs/provision-bridge.key": bridgeKey,
+		"/etc/mosquitto/guichet.acl":                filepath.Join(root, "deploy/mosquitto/guichet.acl"),
+		"/etc/mosquitto/provision.acl":              filepath.Join(root, "deploy/mosquitto/provision.acl"),
+		"persistence_location /var/lib/mosquitto/":  "persistence_location " + s.dir + "/",
+		"listener 8883":                             "listener " + strconv.Itoa(s.Port) + " 127.0.0.1",
+		"listener 8884":                             "listener " + strconv.Itoa(s.ProvisionPort) + " 127.0.0.1",
+		"address 127.0.0.1:8883":                    "address 127.0.0.1:" + strconv.Itoa(s.Port),
 	}
-	s.conf = filepath.Join(s.dir, "mosquitto.conf")
-	if err := os.WriteFile(s.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, b := range []struct {
+		m    *Mosquitto
+		file string
+		keys []string
+	}{
+		{s.Mosquitto, "site.conf", []string{"/etc/guichet/ca.pem", "/etc/guichet/crl.pem", "/etc/mosquitto/certs/broker.pem",
+			"/etc/mosquitto/certs/broker.key", "/etc/mosquitto/guichet.acl", "persistence_location /var/lib/mosquitto/", "listener 8883"}},
+		{s.Provision, "provision.conf", []string{"/etc/guichet/ca.pem", "/etc/mosquitto/certs/broker.pem", "/etc/mosquitto/certs/broker.key",
+			"/etc/mosquitto/certs/provision-bridge.pem", "/etc/mosquitto/certs/provision-bridge.key", "/etc/mosquitto/provision.acl",
+			"listener 8884", "address 127.0.0.1:8883"}},
+	} {
+		src, err := os.ReadFile(filepath.Join(root, "deploy/mosquitto", b.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subst := map[string]string{}
+		for _, k := range b.keys {
+			subst[k] = files[k]
+		}
+		conf, err := RenderSite(string(src), subst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.m.conf = filepath.Join(b.m.dir, "mosquitto.conf")
+		if err := os.WriteFile(b.m.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.start(bin)
-	WaitPort(t, s.ProvisionPort, s.log)
 	t.Cleanup(s.Stop)
+	s.Provision.start(bin)
+	t.Cleanup(s.Provision.Stop)
+	s.waitBridge(t, 0)
 	return s
+}
+
+// waitBridge waits until the bridge has connected more than n times to
+// the site broker.
+func (s *Site) waitBridge(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(s.log.String(), " as guichet-provision-bridge ") <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("brokertest: the provisioning bridge did not connect within 20s; site log:\n%s\nprovisioning log:\n%s", s.log, s.Provision.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // RenderSite replaces each key of subst in the production configuration
@@ -119,11 +164,12 @@ func (s *Site) Reload(t testing.TB) {
 	}
 }
 
-// Restart stops the broker gracefully and starts it again on the same
-// ports, files and data.
+// Restart stops the site broker gracefully and starts it again on the same
+// port, files and data; it returns once the bridge has reconnected.
 func (s *Site) Restart() {
 	s.Mosquitto.Restart()
-	WaitPort(s.t, s.ProvisionPort, s.log)
+	// The new process's log starts empty.
+	s.waitBridge(s.t, 0)
 }
 
 // Log returns what the broker wrote.

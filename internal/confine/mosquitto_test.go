@@ -252,6 +252,36 @@ func TestMosquittoProvisioningListener(t *testing.T) {
 	}
 }
 
+// TestMosquittoProvisioningCannotTakeOver: client ids are global to a
+// broker, and a new connection with an id in use closes the old one. On the
+// provisioning broker a stranger's id must start with prov- and lives in
+// another broker than the devices' and the platform's: asking for
+// shop/B's, the platform's or the bridge's id is refused, and B and the
+// platform stay connected. The control: a prov- id connects.
+func TestMosquittoProvisioningCannotTakeOver(t *testing.T) {
+	s := startSite(t)
+	b := mustDial(t, s.b.URL(), "ignored", s.bb)
+	p := mustDial(t, s.b.URL(), "ignored", s.plat)
+	cid, _ := claim.NewClientID()
+	mustDial(t, s.b.ProvisionURL(), cid, s.serverOnly)
+	for _, id := range []string{claim.CommonName("shop", "B"), "guichet-platform-p1", "guichet-provision-bridge"} {
+		if c, err := dial(s.b.ProvisionURL(), id, s.serverOnly); err == nil {
+			c.Disconnect(0)
+			t.Errorf("an unenrolled client connected as %s", id)
+		}
+	}
+	// Still connected: a round trip on each.
+	var in inbox
+	subscribe(t, p, shopB.Records(), &in)
+	if err := publish(t, b, shopB.Records(), "still-here", false); err != nil {
+		t.Fatal(err)
+	}
+	in.waitFor(t, "still-here", 10*time.Second)
+	if !b.IsConnectionOpen() || !p.IsConnectionOpen() {
+		t.Error("a connection was closed")
+	}
+}
+
 // TestMosquittoRefusesStrangers: on the mutual-TLS listener, no certificate
 // and a certificate from another CA (with a valid device name) are refused
 // at the handshake, while the site's own certificate (the control) connects.
