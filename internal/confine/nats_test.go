@@ -217,4 +217,32 @@ func TestNATSConfinement(t *testing.T) {
 		}
 		mustDial(t, nA, "shop.B.again", bb)
 	})
+
+	t.Run("KnownGapClientIDTakeover", func(t *testing.T) {
+		// NATS does not tie an MQTT client id to the certificate: an
+		// enrolled device that connects with another client's id
+		// closes that client's connection, on its node or another
+		// (it reads nothing: see TakeOverSession). A denial of
+		// service by an identified device, which can be revoked;
+		// docs/security.md. This pins the behaviour: if it fails,
+		// NATS binds ids now, and the docs must say so.
+		// A was removed above: other/C attacks.
+		cc := ca.ClientTLS(t, claim.CommonName("other", "C"))
+		for _, node := range []string{nB, nA} {
+			victim := mustDial(t, nB, "victim-id", bb)
+			c, err := dial(node, "victim-id", cc)
+			if err != nil {
+				t.Fatalf("C with B's client id on %s: %v", node, err)
+			}
+			defer c.Disconnect(0)
+			deadline := time.Now().Add(10 * time.Second)
+			for victim.IsConnectionOpen() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if victim.IsConnectionOpen() {
+				t.Errorf("B's connection survived C taking its client id on %s", node)
+			}
+			victim.Disconnect(0)
+		}
+	})
 }
