@@ -37,75 +37,86 @@ func (s *Site) ProvisionURL() string { return s.Provision.URL() }
 // ca. It returns once the bridge has connected.
 func StartMosquittoSite(t testing.TB, ca *CA) *Site {
 	t.Helper()
-	bin := "/usr/sbin/mosquitto"
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
-	}
 	root := Root(t)
 	s := &Site{
 		Mosquitto: &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true},
-		Provision: &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true},
 		ca:        ca,
 	}
-	s.ProvisionPort = s.Provision.Port
 	cert, key := ca.Issue(t, "broker", true)
-	bridgeCert, bridgeKey := ca.Issue(t, "guichet-provision-bridge", false)
 	s.CRLPath = filepath.Join(s.dir, "crl.pem")
 	if err := os.WriteFile(s.CRLPath, ca.CRL(t, 24*time.Hour), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]string{
-		"/etc/guichet/ca.pem":                       ca.CAFile(t),
-		"/etc/guichet/crl.pem":                      s.CRLPath,
-		"/etc/mosquitto/certs/broker.pem":           cert,
-		"/etc/mosquitto/certs/broker.key":           key,
-		"/etc/mosquitto/certs/provision-bridge.pem": bridgeCert,
-		"/etc/mosquitto/certs/provision-bridge.key": bridgeKey,
-		"/etc/mosquitto/guichet.acl":                filepath.Join(root, "deploy/mosquitto/guichet.acl"),
-		"/etc/mosquitto/provision.acl":              filepath.Join(root, "deploy/mosquitto/provision.acl"),
-		"persistence_location /var/lib/mosquitto/":  "persistence_location " + s.dir + "/",
-		"listener 8883":                             "listener " + strconv.Itoa(s.Port) + " 127.0.0.1",
-		"listener 8884":                             "listener " + strconv.Itoa(s.ProvisionPort) + " 127.0.0.1",
-		"address 127.0.0.1:8883":                    "address 127.0.0.1:" + strconv.Itoa(s.Port),
-	}
-	for _, b := range []struct {
-		m    *Mosquitto
-		file string
-		keys []string
-	}{
-		{s.Mosquitto, "site.conf", []string{"/etc/guichet/ca.pem", "/etc/guichet/crl.pem", "/etc/mosquitto/certs/broker.pem",
-			"/etc/mosquitto/certs/broker.key", "/etc/mosquitto/guichet.acl", "persistence_location /var/lib/mosquitto/", "listener 8883"}},
-		{s.Provision, "provision.conf", []string{"/etc/guichet/ca.pem", "/etc/mosquitto/certs/broker.pem", "/etc/mosquitto/certs/broker.key",
-			"/etc/mosquitto/certs/provision-bridge.pem", "/etc/mosquitto/certs/provision-bridge.key", "/etc/mosquitto/provision.acl",
-			"listener 8884", "address 127.0.0.1:8883"}},
-	} {
-		src, err := os.ReadFile(filepath.Join(root, "deploy/mosquitto", b.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		subst := map[string]string{}
-		for _, k := range b.keys {
-			subst[k] = files[k]
-		}
-		conf, err := RenderSite(string(src), subst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.m.conf = filepath.Join(b.m.dir, "mosquitto.conf")
-		if err := os.WriteFile(b.m.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.start(bin)
+	s.configure(t, "site.conf", map[string]string{
+		"/etc/guichet/ca.pem":                      ca.CAFile(t),
+		"/etc/guichet/crl.pem":                     s.CRLPath,
+		"/etc/mosquitto/certs/broker.pem":          cert,
+		"/etc/mosquitto/certs/broker.key":          key,
+		"/etc/mosquitto/guichet.acl":               filepath.Join(root, "deploy/mosquitto/guichet.acl"),
+		"persistence_location /var/lib/mosquitto/": "persistence_location " + s.dir + "/",
+		"listener 8883":                            "listener " + strconv.Itoa(s.Port) + " 127.0.0.1",
+	})
+	s.start(mosquittoBin(t))
 	t.Cleanup(s.Stop)
-	s.Provision.start(bin)
-	t.Cleanup(s.Provision.Stop)
+	s.Provision = StartProvisioning(t, ca, "127.0.0.1:"+strconv.Itoa(s.Port))
+	s.ProvisionPort = s.Provision.Port
 	s.waitBridge(t, 0)
 	return s
 }
 
-// waitBridge waits until the bridge has connected more than n times to
-// the site broker.
+// StartProvisioning starts the provisioning broker alone from
+// deploy/mosquitto/provision.conf, its bridge pointed at address (host:port
+// of a site broker or of a NATS node's MQTT listener, which must present a
+// certificate from ca valid for that host). Its certificates come from ca;
+// the bridge's CN is guichet-provision-bridge.
+func StartProvisioning(t testing.TB, ca *CA, address string) *Mosquitto {
+	t.Helper()
+	m := &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true}
+	cert, key := ca.Issue(t, "broker", true)
+	bridgeCert, bridgeKey := ca.Issue(t, "guichet-provision-bridge", false)
+	m.configure(t, "provision.conf", map[string]string{
+		"/etc/guichet/ca.pem":                       ca.CAFile(t),
+		"/etc/mosquitto/certs/broker.pem":           cert,
+		"/etc/mosquitto/certs/broker.key":           key,
+		"/etc/mosquitto/certs/provision-bridge.pem": bridgeCert,
+		"/etc/mosquitto/certs/provision-bridge.key": bridgeKey,
+		"/etc/mosquitto/provision.acl":              filepath.Join(Root(t), "deploy/mosquitto/provision.acl"),
+		"listener 8884":                             "listener " + strconv.Itoa(m.Port) + " 127.0.0.1",
+		"address 127.0.0.1:8883":                    "address " + address,
+	})
+	m.start(mosquittoBin(t))
+	t.Cleanup(m.Stop)
+	return m
+}
+
+// configure renders deploy/mosquitto/<file> with subst (RenderSite), runs
+// it as the caller's user and logs enough to see connections and reloads.
+func (m *Mosquitto) configure(t testing.TB, file string, subst map[string]string) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(Root(t), "deploy/mosquitto", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := RenderSite(string(src), subst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.conf = filepath.Join(m.dir, "mosquitto.conf")
+	if err := os.WriteFile(m.conf, []byte("user root\n"+conf+"log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mosquittoBin(t testing.TB) string {
+	bin := "/usr/sbin/mosquitto"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
+	}
+	return bin
+}
+
+// waitBridge waits until the provisioning broker's bridge has connected
+// more than n times to the site broker.
 func (s *Site) waitBridge(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -28,7 +28,15 @@ type Fleet struct {
 	// Platforms are the platform instances' names: instance p1 holds a
 	// certificate with CN guichet-platform-p1.
 	Platforms []string
+	// ProvisionBridge adds the user of the provisioning broker's bridge
+	// (deploy/mosquitto/provision.conf, CN guichet-provision-bridge),
+	// through which unenrolled appliances reach the fleet: the NATS
+	// MQTT listener itself takes only mapped certificates.
+	ProvisionBridge bool
 }
+
+// BridgeCN is the common name of the provisioning bridge's certificate.
+const BridgeCN = "guichet-provision-bridge"
 
 // User returns the NATS user a certificate with common name cn maps to:
 // its subject as NATS writes it (RFC 2253; tenant and device names hold no
@@ -64,6 +72,11 @@ func Render(f Fleet) ([]byte, error) {
 		user(&b, u,
 			[]string{root + ".*.*.down.>", root + ".provision.*.resp"},
 			[]string{root + ".*.*.up", root + ".*.*.up.>", root + ".provision.*.req"})
+	}
+	if f.ProvisionBridge {
+		// Requests out, answers in: nothing else.
+		seen[User(BridgeCN)] = true
+		user(&b, User(BridgeCN), []string{root + ".provision.*.req"}, []string{root + ".provision.*.resp"})
 	}
 	devices := append([]Device(nil), f.Devices...)
 	sort.Slice(devices, func(i, j int) bool {

@@ -7,8 +7,9 @@ import (
 
 func TestRender(t *testing.T) {
 	got, err := Render(Fleet{
-		Devices:   []Device{{"shop", "B"}, {"shop", "A"}},
-		Platforms: []string{"p1"},
+		Devices:         []Device{{"shop", "B"}, {"shop", "A"}},
+		Platforms:       []string{"p1"},
+		ProvisionBridge: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -22,6 +23,9 @@ func TestRender(t *testing.T) {
 		`publish: { allow: ["guichet.v1.shop.A.up.>"] }`,
 		`subscribe: { allow: ["guichet.v1.shop.A.down", "guichet.v1.shop.A.down.>", "$MQTT.sub.>"] }`,
 		`allowed_connection_types: ["MQTT"]`,
+		`user: "CN=guichet-provision-bridge"`,
+		`publish: { allow: ["guichet.v1.provision.*.req"] }`,
+		`subscribe: { allow: ["guichet.v1.provision.*.resp", "$MQTT.sub.>"] }`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %s in\n%s", want, s)
@@ -31,7 +35,7 @@ func TestRender(t *testing.T) {
 	if strings.Index(s, "CN=shop/A") > strings.Index(s, "CN=shop/B") {
 		t.Error("devices not sorted")
 	}
-	again, _ := Render(Fleet{Devices: []Device{{"shop", "A"}, {"shop", "B"}}, Platforms: []string{"p1"}})
+	again, _ := Render(Fleet{Devices: []Device{{"shop", "A"}, {"shop", "B"}}, Platforms: []string{"p1"}, ProvisionBridge: true})
 	if string(again) != s {
 		t.Error("the same fleet in another order renders differently")
 	}
