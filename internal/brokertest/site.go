@@ -183,5 +183,5 @@ func (s *Site) Restart() {
 	s.waitBridge(s.t, 0)
 }
 
-// Log returns what the broker wrote.
-func (s *Site) Log() string { return s.log.String() }
+// Log returns what the broker wrote since it last started.
+func (m *Mosquitto) Log() string { return m.log.String() }

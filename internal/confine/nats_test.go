@@ -42,8 +42,9 @@ func TestNATSConfinement(t *testing.T) {
 	ca := brokertest.NewCA(t)
 	cert, key := ca.Issue(t, "nats", true)
 	fleet := natsauth.Fleet{
-		Devices:   []natsauth.Device{{Tenant: "shop", Device: "A"}, {Tenant: "shop", Device: "B"}, {Tenant: "other", Device: "C"}},
-		Platforms: []string{"p1"},
+		Devices:         []natsauth.Device{{Tenant: "shop", Device: "A"}, {Tenant: "shop", Device: "B"}, {Tenant: "other", Device: "C"}},
+		Platforms:       []string{"p1"},
+		ProvisionBridge: true,
 	}
 	auth, err := natsauth.Render(fleet)
 	if err != nil {
@@ -192,6 +193,49 @@ func TestNATSConfinement(t *testing.T) {
 		}
 	})
 
+	t.Run("Provisioning", func(t *testing.T) {
+		// Unenrolled appliances reach the fleet through the
+		// provisioning broker, bridged to a NATS node with the
+		// bridge's user.
+		prov := brokertest.StartProvisioning(t, ca, fmt.Sprintf("127.0.0.1:%d", cl.Nodes[0].MQTTPort))
+		cid, _ := claim.NewClientID()
+		var anon inbox
+		c := mustDial(t, prov.URL(), cid, serverOnly)
+		subscribe(t, c, claim.ResponseTopic(cid), &anon)
+		// Until the bridge has connected, requests go nowhere.
+		deadline := time.Now().Add(30 * time.Second)
+		for i := 0; len(platIn.with("warm-up")) == 0; i++ {
+			if time.Now().After(deadline) {
+				t.Fatalf("no request through the bridge within 30s; log:\n%s\nnode:\n%s", prov.Log(), cl.Nodes[0].Log())
+			}
+			publish(t, c, claim.RequestTopic(cid), "warm-up", false)
+			time.Sleep(200 * time.Millisecond)
+		}
+		t1 := time.Now()
+		if err := publish(t, c, claim.RequestTopic(cid), "control-req", false); err != nil {
+			t.Fatal(err)
+		}
+		dReq := platIn.waitFor(t, "control-req", 15*time.Second).Sub(t1)
+		t1 = time.Now()
+		if err := publish(t, p, claim.ResponseTopic(cid), "control-resp", false); err != nil {
+			t.Fatal(err)
+		}
+		dResp := anon.waitFor(t, "control-resp", 15*time.Second).Sub(t1)
+		// The stranger's other publishes stop at the provisioning
+		// broker's ACL, and the bridge carries nothing else.
+		for _, at := range []string{shopB.Records(), shopB.Commands(), claim.RequestTopic("prov-0123456789abcdef0123456789abcdef")} {
+			publish(t, c, at, "prov-attack", false)
+		}
+		w := attackWait(max(dReq, dResp))
+		time.Sleep(w)
+		t.Logf("through the bridge: request %v, answer %v; waited %v", dReq, dResp, w)
+		for _, in := range []*inbox{&platIn, &bIn} {
+			if got := in.with("prov-attack"); len(got) != 0 {
+				t.Errorf("the unenrolled client's publish reached %s", got[0].Topic())
+			}
+		}
+	})
+
 	t.Run("Revoked", func(t *testing.T) {
 		held := mustDial(t, nA, "shop.A.held", a)
 		fleet.Devices = fleet.Devices[1:]
@@ -228,13 +272,13 @@ func TestNATSConfinement(t *testing.T) {
 		// NATS binds ids now, and the docs must say so.
 		// A was removed above: other/C attacks.
 		cc := ca.ClientTLS(t, claim.CommonName("other", "C"))
-		for _, node := range []string{nB, nA} {
-			victim := mustDial(t, nB, "victim-id", bb)
-			c, err := dial(node, "victim-id", cc)
+		for i, node := range []string{nB, nA} {
+			id := fmt.Sprintf("victim-%d", i)
+			victim := mustDial(t, nB, id, bb)
+			c, err := dial(node, id, cc)
 			if err != nil {
 				t.Fatalf("C with B's client id on %s: %v", node, err)
 			}
-			defer c.Disconnect(0)
 			deadline := time.Now().Add(10 * time.Second)
 			for victim.IsConnectionOpen() && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
@@ -242,7 +286,7 @@ func TestNATSConfinement(t *testing.T) {
 			if victim.IsConnectionOpen() {
 				t.Errorf("B's connection survived C taking its client id on %s", node)
 			}
-			victim.Disconnect(0)
+			c.Disconnect(50)
 		}
 	})
 }
