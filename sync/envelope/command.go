@@ -129,11 +129,12 @@ const (
 	ReasonMalformed = "malformed" // not a valid frame or command
 	ReasonUnhandled = "unhandled" // no flow on the device takes this command
 	ReasonFailed    = "failed"    // a flow refused the command's args
+	ReasonStore     = "store"     // the device cannot read or write its applied versions
 )
 
 // Reasons lists the refusal reasons, for counters and checks.
 var Reasons = []string{ReasonReplayed, ReasonOld, ReasonExpired, ReasonForged, ReasonForeign,
-	ReasonMalformed, ReasonUnhandled, ReasonFailed}
+	ReasonMalformed, ReasonUnhandled, ReasonFailed, ReasonStore}
 
 // MaxDetail bounds Applied.Detail.
 const MaxDetail = 256

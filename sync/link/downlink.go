@@ -161,9 +161,7 @@ func (l *Link) command(ctx context.Context, c mqtt.Client, m mqtt.Message, paylo
 		return
 	}
 	if err := l.loadVersions(ctx); err != nil {
-		// Not the message's fault: it is neither counted nor reported,
-		// and the retained configuration comes again at the next session.
-		l.log.Error("command not applied: applied versions unreadable", "id", cmd.ID, "err", err)
+		refused(envelope.ReasonStore, err.Error())
 		return
 	}
 	last := l.current(stream)
@@ -187,7 +185,7 @@ func (l *Link) command(ctx context.Context, c mqtt.Client, m mqtt.Message, paylo
 		return
 	}
 	if err := l.persistVersion(ctx, stream, cmd.Version); err != nil {
-		l.log.Error("command not applied: cannot store its version", "id", cmd.ID, "err", err)
+		refused(envelope.ReasonStore, err.Error())
 		return
 	}
 	if cmd.Name == "sync" {
