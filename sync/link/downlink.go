@@ -166,10 +166,12 @@ func (l *Link) command(ctx context.Context, c mqtt.Client, m mqtt.Message, paylo
 	}
 	last := l.current(stream)
 	switch {
-	case cmd.Version == last && m.Retained() && m.Topic() == l.topics().Config():
+	case cmd.Version == last && (m.Duplicate() || m.Retained() && m.Topic() == l.topics().Config()):
 		// The broker hands the retained configuration to every new
-		// subscription: the one already applied, not a replay.
-		l.log.Debug("retained configuration already applied", "version", cmd.Version)
+		// subscription, and sends again (DUP) a message whose PUBACK it
+		// did not get before a restart: the one already applied, not a
+		// replay.
+		l.log.Debug("already applied", "id", cmd.ID, "stream", stream, "version", cmd.Version)
 		return
 	case cmd.Version == last:
 		refused(envelope.ReasonReplayed, fmt.Sprintf("version %d already applied", last))
