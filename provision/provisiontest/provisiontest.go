@@ -147,7 +147,6 @@ func (b *Broker) ProvisionURL() string { return "ssl://127.0.0.1:" + strconv.Ito
 
 // StartBroker starts the broker with certificates from ca; it stops with
 // the test.
-
 func StartBroker(t testing.TB, ca *CA) *Broker {
 	t.Helper()
 	dir := t.TempDir()
