@@ -48,33 +48,11 @@ type Status struct {
 
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
-	// The identity key authenticates the device (enrolment, TLS); the
-	// Ed25519 key in state_dir still signs the records. An enrolled box
-	// is named by its enrolment, made for this key, before anything uses
-	// the name.
-	id, err := identity.Open(ctx, cfg.Identity)
-	if err != nil {
-		return err
-	}
-	defer id.Close()
-	if id.Kind().Weaker() {
-		log.Warn("identity key in a file, the weaker kind: a copy of the disk copies it", "key_file", cfg.Identity.KeyFile)
-	}
-	var enrolled *provision.Device
-	if cfg.Enrolled() {
-		if enrolled, err = provision.OpenDevice(cfg, id); err != nil {
-			return err
-		}
-	}
 	devs, err := OpenDevices(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer devs.Close()
-	conn, err := linkAuth(cfg, enrolled)
-	if err != nil {
-		return err
-	}
 	// Bind the UI before opening the store, so a port in use stops the
 	// daemon before it changes anything.
 	ln, err := net.Listen("tcp", cfg.UI.Listen)
@@ -84,6 +62,28 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	defer ln.Close()
 
 	key, err := keys.LoadOrCreate(filepath.Join(cfg.StateDir, "device.key"))
+	if err != nil {
+		return err
+	}
+	// The identity key authenticates the device (enrolment, TLS); the
+	// Ed25519 key above still signs the records.
+	id, err := identity.Open(ctx, cfg.Identity)
+	if err != nil {
+		return err
+	}
+	defer id.Close()
+	if id.Kind().Weaker() {
+		log.Warn("identity key in a file, the weaker kind: a copy of the disk copies it", "key_file", cfg.Identity.KeyFile)
+	}
+	// An enrolled box is named by its enrolment, made for this key,
+	// before the store or anything else uses the name.
+	var enrolled *provision.Device
+	if cfg.Enrolled() {
+		if enrolled, err = provision.OpenDevice(cfg, id); err != nil {
+			return err
+		}
+	}
+	conn, err := linkAuth(cfg, enrolled)
 	if err != nil {
 		return err
 	}
