@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -73,6 +74,10 @@ func runProvision(ctx context.Context, e *env, args []string) error {
 	enr, err := provision.Enrol(ctx, provision.Options{Broker: *broker, CA: pool, Code: *code, Device: name,
 		Key: key, RecordKey: rk.Public().(ed25519.PublicKey), StateDir: cfg.StateDir, Force: *force, Timeout: *timeout,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	var unknownCA x509.UnknownAuthorityError
+	if errors.As(err, &unknownCA) {
+		return fmt.Errorf("%w (the provisioning broker's certificate is from a CA this box does not trust: give it with --ca FILE)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,7 @@ func TestProvisionCommand(t *testing.T) {
 		{"extra argument", append(good, "now"), 2, "unexpected"},
 		{"unknown flag", []string{"--colour", "blue"}, 2, "colour"},
 		{"plain broker", []string{"--code", p.Code.String(), "--broker", "tcp://127.0.0.1:1883", "--force"}, 1, "not TLS"},
+		{"untrusted broker", []string{"--code", p.Code.String(), "--broker", b.ProvisionURL(), "--device", "till-7", "--force"}, 1, "give it with --ca FILE"},
 		{"refused code", []string{"--code", "0000-0000-0000-0000", "--broker", b.ProvisionURL(), "--ca", caFile, "--device", "till-7", "--force"}, 1,
 			"refused by the platform: unknown or used code"},
 	} {
