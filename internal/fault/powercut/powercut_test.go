@@ -78,6 +78,7 @@ var debugConsole = func() io.Writer {
 
 // boot is what one boot of guestpay said.
 type boot struct {
+	store   string   // "existing" or "new"
 	sync    string   // the store's PRAGMA synchronous
 	have    []string // payments table
 	records []string // payment.auth records in the outbox
@@ -107,6 +108,8 @@ func (g guest) start(t *testing.T, disk, command string) *qemutest.Machine {
 func (b *boot) parse(line string) bool {
 	word, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	switch word {
+	case "store":
+		b.store = arg
 	case "synchronous":
 		b.sync = arg
 	case "have":
@@ -251,6 +254,9 @@ func TestFaultPowerCut(t *testing.T) {
 				if b.sync != c.level {
 					t.Fatalf("cut %d: the store ran with synchronous %q, want %s", i+1, b.sync, c.level)
 				}
+				if want := map[bool]string{true: "new", false: "existing"}[i == 0]; b.store != want {
+					t.Fatalf("boot %d found the store %q, want %s", i+1, b.store, want)
+				}
 				// The listing at the start of this boot is the check of
 				// the cut before it.
 				if onlyH, onlyR := sameSet(b.have, b.records); len(onlyH)+len(onlyR) > 0 {
@@ -265,6 +271,9 @@ func TestFaultPowerCut(t *testing.T) {
 			}
 			b := g.check(t, disk)
 			boots += b.res.Boot
+			if b.store != "existing" {
+				t.Fatalf("the check boot found no store (%q)", b.store)
+			}
 			if onlyH, onlyR := sameSet(b.have, b.records); len(onlyH)+len(onlyR) > 0 {
 				t.Errorf("payments without their record %v, records without their payment %v", onlyH, onlyR)
 			}

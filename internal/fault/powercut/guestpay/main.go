@@ -6,6 +6,7 @@
 //
 // It first lists what the store holds:
 //
+//	store existing|new   whether the store's file was there
 //	synchronous N        the store's PRAGMA synchronous (2 FULL, 1 NORMAL)
 //	have ID              one line per row of the payments table
 //	record KEY           one line per payment.auth record in the outbox
@@ -61,20 +62,34 @@ func say(format string, args ...any) {
 }
 
 func run(db string, pay bool, payers int, syncMode string, limit time.Duration) error {
-	switch syncMode {
-	case "full":
-	case "normal":
+	if syncMode != "full" && syncMode != "normal" {
+		return fmt.Errorf("-sync %q: want full or normal", syncMode)
+	}
+	if _, err := os.Stat(db); err == nil {
+		say("store existing")
+	} else {
+		say("store new")
+	}
+	seed := sha256.Sum256([]byte("guichet power-cut test device"))
+	id := outbox.Identity{Tenant: "t-powercut", Device: "d-guest", Key: ed25519.NewKeyFromSeed(seed[:])}
+	if syncMode == "normal" {
+		// Create the store and its schema with a full sync first, so
+		// that what the control loses is payments, not the store.
+		st, err := outbox.Open(db, id)
+		if err != nil {
+			return err
+		}
+		if err := st.Close(); err != nil {
+			return err
+		}
 		// Runs after the DSN's pragmas, so it overrides the store's
-		// synchronous=FULL on every connection it opens.
+		// synchronous=FULL on every connection opened from now on.
 		sqlite.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, _ string) error {
 			_, err := c.ExecContext(context.Background(), "PRAGMA synchronous=NORMAL", nil)
 			return err
 		})
-	default:
-		return fmt.Errorf("-sync %q: want full or normal", syncMode)
 	}
-	seed := sha256.Sum256([]byte("guichet power-cut test device"))
-	st, err := outbox.Open(db, outbox.Identity{Tenant: "t-powercut", Device: "d-guest", Key: ed25519.NewKeyFromSeed(seed[:])})
+	st, err := outbox.Open(db, id)
 	if err != nil {
 		return err
 	}
