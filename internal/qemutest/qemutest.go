@@ -1,13 +1,15 @@
 // Package qemutest runs a test binary inside Debian's own kernel booted
 // under qemu-system-x86_64, for drivers that need a real kernel interface
 // (the GPIO character device with the gpio-sim module) that the build
-// machine's kernel does not offer.
+// machine's kernel does not offer, and for what only a machine can show:
+// a power cut (Start, then Machine.Kill) under a store on a virtio disk.
 //
 // The guest is a few megabytes of initramfs written at test time: a static
 // busybox as /init shell, the kernel modules to load, and the binary. The
 // init script prints StartMarker, runs the binary, prints ExitMarker and
 // the exit status on the serial console, and powers off. Boot is kept short:
-// no udev, no network, no firmware option ROMs.
+// no udev, no network, no firmware option ROMs, and PVH spares the kernel
+// its self-decompression.
 package qemutest
 
 import (
@@ -37,7 +39,8 @@ const (
 )
 
 // Packages are the Debian packages a guest needs on the host.
-const Packages = "qemu-system-x86 linux-image-amd64 busybox-static"
+// Disks need e2fsprogs (MakeExt4), PVH needs xz-utils.
+const Packages = "qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs xz-utils"
 
 // maxConsole bounds the console output kept, should a guest go wild.
 const maxConsole = 8 << 20
