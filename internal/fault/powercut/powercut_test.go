@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -104,6 +105,9 @@ func (g guest) start(t *testing.T, disk, command string) *qemutest.Machine {
 	return m
 }
 
+// paymentID is checkout's payment id: time in milliseconds, random part.
+var paymentID = regexp.MustCompile(`^pay-[0-9a-f]{13}-[0-9a-f]{12}$`)
+
 // parse reads one console line into b; it reports "listed" lines.
 func (b *boot) parse(line string) bool {
 	word, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
@@ -117,7 +121,11 @@ func (b *boot) parse(line string) bool {
 	case "record":
 		b.records = append(b.records, arg)
 	case "stored":
-		b.stored = append(b.stored, arg)
+		// The cut may end the console in the middle of a line: only
+		// a whole payment id was reported.
+		if paymentID.MatchString(arg) {
+			b.stored = append(b.stored, arg)
+		}
 	case "listed":
 		return true
 	}
@@ -295,5 +303,27 @@ func TestFaultPowerCut(t *testing.T) {
 				t.Errorf("%s: records twice: %v", s, s.DuplicateKeys)
 			}
 		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	var b boot
+	for _, l := range []string{
+		"store existing", "synchronous 2", "have pay-001a2451cf4a7-284b5f3cf0c1", "record pay-001a2451cf4a7-284b5f3cf0c1",
+		"stored pay-001a2451cf4a7-284b5f3cf0c1\r", "stored pay-001a2451cf4a7-284b5f3c", "s", "", "stored", "[ 1.0] EXT4-fs (vda): recovery complete",
+		"stored pay-001a2451cf4a7-284b5f3cf0c1 extra",
+	} {
+		if b.parse(l) {
+			t.Errorf("%q taken for the end of the listing", l)
+		}
+	}
+	if !b.parse("listed payments=1 records=1") {
+		t.Error("end of the listing missed")
+	}
+	if b.store != "existing" || b.sync != "2" || len(b.have) != 1 || len(b.records) != 1 {
+		t.Errorf("parsed %+v", b)
+	}
+	if len(b.stored) != 1 || b.stored[0] != "pay-001a2451cf4a7-284b5f3cf0c1" {
+		t.Errorf("stored %q: a cut line or junk counted", b.stored)
 	}
 }
