@@ -54,9 +54,9 @@ func LoadOrCreateCA(dir string) (*CA, error) {
 		if err != nil {
 			return nil, fmt.Errorf("enrol: ca: %w", err)
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("enrol: ca: %w", err)
+		der, merr := x509.MarshalPKCS8PrivateKey(key)
+		if merr != nil {
+			return nil, fmt.Errorf("enrol: ca: %w", merr)
 		}
 		err = atomicfile.Create(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 		if errors.Is(err, fs.ErrExist) {
@@ -70,9 +70,9 @@ func LoadOrCreateCA(dir string) (*CA, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		// A key without its certificate is a first start cut short:
 		// certify the key now.
-		der, err := selfSign(key)
-		if err != nil {
-			return nil, fmt.Errorf("enrol: ca: %w", err)
+		der, serr := selfSign(key)
+		if serr != nil {
+			return nil, fmt.Errorf("enrol: ca: %w", serr)
 		}
 		err = atomicfile.Create(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 		if err != nil && !errors.Is(err, fs.ErrExist) {

@@ -89,6 +89,10 @@ func (s *Service) Revoke(ctx context.Context, tenant, device string) error {
 	if err := revokeCerts(ctx, tx, tenant, device, now); err != nil {
 		return err
 	}
+	// A replacement code still out would bring the name back.
+	if _, err := tx.ExecContext(ctx, `UPDATE enrol_codes SET expires=? WHERE tenant=? AND device=? AND used_at IS NULL AND expires>?`, now, tenant, device, now); err != nil {
+		return fmt.Errorf("enrol: revoke: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("enrol: commit: %w", err)
 	}
