@@ -36,7 +36,7 @@ type env struct {
 	plat  ed25519.PublicKey
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := platform.OpenStore(filepath.Join(dir, "platform.db"))
@@ -59,7 +59,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) code(t *testing.T, tenant, site, role string) claim.Code {
+func (e *env) code(t testing.TB, tenant, site, role string) claim.Code {
 	t.Helper()
 	c, _, err := e.svc.NewCode(context.Background(), tenant, site, role, time.Hour)
 	if err != nil {
