@@ -134,7 +134,7 @@ func Reason(err error) string {
 // NewCode makes a one-time code enrolling a device of tenant at site in
 // role, valid for ttl. Only its hash is stored.
 func (s *Service) NewCode(ctx context.Context, tenant, site, role string, ttl time.Duration) (claim.Code, time.Time, error) {
-	if err := checkBinding(tenant, site, role); err != nil {
+	if err := CheckBinding(tenant, site, role); err != nil {
 		return "", time.Time{}, err
 	}
 	if ttl <= 0 {
@@ -153,7 +153,9 @@ func (s *Service) NewCode(ctx context.Context, tenant, site, role string, ttl ti
 	return code, exp, nil
 }
 
-func checkBinding(tenant, site, role string) error {
+// CheckBinding checks the binding of a code: names fit for topics, the
+// tenant not the provisioning subtree's, a known role.
+func CheckBinding(tenant, site, role string) error {
 	switch {
 	case !envelope.ValidName(tenant):
 		return fmt.Errorf("enrol: tenant %q: letters, digits, '-', '_' or '.', at most %d", tenant, envelope.MaxID)
