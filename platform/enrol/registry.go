@@ -55,7 +55,7 @@ func (s *Service) List(ctx context.Context) ([]Device, error) {
 }
 
 // ErrNotEnrolled is returned for a device the registry does not hold.
-var ErrNotEnrolled = errors.New("enrol: device not enrolled by code")
+var ErrNotEnrolled = errors.New("device not enrolled by code")
 
 // Revoke marks a device revoked, revokes every certificate it holds and
 // rewrites the CRL. The platform refuses its records from then on, and the
