@@ -163,6 +163,7 @@ func DecodeIssued(p []byte) (*Issued, error) {
 // RefusedError is the platform's refusal, with its reason.
 type RefusedError struct{ Reason string }
 
+// Error says the platform refused, and why.
 func (e *RefusedError) Error() string { return "claim: refused by the platform: " + e.Reason }
 
 // Encode writes a message as JSON.
