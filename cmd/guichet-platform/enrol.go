@@ -56,9 +56,10 @@ func openEnrol(cfg *config.Platform, log *slog.Logger) (*enrol.Service, *platfor
 }
 
 // serveStore opens the store for `run` and, when enrol.brokers is set, the
-// enrolment service whose handlers the server adds; it writes the CRL
-// afresh, so the broker never reads one past its next update.
-func serveStore(ctx context.Context, cfg *config.Platform, log *slog.Logger) (*platform.Store, []platform.Handler, error) {
+// enrolment service whose handlers the server adds (nil otherwise: it has
+// none); it writes the CRL afresh, so the broker never reads one past its
+// next update.
+func serveStore(ctx context.Context, cfg *config.Platform, log *slog.Logger) (*platform.Store, *enrol.Service, error) {
 	if len(cfg.Enrol.Brokers) == 0 {
 		log.Info("enrolment by code off: enrol.brokers is not set")
 		store, err := platform.OpenStore(cfg.Store)
@@ -73,7 +74,7 @@ func serveStore(ctx context.Context, cfg *config.Platform, log *slog.Logger) (*p
 		return nil, nil, err
 	}
 	log.Info("enrolment by code on", "ca", cfg.Enrol.Dir, "crl", cfg.Enrol.CRLFile, "brokers", cfg.Enrol.Brokers)
-	return store, svc.Handlers(), nil
+	return store, svc, nil
 }
 
 // parseWithTarget parses a subcommand's flags around its one positional

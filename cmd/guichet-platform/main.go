@@ -125,14 +125,14 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, handlers, err := serveStore(ctx, cfg, log)
+	store, svc, err := serveStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	srv := platform.NewServer(platform.ServerConfig{
 		Instance: cfg.Instance, Brokers: cfg.Broker.URLs, TLS: tlsConf, Username: cfg.Broker.Username, Password: password,
-		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log, Handlers: handlers,
+		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log, Handlers: svc.Handlers(),
 	}, store, &authz.Rules{MaxAmount: cfg.Rules.MaxAmount, DeclineCodes: cfg.Rules.DeclineCodes,
 		ConfirmPrefixes: cfg.Rules.ConfirmPrefixes, AbandonPrefixes: cfg.Rules.AbandonPrefixes,
 		ConfirmAbove: cfg.Rules.ConfirmAbove, ConfirmAfter: cfg.Rules.ConfirmAfter.D()})
@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	log.Info("guichet-platform stopped", "refused", srv.Refused())
+	log.Info("guichet-platform stopped", "refused", srv.Refused(), "enrolment_refused", svc.Refused())
 	return err
 }
 

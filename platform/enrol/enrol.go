@@ -104,8 +104,12 @@ func (s *Service) Bundle() []byte {
 	return append(b, s.cfg.BrokerCA...)
 }
 
-// Refused returns the count of refusals by reason.
+// Refused returns the count of refusals by reason (none for a nil
+// Service).
 func (s *Service) Refused() map[string]uint64 {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]uint64, len(s.refused))

@@ -10,8 +10,11 @@ import (
 
 // Handlers are the subscriptions `guichet-platform run` serves for
 // enrolment: requests from unenrolled boxes and renewals from enrolled
-// devices.
+// devices. A nil Service has none.
 func (s *Service) Handlers() []platform.Handler {
+	if s == nil {
+		return nil
+	}
 	return []platform.Handler{
 		{Filter: claim.AllRequests, Serve: s.HandleRequest},
 		{Filter: claim.AllRenewals, Serve: s.HandleRenewal},
