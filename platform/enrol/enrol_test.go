@@ -77,7 +77,7 @@ type box struct {
 	prev envelope.Hash
 }
 
-func newBox(t *testing.T) *box {
+func newBox(t testing.TB) *box {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -87,7 +87,7 @@ func newBox(t *testing.T) *box {
 	return &box{key: k, rkey: rk}
 }
 
-func (b *box) csr(t *testing.T) []byte {
+func (b *box) csr(t testing.TB) []byte {
 	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "whatever the box says"}}, b.key)
 	if err != nil {
@@ -96,13 +96,13 @@ func (b *box) csr(t *testing.T) []byte {
 	return der
 }
 
-func (b *box) request(t *testing.T, code claim.Code, device string) *claim.Request {
+func (b *box) request(t testing.TB, code claim.Code, device string) *claim.Request {
 	return &claim.Request{V: claim.Version, Code: code, Device: device, CSR: b.csr(t),
 		RecordKey: b.rkey.Public().(ed25519.PublicKey), KeyKind: "file"}
 }
 
 // payload is the request as the box puts it on the wire.
-func (b *box) payload(t *testing.T, code claim.Code, device string) []byte {
+func (b *box) payload(t testing.TB, code claim.Code, device string) []byte {
 	p, err := claim.Encode(b.request(t, code, device))
 	if err != nil {
 		t.Fatal(err)
