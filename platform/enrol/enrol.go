@@ -135,6 +135,11 @@ func Reason(err error) string {
 	return ""
 }
 
+// codeKeep is how long a code that expired unused is kept, so that a
+// technician who comes late is told "code expired" rather than "unknown
+// code".
+const codeKeep = 30 * 24 * time.Hour
+
 // NewCode makes a one-time code enrolling a device of tenant at site in
 // role, valid for ttl. Only its hash is stored.
 func (s *Service) NewCode(ctx context.Context, tenant, site, role string, ttl time.Duration) (claim.Code, time.Time, error) {
@@ -150,6 +155,11 @@ func (s *Service) NewCode(ctx context.Context, tenant, site, role string, ttl ti
 	}
 	now := s.cfg.Now()
 	exp := now.Add(ttl)
+	// Codes that expired unused a while ago say nothing worth keeping;
+	// used ones stay, as the record of who enrolled what.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM enrol_codes WHERE used_at IS NULL AND expires<?`, now.Add(-codeKeep).UnixMilli()); err != nil {
+		return "", time.Time{}, fmt.Errorf("enrol: code: %w", err)
+	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO enrol_codes(hash,tenant,site,role,created,expires) VALUES(?,?,?,?,?,?)`,
 		code.Hash(), tenant, site, role, now.UnixMilli(), exp.UnixMilli()); err != nil {
 		return "", time.Time{}, fmt.Errorf("enrol: code: %w", err)

@@ -664,3 +664,28 @@ func TestServerAndClientCerts(t *testing.T) {
 		t.Fatalf("client certificate: %v %s", err, c.Subject.CommonName)
 	}
 }
+
+// A code that expired unused is kept a month, to say "expired", then
+// pruned; a used one is kept.
+func TestExpiredCodesPruned(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	stale := e.code(t, "shop-1", "s", "till")
+	used := e.code(t, "shop-1", "s", "till")
+	if _, err := e.svc.Enrol(ctx, newBox(t).request(t, used, "till-1")); err != nil {
+		t.Fatal(err)
+	}
+	e.now = e.now.Add(20 * 24 * time.Hour)
+	e.code(t, "shop-1", "s", "till")
+	if _, err := e.svc.Enrol(ctx, newBox(t).request(t, stale, "till-2")); Reason(err) != ReasonCodeExpired {
+		t.Fatalf("after 20 days: %v", err)
+	}
+	e.now = e.now.Add(20 * 24 * time.Hour)
+	e.code(t, "shop-1", "s", "till")
+	if _, err := e.svc.Enrol(ctx, newBox(t).request(t, stale, "till-2")); Reason(err) != ReasonUnknownCode {
+		t.Fatalf("after 40 days: %v", err)
+	}
+	if _, err := e.svc.Enrol(ctx, newBox(t).request(t, used, "till-3")); Reason(err) != ReasonCodeUsed {
+		t.Fatalf("used code after 40 days: %v", err)
+	}
+}

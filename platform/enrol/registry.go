@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/guichet/guichet/internal/atomicfile"
@@ -190,6 +192,17 @@ func (s *Service) CRL(ctx context.Context) ([]byte, error) {
 func (s *Service) WriteCRL(ctx context.Context) error {
 	if s.cfg.CRLFile == "" {
 		return nil
+	}
+	// One writer at a time across processes (run at its start, device
+	// revoke beside it): a list computed before a revocation must not be
+	// renamed over the one computed after it.
+	lock, err := os.OpenFile(s.cfg.CRLFile+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("enrol: crl: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("enrol: crl: lock: %w", err)
 	}
 	b, err := s.CRL(ctx)
 	if err != nil {
