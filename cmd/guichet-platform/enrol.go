@@ -22,6 +22,7 @@ import (
 	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/platform/enrol"
 	"github.com/guichet/guichet/provision/claim"
+	"github.com/guichet/guichet/sync/envelope"
 )
 
 // openEnrol opens the store and the enrolment service over it: the CA
@@ -377,25 +378,28 @@ func (h *hostList) Set(s string) error { *h = append(*h, s); return nil }
 
 func caCmd(ctx context.Context, cfg *config.Platform, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("ca: show, broker-cert, platform-cert or crl")
+		return usagef("ca: show, broker-cert, platform-cert, client-cert or crl")
 	}
 	sub, args := args[0], args[1:]
 	name := "ca " + sub
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var hosts hostList
-	var out *string
+	var out, cn *string
 	var valid *time.Duration
 	switch sub {
 	case "show", "crl":
-	case "broker-cert", "platform-cert":
+	case "broker-cert", "platform-cert", "client-cert":
 		out = fs.String("out", "", "write the certificate, its key and the CA to `DIR`")
 		valid = fs.Duration("valid", defaultCertValidity, "validity of the certificate")
 		if sub == "broker-cert" {
 			fs.Var(&hosts, "host", "an IP address or DNS name the broker answers on (repeat for more)")
 		}
+		if sub == "client-cert" {
+			cn = fs.String("cn", "", "the certificate's `NAME` (CN), the broker's user name for it, e.g. guichet-provision-bridge")
+		}
 	default:
-		return usagef("ca: %q is not show, broker-cert, platform-cert or crl", sub)
+		return usagef("ca: %q is not show, broker-cert, platform-cert, client-cert or crl", sub)
 	}
 	if err := fs.Parse(args); err != nil {
 		return flagErr(name, err)
@@ -409,6 +413,10 @@ func caCmd(ctx context.Context, cfg *config.Platform, args []string, stdout, std
 		return usagef("%s: --valid must be between 1h and %v", name, 10*defaultCertValidity)
 	case sub == "broker-cert" && len(hosts) == 0:
 		return usagef("%s: --host is required", name)
+	case cn != nil && !envelope.ValidName(*cn):
+		// A / would make it a device's name (tenant/device), which only
+		// enrolment issues.
+		return usagef("%s: --cn %q: letters, digits, '-', '_' or '.', at most %d", name, *cn, envelope.MaxID)
 	}
 	ca, err := enrol.LoadOrCreateCA(cfg.Enrol.Dir)
 	if err != nil {
@@ -437,6 +445,9 @@ func caCmd(ctx context.Context, cfg *config.Platform, args []string, stdout, std
 	case "platform-cert":
 		// The CN the broker's ACL names the instance by.
 		base = "guichet-platform-" + cfg.Instance
+		certPEM, keyPEM, err = ca.IssueClient(base, *valid, time.Now())
+	case "client-cert":
+		base = *cn
 		certPEM, keyPEM, err = ca.IssueClient(base, *valid, time.Now())
 	}
 	if err != nil {

@@ -282,10 +282,15 @@ func TestCACommands(t *testing.T) {
 	if !strings.Contains(out, filepath.Join(dir, "guichet-platform-p1.pem")) {
 		t.Fatalf("platform-cert printed %q", out)
 	}
+	out = mustRun(t, "--config", conf, "ca", "client-cert", "--cn", "guichet-provision-bridge", "--out", dir)
+	if !strings.Contains(out, filepath.Join(dir, "guichet-provision-bridge.pem")) {
+		t.Fatalf("client-cert printed %q", out)
+	}
 	for _, tc := range []struct {
 		file, name string
 		usage      x509.ExtKeyUsage
-	}{{"broker.pem", "broker.local", x509.ExtKeyUsageServerAuth}, {"guichet-platform-p1.pem", "", x509.ExtKeyUsageClientAuth}} {
+	}{{"broker.pem", "broker.local", x509.ExtKeyUsageServerAuth}, {"guichet-platform-p1.pem", "", x509.ExtKeyUsageClientAuth},
+		{"guichet-provision-bridge.pem", "", x509.ExtKeyUsageClientAuth}} {
 		b, _ := os.ReadFile(filepath.Join(dir, tc.file))
 		blk, _ := pem.Decode(b)
 		if blk == nil {
@@ -345,6 +350,9 @@ func TestEnrolCommandsRefuseBadInvocations(t *testing.T) {
 		{"broker-cert without host", []string{"ca", "broker-cert", "--out", "/tmp/x"}, "--host"},
 		{"broker-cert without out", []string{"ca", "broker-cert", "--host", "127.0.0.1"}, "--out"},
 		{"platform-cert short", []string{"ca", "platform-cert", "--out", "/tmp/x", "--valid", "1m"}, "--valid"},
+		{"client-cert without cn", []string{"ca", "client-cert", "--out", "/tmp/x"}, "--cn"},
+		{"client-cert as a device", []string{"ca", "client-cert", "--cn", "shop-1/till-1", "--out", "/tmp/x"}, "--cn"},
+		{"client-cert wildcard", []string{"ca", "client-cert", "--cn", "#", "--out", "/tmp/x"}, "--cn"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@
 //	guichet-platform [--config FILE] ca show          print the platform's CA certificate (PEM)
 //	guichet-platform [--config FILE] ca broker-cert --host H [--host H2] --out DIR [--valid 8760h]
 //	guichet-platform [--config FILE] ca platform-cert --out DIR [--valid 8760h]
+//	guichet-platform [--config FILE] ca client-cert --cn NAME --out DIR [--valid 8760h]
 //	                                                 write NAME.pem, NAME.key and ca.pem in DIR
 //	guichet-platform [--config FILE] ca crl           write the revocation list to enrol.crl_file
 //
@@ -62,7 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--ttl 24h] [--retain] |")
 		fmt.Fprintln(stderr, "       enrol-code --tenant T --site S --role till|counter [--expires 24h] [--qr FILE] [--term] |")
 		fmt.Fprintln(stderr, "       device list [--json] | device revoke TENANT/DEVICE | device replace TENANT/DEVICE [--expires 24h] [--qr FILE] [--term] |")
-		fmt.Fprintln(stderr, "       ca show | ca broker-cert --host H --out DIR [--valid D] | ca platform-cert --out DIR [--valid D] | ca crl]")
+		fmt.Fprintln(stderr, "       ca show | ca broker-cert --host H --out DIR [--valid D] | ca platform-cert --out DIR [--valid D] |")
+		fmt.Fprintln(stderr, "       ca client-cert --cn NAME --out DIR [--valid D] | ca crl]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
