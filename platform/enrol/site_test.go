@@ -49,7 +49,7 @@ func TestEnrolOnTheShippedSite(t *testing.T) {
 	}
 	_, platKey, _ := ed25519.GenerateKey(nil)
 	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{site.URL()}, Shared: true, Key: platKey,
-		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		TLS:    &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 		Logger: e.svc.log, Handlers: e.svc.Handlers()}, e.store, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
