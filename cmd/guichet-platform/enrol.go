@@ -56,6 +56,10 @@ func openEnrol(cfg *config.Platform, log *slog.Logger) (*enrol.Service, *platfor
 	return svc, store, nil
 }
 
+// crlRefresh is how often `run` writes the CRL afresh, its next update a
+// year ahead.
+const crlRefresh = 24 * time.Hour
+
 // serveStore opens the store for `run` and, when enrol.brokers is set, the
 // enrolment service whose handlers the server adds (nil otherwise: it has
 // none); it writes the CRL afresh, so the broker never reads one past its

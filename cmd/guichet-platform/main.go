@@ -40,6 +40,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/guichet/guichet/config"
@@ -132,6 +133,14 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if svc != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); svc.KeepCRL(ctx, crlRefresh) }()
+	}
 	srv := platform.NewServer(platform.ServerConfig{
 		Instance: cfg.Instance, Brokers: cfg.Broker.URLs, TLS: tlsConf, Username: cfg.Broker.Username, Password: password,
 		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log, Handlers: svc.Handlers(),

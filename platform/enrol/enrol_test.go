@@ -689,3 +689,26 @@ func TestExpiredCodesPruned(t *testing.T) {
 		t.Fatalf("used code after 40 days: %v", err)
 	}
 }
+
+func TestKeepCRL(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.svc.KeepCRL(ctx, 10*time.Millisecond) }()
+	path := filepath.Join(e.dir, "crl.pem")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no CRL written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := crlSerials(t, e); len(got) != 0 {
+		t.Fatalf("CRL %v, want empty", got)
+	}
+}

@@ -213,3 +213,21 @@ func (s *Service) WriteCRL(ctx context.Context) error {
 	}
 	return nil
 }
+
+// KeepCRL writes the CRL every interval until ctx ends, so that the file
+// stays far from its next update even when nothing is revoked for a long
+// while: a broker reloading an expired CRL refuses every certificate.
+func (s *Service) KeepCRL(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.WriteCRL(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("crl", "err", err)
+			}
+		}
+	}
+}
