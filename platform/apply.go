@@ -35,6 +35,9 @@ type Incoming struct {
 type checked struct {
 	rec     *envelope.Record
 	payload []byte
+	// key is the record key the signature was checked with (from the
+	// cache), nil for a record held since an earlier batch.
+	key ed25519.PublicKey
 }
 
 // Outcome is what applying a batch produced: one ack per device touched,
@@ -167,6 +170,10 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		// other instance parks one meanwhile, and a device without any
 		// is spared a lookup per record.
 		held bool
+		// revoked: the device was revoked or replaced (platform/enrol),
+		// or its record key changed since this process cached it.
+		revoked bool
+		key     []byte
 	}
 	devs := map[string]*devState{}
 	now := time.Now().UnixMilli()
@@ -177,13 +184,21 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		ds := devs[id]
 		if ds == nil {
 			ds = &devState{ack: &envelope.Ack{Tenant: r.Tenant, Device: r.Device, At: now}}
-			if err := tx.QueryRowContext(ctx, `SELECT applied,last_hash FROM devices WHERE tenant=? AND device=?`, r.Tenant, r.Device).Scan(&ds.applied, &ds.last); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT applied,last_hash,pubkey,EXISTS(SELECT 1 FROM enrol_devices e
+				WHERE e.tenant=devices.tenant AND e.device=devices.device AND e.state!='active') FROM devices WHERE tenant=? AND device=?`,
+				r.Tenant, r.Device).Scan(&ds.applied, &ds.last, &ds.key, &ds.revoked); err != nil {
 				return fmt.Errorf("platform: device %s: %w", id, err)
 			}
 			if err := tx.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM held WHERE tenant=? AND device=?)`, r.Tenant, r.Device).Scan(&ds.held); err != nil {
 				return fmt.Errorf("platform: device %s: %w", id, err)
 			}
 			devs[id] = ds
+		}
+		if ds.revoked || (c.key != nil && !bytes.Equal(c.key, ds.key)) {
+			if !ds.revoked {
+				a.forgetKey(id)
+			}
+			return a.refuse(ctx, tx, out, ds.ack, &ds.rejs, r, now, "device revoked")
 		}
 		switch {
 		case r.Seq <= ds.applied:
@@ -396,5 +411,26 @@ func (a *Applier) check(ctx context.Context, in Incoming) (checked, string) {
 		// A device may only speak for itself, whatever the broker's ACL.
 		return checked{rec: r}, "record names another device than its topic"
 	}
-	return checked{rec: r, payload: payload}, ""
+	return checked{rec: r, payload: payload, key: key}, ""
+}
+
+// forgetKey drops a cached record key that the store no longer holds (the
+// device was replaced): the next batch reads the new one.
+func (a *Applier) forgetKey(id string) {
+	a.keysMu.Lock()
+	delete(a.keys, id)
+	a.keysMu.Unlock()
+}
+
+// refuse rejects record r in the device's ack, the counters and the
+// rejects table.
+func (a *Applier) refuse(ctx context.Context, tx *sql.Tx, out *Outcome, ack *envelope.Ack, rejs *uint64, r *envelope.Record, now int64, reason string) error {
+	*rejs++
+	out.Rejected++
+	ack.Rejects = append(ack.Rejects, envelope.Reject{Seq: r.Seq, Reason: reason})
+	if a.Reject != nil {
+		a.Reject(r.Tenant, r.Device, r.Seq, reason)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO rejects(tenant,device,seq,reason,at) VALUES(?,?,?,?,?)`, r.Tenant, r.Device, r.Seq, reason, now)
+	return err
 }
