@@ -147,7 +147,7 @@ func TestDeviceEnrolsWithThePlatform(t *testing.T) {
 }
 
 // caKey reads the platform CA's key (PKCS#8 PEM) for the test broker.
-func caKey(t *testing.T, path string) *ecdsa.PrivateKey {
+func caKey(t testing.TB, path string) *ecdsa.PrivateKey {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
