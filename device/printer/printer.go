@@ -17,8 +17,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/width"
-
 	"github.com/guichet/guichet/device"
 )
 
@@ -113,16 +111,15 @@ func (d Document) Validate() error {
 	return nil
 }
 
-// Width returns the columns s takes in a printer's font: two for a wide
-// East Asian character (a Chinese ideograph is printed in a 24x24 cell
-// beside ASCII's 12x24), one for any other.
+// Width returns the columns s takes on a receipt printer with a Chinese
+// font: one for an ASCII character (12x24 dots in font A), two for any
+// other, which the printer's Chinese mode prints as a double-byte
+// character in a 24x24 cell, even an é or a ×.
 func Width(s string) int {
 	n := 0
 	for _, r := range s {
-		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			n += 2
-		default:
+		n++
+		if r >= 0x80 {
 			n++
 		}
 	}

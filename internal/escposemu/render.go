@@ -12,7 +12,6 @@ import (
 	"github.com/golang/freetype/truetype"
 	"golang.org/x/image/font"
 	"golang.org/x/image/math/fixed"
-	"golang.org/x/text/width"
 
 	"github.com/guichet/guichet/internal/qr"
 )
@@ -140,14 +139,14 @@ func place(a Align, w, dots int) int {
 	return 0
 }
 
-// cells returns the cells of font A that runes take: two for a wide one.
+// cells returns the cells of font A that runes take: in Chinese mode
+// every character outside ASCII is a double-byte one, printed in a 24x24
+// cell.
 func cells(runes []rune) int {
 	n := 0
 	for _, r := range runes {
-		switch width.LookupRune(r).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			n += 2
-		default:
+		n++
+		if r >= 0x80 {
 			n++
 		}
 	}
