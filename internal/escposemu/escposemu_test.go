@@ -155,7 +155,7 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Rect.Dx() != Dots80 {
+	if img.Rect.Dx() != Dots80+2*margin {
 		t.Fatalf("width %d", img.Rect.Dx())
 	}
 	if got := decodeQR(t, img); got != "pay-42" {
@@ -165,9 +165,9 @@ func TestRender(t *testing.T) {
 	// of its band, none at its edges.
 	var mid, edge int
 	for y := margin; y < margin+2*cellH; y++ {
-		for x := 0; x < Dots80; x++ {
+		for x := 0; x < img.Rect.Dx(); x++ {
 			if img.GrayAt(x, y).Y < 128 {
-				if x > Dots80/2-2*cellW*2 && x < Dots80/2+2*cellW*2 {
+				if c := img.Rect.Dx() / 2; x > c-2*cellW*2 && x < c+2*cellW*2 {
 					mid++
 				} else {
 					edge++

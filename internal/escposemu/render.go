@@ -31,7 +31,7 @@ const (
 	cellW  = 12 // font A: 12x24 dots; a Chinese character 24x24
 	cellH  = 24
 	lineH  = 30 // the default line spacing, 1/6 inch
-	margin = 16 // white above and below, as the paper leaves the printer
+	margin = 16 // white around the printable width, as on the paper
 )
 
 var (
@@ -55,10 +55,11 @@ func loadFont() (*truetype.Font, error) {
 }
 
 // Render draws s as the printer prints it on paper dots wide (Dots80,
-// Dots58): black on white, each character in its cell of font A (12x24
-// dots, 24x24 for a wide one), scaled by GS !, bold drawn twice a dot
-// apart, text wrapped at the paper's edge, QR codes drawn from their data
-// by internal/qr (level M: the level GS ( k asked for is recorded in the
+// Dots58), with a white margin around: black on white, each character in
+// its cell of font A (12x24 dots, 24x24 for one outside ASCII, as the
+// Chinese mode prints it), scaled by GS !, bold drawn twice a dot apart,
+// text wrapped at the paper's edge, QR codes drawn from their data by
+// internal/qr (level M: the level GS ( k asked for is recorded in the
 // Item, not drawn) at their module size, with the quiet zone.
 func Render(s Slip, dots int) (*image.Gray, error) {
 	if dots < cellW*2 || dots > 4096 {
@@ -95,7 +96,7 @@ func Render(s Slip, dots int) (*image.Gray, error) {
 		items = append(items, p)
 		total += p.h
 	}
-	img := image.NewGray(image.Rect(0, 0, dots, total))
+	img := image.NewGray(image.Rect(0, 0, dots+2*margin, total))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	y := margin
 	for _, p := range items {
@@ -128,15 +129,15 @@ func Render(s Slip, dots int) (*image.Gray, error) {
 }
 
 // place returns the left edge of something w dots wide aligned on paper
-// dots wide.
+// dots wide, on the image with its margin.
 func place(a Align, w, dots int) int {
 	switch a {
 	case Center:
-		return max((dots-w)/2, 0)
+		return margin + max((dots-w)/2, 0)
 	case Right:
-		return max(dots-w, 0)
+		return margin + max(dots-w, 0)
 	}
-	return 0
+	return margin
 }
 
 // cells returns the cells of font A that runes take: in Chinese mode
