@@ -92,6 +92,9 @@ type Devices struct {
 	CardReader  Driver   `yaml:"card_reader"`
 	Display     Driver   `yaml:"display"`
 	GPIO        Driver   `yaml:"gpio"`
+	// Printer is the receipt printer, with the cash drawer on its kick
+	// connector (driver escpos, or sim); none when no driver is named.
+	Printer Driver `yaml:"printer"`
 	// FaceCamera looks at the citizen at an e-ID counter: a camera
 	// driver (v4l2, video or folder) and its options.
 	FaceCamera Driver `yaml:"face_camera"`
