@@ -244,3 +244,23 @@ func TestEncodeIsStrictESCPOS(t *testing.T) {
 	}
 	checkSlip(t, e.State().Slips[0])
 }
+
+func TestAppendTextRefuses(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want error
+	}{
+		{"a\x1bp", ErrControl},
+		{"a\u0085", ErrControl},
+		{"\x7f", ErrControl},
+		{"\ue746", ErrUnprintable}, // shares its GB18030 bytes with U+F75A
+	} {
+		if _, err := AppendText(nil, c.s); !errors.Is(err, c.want) {
+			t.Errorf("%q: %v, want %v", c.s, err, c.want)
+		}
+	}
+	b, err := AppendText(nil, "中 é")
+	if err != nil || !bytes.Equal(b, []byte{FS, '&', 0xd6, 0xd0, ' ', 0xa8, 0xa6, FS, '.', LF}) {
+		t.Fatalf("% x, %v", b, err)
+	}
+}

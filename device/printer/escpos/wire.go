@@ -84,12 +84,17 @@ func AppendChinese(b []byte, on bool) []byte {
 // would take for the start of a command.
 var ErrControl = errors.New("escpos: control character in text")
 
+// ErrUnprintable reports text GB18030 does not carry to the printer
+// unchanged.
+var ErrUnprintable = errors.New("escpos: text not printable in GB18030")
+
 // AppendText appends s encoded for the printer: ASCII as is, anything
 // else in GB18030 between FS & and FS . (the printer's Chinese mode),
 // then LF, which prints the line. GB18030 encodes every Unicode
 // character, and none of its multi-byte sequences holds a byte below
 // 0x30, so no encoded text reads as a command; control characters in s
-// are refused.
+// are refused (ErrControl), and so is text that would not decode back
+// to itself (ErrUnprintable).
 func AppendText(b []byte, s string) ([]byte, error) {
 	ascii := true
 	for i, r := range s {
@@ -106,6 +111,12 @@ func AppendText(b []byte, s string) ([]byte, error) {
 	enc, err := simplifiedchinese.GB18030.NewEncoder().String(s)
 	if err != nil {
 		return b, fmt.Errorf("escpos: encoding %q in GB18030: %w", s, err)
+	}
+	// A few characters of the private use area share their encoding
+	// with others (GB18030-2000 against 2005): the printer would print
+	// another character than the one asked for.
+	if back, err := simplifiedchinese.GB18030.NewDecoder().String(enc); err != nil || back != s {
+		return b, fmt.Errorf("%w: %q", ErrUnprintable, s)
 	}
 	b = AppendChinese(b, true)
 	b = append(b, enc...)
