@@ -1,6 +1,7 @@
 package checkout
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -119,4 +120,24 @@ func FormatMinor(v int64, code string) string {
 		p *= 10
 	}
 	return fmt.Sprintf("%s%d.%0*d", sign, u/p, scale, u%p)
+}
+
+// Slips prints the receipts of a Service's payments. The flows that
+// print, and that open the drawer, hold one.
+type Slips struct {
+	Service *Service
+	Printer printer.Printer
+	Head    Letterhead
+}
+
+// Print prints the receipt of payment id.
+func (s *Slips) Print(ctx context.Context, id string) error {
+	r, err := s.Service.Receipt(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Printer.Print(ctx, r.Document(s.Head)); err != nil {
+		return fmt.Errorf("checkout: printing the receipt of %s: %w", id, err)
+	}
+	return nil
 }

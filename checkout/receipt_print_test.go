@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/guichet/guichet/device/printer/escpos"
+	printersim "github.com/guichet/guichet/device/printer/sim"
 	"github.com/guichet/guichet/internal/escposemu"
 )
 
@@ -146,5 +148,28 @@ func TestReceiptDocumentBlanksControls(t *testing.T) {
 	}
 	if d.Lines[0].Text != "Shop V " {
 		t.Fatalf("name %q", d.Lines[0].Text)
+	}
+}
+
+func TestSlipsPrintsAPayment(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	p, err := s.Pay(ctx, 1234, "134567890123456780\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := printersim.New(printersim.Options{Columns: 32})
+	sl := &Slips{Service: s, Printer: sp, Head: Letterhead{Name: "小店", Lang: "zh"}}
+	if err := sl.Print(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := sp.Last()
+	for _, want := range []string{"小店", "付款码        **************6780", "合计 CNY   12.34", "排队中", "[QR " + p.ID + "]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("slip\n%s\nlacks %q", got, want)
+		}
+	}
+	if err := sl.Print(ctx, "pay-none"); err == nil {
+		t.Fatal("printed an unknown payment")
 	}
 }
