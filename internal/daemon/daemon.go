@@ -5,6 +5,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -183,6 +184,11 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
 		}}
 
+	if devs.Printer != nil {
+		rc := cfg.Checkout.Receipt
+		srv.Receipts = &checkout.Slips{Service: co, Printer: devs.Printer,
+			Head: checkout.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
+	}
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk
 		if srv.TechnicianToken, err = ui.LoadTechnicianToken(cfg.StateDir); err != nil {
