@@ -21,10 +21,6 @@ import (
 	"image/png"
 	"io"
 	"unicode/utf8"
-
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
-	"github.com/makiuchi-d/gozxing/qrcode/encoder"
 )
 
 // QuietZone is the width, in modules, of the light margin ISO/IEC 18004
@@ -64,22 +60,14 @@ func Encode(payload string) (*Matrix, error) {
 	if !utf8.ValidString(payload) {
 		return nil, errors.New("qr: payload is not valid UTF-8")
 	}
-	var hints map[gozxing.EncodeHintType]any
-	if !isASCII(payload) {
-		hints = map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_CHARACTER_SET: "UTF-8"}
+	version, cw := codewords(payload, !isASCII(payload))
+	if version == 0 {
+		return nil, fmt.Errorf("%w: %d bytes at level M", ErrTooBig, len(payload))
 	}
-	q, err := encoder.Encoder_encode(payload, decoder.ErrorCorrectionLevel_M, hints)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %d bytes: %v", ErrTooBig, len(payload), err)
-	}
-	bm := q.GetMatrix()
-	n := bm.GetWidth()
-	m := &Matrix{size: n, dark: make([]bool, n*n)}
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			m.dark[y*n+x] = bm.Get(x, y) == 1
-		}
-	}
+	s := newSymbol(version)
+	s.place(cw)
+	s.chooseMask()
+	m := &Matrix{size: s.size, dark: s.dark}
 	return m, nil
 }
 
