@@ -28,6 +28,7 @@ type symbol struct {
 	size int
 	dark []bool
 	fn   []bool
+	cols []bool // dark transposed, for penalty
 }
 
 func (s *symbol) set(x, y int, dark bool) {
@@ -216,54 +217,29 @@ func (s *symbol) chooseMask() {
 // N1 = 3, N2 = 3, N3 = 40, N4 = 10, counted as ZXing counts them.
 func (s *symbol) penalty() int {
 	n := s.size
-	at := func(x, y int, across bool) bool {
-		if across {
-			return s.dark[y*n+x]
-		}
-		return s.dark[x*n+y]
-	}
 	p := 0
-	for _, across := range []bool{true, false} {
-		for y := 0; y < n; y++ {
-			// N1: a run of five or more modules of one colour in a line
-			// scores 3, and 1 for each module beyond five.
-			run := 0
-			for x := 0; x < n; x++ {
-				if x > 0 && at(x, y, across) == at(x-1, y, across) {
-					run++
-				} else {
-					if run >= 5 {
-						p += 3 + run - 5
-					}
-					run = 1
-				}
-			}
-			if run >= 5 {
-				p += 3 + run - 5
-			}
-			// N3: dark-light-dark-dark-dark-light-dark with four light
-			// modules on either side, the outside of the symbol counting as
-			// light, scores 40.
-			for x := 0; x+6 < n; x++ {
-				if !at(x, y, across) || at(x+1, y, across) || !at(x+2, y, across) || !at(x+3, y, across) ||
-					!at(x+4, y, across) || at(x+5, y, across) || !at(x+6, y, across) {
-					continue
-				}
-				if s.light(x-4, x, y, across) || s.light(x+7, x+11, y, across) {
-					p += 40
-				}
-			}
+	if len(s.cols) != n*n {
+		s.cols = make([]bool, n*n)
+	}
+	for y := 0; y < n; y++ {
+		for x, v := range s.dark[y*n : (y+1)*n] {
+			s.cols[x*n+y] = v
 		}
+	}
+	for i := 0; i < n; i++ {
+		p += linePenalty(s.dark[i*n : (i+1)*n])
+		p += linePenalty(s.cols[i*n : (i+1)*n])
 	}
 	// N2: each 2×2 block of one colour scores 3, overlapping blocks too.
 	darks := 0
+	d := s.dark
 	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			d := s.dark[y*n+x]
-			if d {
+		row, next := d[y*n:(y+1)*n], d[min(y+1, n-1)*n:]
+		for x, v := range row {
+			if v {
 				darks++
 			}
-			if x+1 < n && y+1 < n && d == s.dark[y*n+x+1] && d == s.dark[(y+1)*n+x] && d == s.dark[(y+1)*n+x+1] {
+			if x+1 < n && y+1 < n && v == row[x+1] && v == next[x] && v == next[x+1] {
 				p += 3
 			}
 		}
@@ -274,16 +250,40 @@ func (s *symbol) penalty() int {
 	return p
 }
 
-// light reports whether the modules from from to to (exclusive) of line y
-// (a row if across, else a column) are light, clipped to the symbol.
-func (s *symbol) light(from, to, y int, across bool) bool {
-	n := s.size
-	for x := max(from, 0); x < min(to, n); x++ {
-		i := y*n + x
-		if !across {
-			i = x*n + y
+// linePenalty scores rules N1 and N3 on one row or column.
+func linePenalty(d []bool) int {
+	p := 0
+	// N1: a run of five or more modules of one colour scores 3, and 1 for
+	// each module beyond five.
+	run := 0
+	for k, v := range d {
+		if k > 0 && v == d[k-1] {
+			run++
+			continue
 		}
-		if s.dark[i] {
+		if run >= 5 {
+			p += 3 + run - 5
+		}
+		run = 1
+	}
+	if run >= 5 {
+		p += 3 + run - 5
+	}
+	// N3: dark-light-dark-dark-dark-light-dark with four light modules on
+	// either side, the outside of the symbol counting as light, scores 40.
+	for k := 0; k+6 < len(d); k++ {
+		w := d[k : k+7]
+		if w[0] && !w[1] && w[2] && w[3] && w[4] && !w[5] && w[6] &&
+			(light(d[max(k-4, 0):k]) || light(d[k+7:min(k+11, len(d))])) {
+			p += 40
+		}
+	}
+	return p
+}
+
+func light(d []bool) bool {
+	for _, v := range d {
+		if v {
 			return false
 		}
 	}
