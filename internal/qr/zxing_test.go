@@ -170,7 +170,7 @@ func FuzzEncode(f *testing.F) {
 	}
 	f.Add("0123456789")
 	f.Add("HELLO WORLD")
-	f.Add(strings.Repeat("9", 400)) // version 12, with version information
+	f.Add(strings.Repeat("9", 400)) // version 9, with version information
 	f.Fuzz(func(t *testing.T, p string) {
 		if p == "" || !utf8.ValidString(p) || len(p) > qr.MaxPayload {
 			if _, err := qr.Encode(p); err == nil {
