@@ -1,17 +1,27 @@
-// Package qr is the module's one QR code encoder (ISO/IEC 18004): the
-// customer panel (device/display/render) and the PNG the browser shows
-// (WritePNG, served by the UI as /api/display/qr.png) both
-// draw the Matrix that Encode returns, so that one payload gives one code
-// wherever the customer sees it.
+// Package qr is the project's own QR code encoder (ISO/IEC 18004): the
+// customer panel (device/display/render), the PNG the browser shows
+// (WritePNG, served by the UI as /api/display/qr.png) and the platform's
+// enrolment codes (guichet-platform enrol-code --qr) all draw the Matrix
+// that Encode returns, so that one payload gives one code wherever it is
+// shown.
+//
+// It is written here rather than taken from ZXing because the reference
+// platform must link none of the appliance's decoding stacks (issue 9:
+// no gocv, PC/SC or ZXing in guichet-platform), and an encoder is small:
+// one mode per payload, Reed–Solomon over GF(256), a fixed placement. Its
+// tests hold it to ZXing's encoder module for module (gozxing stays a test
+// dependency), so a code drawn today is the code drawn before.
 //
 // The choices are made here, once: error correction level M, which
 // recovers about 15 % of damaged codewords (glare on a panel's glass, a
 // smudged screen), as payment apps expect; the smallest version that holds
-// the payload; the mode and the mask that ZXing's encoder picks (the mask
-// by the penalty rules of ISO/IEC 18004 7.8.3); and, for a payload that is
-// not ASCII, UTF-8 behind an ECI designator so that phones do not read it
-// as ISO 8859-1, the default of byte mode. The quiet zone is added when the
-// matrix is drawn, four modules wide.
+// the payload; the mode ZXing's encoder picks (numeric if every character
+// is a digit, alphanumeric if every one is in that mode's 45 characters,
+// else byte); the mask of the lowest penalty by the rules of ISO/IEC 18004
+// 7.8.3, counted as ZXing counts them, the first on a tie; and, for a
+// payload that is not ASCII, UTF-8 behind an ECI designator (26) so that
+// phones do not read it as ISO 8859-1, the default of byte mode. The quiet
+// zone is added when the matrix is drawn, four modules wide.
 package qr
 
 import (
