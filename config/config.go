@@ -32,6 +32,9 @@ type Daemon struct {
 	PlatformKeyFile string `yaml:"platform_key_file"`
 	// Sync tunes the link to the platform.
 	Sync Sync `yaml:"sync"`
+	// Enrolment tunes the certificate of a box enrolled by `guichet
+	// provision`.
+	Enrolment Enrolment `yaml:"enrolment"`
 	// Hardware selects "sim" (every device simulated) or "real" (drivers
 	// named per device below).
 	Hardware string `yaml:"hardware"`
@@ -221,9 +224,11 @@ func (c *Daemon) setDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = "/var/lib/guichet"
 	}
-	if c.Device.Tenant == "" {
+	// An enrolled box takes its tenant from the enrolment.
+	if c.Device.Tenant == "" && !c.Enrolled() {
 		c.Device.Tenant = "default"
 	}
+	c.Enrolment.setDefaults()
 	if c.Sync.Window == 0 {
 		// Measured: a 100k backlog drains about 15 % faster with 4000 in
 		// flight than with 1000 (docs/benchmarks.md); the broker's
@@ -295,20 +300,36 @@ func fieldErr(field, format string, args ...any) error {
 
 // Validate checks every field and returns the first error, naming the field.
 func (c *Daemon) Validate() error {
-	if err := validID("device.id", c.Device.ID); err != nil {
-		return err
+	// An enrolled box may leave out its name, which the enrolment gives;
+	// one that is written must be valid (and match, see provision).
+	enrolled := c.Enrolled()
+	if !enrolled || c.Device.ID != "" {
+		if err := validID("device.id", c.Device.ID); err != nil {
+			return err
+		}
 	}
-	if err := validID("device.tenant", c.Device.Tenant); err != nil {
-		return err
+	if !enrolled || c.Device.Tenant != "" {
+		if err := validID("device.tenant", c.Device.Tenant); err != nil {
+			return err
+		}
 	}
 	if c.StateDir == "" {
 		return fieldErr("state_dir", "must be set")
 	}
-	if err := c.Broker.validate("broker"); err != nil {
-		return err
+	if enrolled {
+		if err := c.validateEnrolled(); err != nil {
+			return err
+		}
+	} else {
+		if err := c.Broker.validate("broker"); err != nil {
+			return err
+		}
+		if c.PlatformKey == "" && c.PlatformKeyFile == "" {
+			return fieldErr("platform_key", "must be set (or platform_key_file)")
+		}
 	}
-	if c.PlatformKey == "" && c.PlatformKeyFile == "" {
-		return fieldErr("platform_key", "must be set (or platform_key_file)")
+	if err := c.Enrolment.validate(); err != nil {
+		return err
 	}
 	if c.Sync.Window < 1 || c.Sync.Window > 65535 {
 		return fieldErr("sync.window", "must be between 1 and 65535, not %d", c.Sync.Window)
