@@ -1,17 +1,27 @@
-// Package qr is the module's one QR code encoder (ISO/IEC 18004): the
-// customer panel (device/display/render) and the PNG the browser shows
-// (WritePNG, served by the UI as /api/display/qr.png) both
-// draw the Matrix that Encode returns, so that one payload gives one code
-// wherever the customer sees it.
+// Package qr is the project's own QR code encoder (ISO/IEC 18004): the
+// customer panel (device/display/render), the PNG the browser shows
+// (WritePNG, served by the UI as /api/display/qr.png) and the platform's
+// enrolment codes (guichet-platform enrol-code --qr) all draw the Matrix
+// that Encode returns, so that one payload gives one code wherever it is
+// shown.
+//
+// It is written here rather than taken from ZXing because the reference
+// platform must link none of the appliance's decoding stacks (issue 9:
+// no gocv, PC/SC or ZXing in guichet-platform), and an encoder is small:
+// one mode per payload, Reed–Solomon over GF(256), a fixed placement. Its
+// tests hold it to ZXing's encoder module for module (gozxing stays a test
+// dependency), so a code drawn today is the code drawn before.
 //
 // The choices are made here, once: error correction level M, which
 // recovers about 15 % of damaged codewords (glare on a panel's glass, a
 // smudged screen), as payment apps expect; the smallest version that holds
-// the payload; the mode and the mask that ZXing's encoder picks (the mask
-// by the penalty rules of ISO/IEC 18004 7.8.3); and, for a payload that is
-// not ASCII, UTF-8 behind an ECI designator so that phones do not read it
-// as ISO 8859-1, the default of byte mode. The quiet zone is added when the
-// matrix is drawn, four modules wide.
+// the payload; the mode ZXing's encoder picks (numeric if every character
+// is a digit, alphanumeric if every one is in that mode's 45 characters,
+// else byte); the mask of the lowest penalty by the rules of ISO/IEC 18004
+// 7.8.3, counted as ZXing counts them, the first on a tie; and, for a
+// payload that is not ASCII, UTF-8 behind an ECI designator (26) so that
+// phones do not read it as ISO 8859-1, the default of byte mode. The quiet
+// zone is added when the matrix is drawn, four modules wide.
 package qr
 
 import (
@@ -21,10 +31,6 @@ import (
 	"image/png"
 	"io"
 	"unicode/utf8"
-
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode/decoder"
-	"github.com/makiuchi-d/gozxing/qrcode/encoder"
 )
 
 // QuietZone is the width, in modules, of the light margin ISO/IEC 18004
@@ -64,22 +70,14 @@ func Encode(payload string) (*Matrix, error) {
 	if !utf8.ValidString(payload) {
 		return nil, errors.New("qr: payload is not valid UTF-8")
 	}
-	var hints map[gozxing.EncodeHintType]any
-	if !isASCII(payload) {
-		hints = map[gozxing.EncodeHintType]any{gozxing.EncodeHintType_CHARACTER_SET: "UTF-8"}
+	version, cw := codewords(payload, !isASCII(payload))
+	if version == 0 {
+		return nil, fmt.Errorf("%w: %d bytes at level M", ErrTooBig, len(payload))
 	}
-	q, err := encoder.Encoder_encode(payload, decoder.ErrorCorrectionLevel_M, hints)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %d bytes: %v", ErrTooBig, len(payload), err)
-	}
-	bm := q.GetMatrix()
-	n := bm.GetWidth()
-	m := &Matrix{size: n, dark: make([]bool, n*n)}
-	for y := 0; y < n; y++ {
-		for x := 0; x < n; x++ {
-			m.dark[y*n+x] = bm.Get(x, y) == 1
-		}
-	}
+	s := newSymbol(version)
+	s.place(cw)
+	s.chooseMask()
+	m := &Matrix{size: s.size, dark: s.dark}
 	return m, nil
 }
 
