@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/checkout/slip"
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/display"
@@ -186,8 +187,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
-		srv.Receipts = &checkout.Slips{Service: co, Printer: devs.Printer,
-			Head: checkout.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
+		srv.Receipts = &slip.Slips{Service: co, Printer: devs.Printer,
+			Head: slip.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
 	}
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk

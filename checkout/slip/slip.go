@@ -1,12 +1,16 @@
-package checkout
+// Package slip prints the till's receipts: it lays a checkout.Receipt out
+// for a receipt printer (device/printer) under the shop's letterhead, and
+// prints a stored payment's receipt. It lives apart from checkout so that
+// the flow's package, which the platform imports for its rules, links no
+// device code.
+package slip
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
-	"golang.org/x/text/currency"
-
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/printer"
 )
 
@@ -36,11 +40,11 @@ var receiptLabels = map[string]map[string]string{
 		"user_paying": "顾客确认中"},
 }
 
-// Document returns the receipt as the printer prints it: the shop's name
+// Document returns receipt r as the printer prints it: the shop's name
 // and address, the payment's lines, the promotion, the total in the
 // currency's minor units, the masked code, the status and a QR code of
 // the payment's id, which a refund or a void scans to find the payment.
-func (r *Receipt) Document(h Letterhead) printer.Document {
+func Document(r *checkout.Receipt, h Letterhead) printer.Document {
 	l, ok := receiptLabels[h.Lang]
 	if !ok {
 		l = receiptLabels["en"]
@@ -64,15 +68,15 @@ func (r *Receipt) Document(h Letterhead) printer.Document {
 	add(printer.Line{Text: l["scheme"], Right: r.Scheme},
 		printer.Line{Text: l["code"], Right: r.Code})
 	if r.Discount > 0 {
-		add(printer.Line{Text: l["amount"], Right: FormatMinor(r.Original, r.Currency)},
-			printer.Line{Text: r.Promo, Right: "-" + FormatMinor(r.Discount, r.Currency)})
+		add(printer.Line{Text: l["amount"], Right: checkout.FormatMinor(r.Original, r.Currency)},
+			printer.Line{Text: r.Promo, Right: "-" + checkout.FormatMinor(r.Discount, r.Currency)})
 	}
-	add(printer.Line{Text: l["total"] + " " + r.Currency, Right: FormatMinor(r.Amount, r.Currency), Bold: true, Big: true})
+	add(printer.Line{Text: l["total"] + " " + r.Currency, Right: checkout.FormatMinor(r.Amount, r.Currency), Bold: true, Big: true})
 	if r.Refunded > 0 {
-		add(printer.Line{Text: l["refunded"], Right: "-" + FormatMinor(r.Refunded, r.Currency)})
+		add(printer.Line{Text: l["refunded"], Right: "-" + checkout.FormatMinor(r.Refunded, r.Currency)})
 	}
 	status := l[r.Status]
-	if r.Offline && r.Status == StatusApprovedOffline {
+	if r.Offline && r.Status == checkout.StatusApprovedOffline {
 		status = l["offline"]
 	}
 	if status == "" {
@@ -99,33 +103,10 @@ func blankControls(s string) string {
 	}, strings.ToValidUTF8(s, "?"))
 }
 
-// FormatMinor formats v, in the minor units of the ISO 4217 currency
-// code, with that currency's decimals: FormatMinor(1234, "CNY") is
-// "12.34", FormatMinor(1234, "JPY") "1234", FormatMinor(1234, "BHD")
-// "1.234". An unknown code gets two decimals.
-func FormatMinor(v int64, code string) string {
-	scale := 2
-	if u, err := currency.ParseISO(code); err == nil {
-		scale, _ = currency.Standard.Rounding(u)
-	}
-	sign, u := "", uint64(v)
-	if v < 0 {
-		sign, u = "-", uint64(-(v+1))+1 // math.MinInt64 has no positive
-	}
-	if scale == 0 {
-		return fmt.Sprintf("%s%d", sign, u)
-	}
-	p := uint64(1)
-	for range scale {
-		p *= 10
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, u/p, scale, u%p)
-}
-
 // Slips prints the receipts of a Service's payments. The flows that
 // print, and that open the drawer, hold one.
 type Slips struct {
-	Service *Service
+	Service *checkout.Service
 	Printer printer.Printer
 	Head    Letterhead
 }
@@ -136,8 +117,8 @@ func (s *Slips) Print(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Printer.Print(ctx, r.Document(s.Head)); err != nil {
-		return fmt.Errorf("checkout: printing the receipt of %s: %w", id, err)
+	if err := s.Printer.Print(ctx, Document(r, s.Head)); err != nil {
+		return fmt.Errorf("slip: printing the receipt of %s: %w", id, err)
 	}
 	return nil
 }

@@ -1,10 +1,10 @@
-package checkout
+package slip
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,40 +15,20 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/printer/escpos"
 	printersim "github.com/guichet/guichet/device/printer/sim"
 	"github.com/guichet/guichet/internal/escposemu"
+	"github.com/guichet/guichet/sync/outbox"
 )
 
 var writeScreens = flag.Bool("screens", false, "write the printed receipts to docs/screens")
 
-func TestFormatMinor(t *testing.T) {
-	for _, c := range []struct {
-		v    int64
-		code string
-		want string
-	}{
-		{1234, "CNY", "12.34"},
-		{5, "EUR", "0.05"},
-		{-5, "EUR", "-0.05"},
-		{1234, "JPY", "1234"},
-		{1234, "KRW", "1234"},
-		{1234, "BHD", "1.234"},
-		{1234, "", "12.34"},
-		{1234, "bogus", "12.34"},
-		{math.MinInt64, "CNY", "-92233720368547758.08"},
-	} {
-		if got := FormatMinor(c.v, c.code); got != c.want {
-			t.Errorf("FormatMinor(%d, %q) = %q, want %q", c.v, c.code, got, c.want)
-		}
-	}
-}
-
-func sampleReceipt() *Receipt {
-	return &Receipt{Merchant: "ignored when the letterhead names the shop", PaymentID: "pay-0193f2c1a8e00-3b9d2f41c7a0",
+func sampleReceipt() *checkout.Receipt {
+	return &checkout.Receipt{Merchant: "ignored when the letterhead names the shop", PaymentID: "pay-0193f2c1a8e00-3b9d2f41c7a0",
 		Order: "T-0042", Time: time.Date(2026, 12, 5, 12, 30, 5, 0, time.Local), Scheme: "wallet",
 		Code: "**************6780", Currency: "CNY", Original: 3600, Discount: 360, Promo: "会员九折",
-		Amount: 3240, Status: StatusApproved}
+		Amount: 3240, Status: checkout.StatusApproved}
 }
 
 // TestPrintedReceipt prints receipts in Chinese and French through the
@@ -73,7 +53,7 @@ func TestPrintedReceipt(t *testing.T) {
 	for i, c := range []struct {
 		file string
 		head Letterhead
-		r    *Receipt
+		r    *checkout.Receipt
 		want []string
 	}{
 		{"receipt-zh.png", Letterhead{Name: "老王面馆", Address: []string{"北京市东城区东四北大街 107 号", "电话 010-6400 1234"}, Lang: "zh"}, sampleReceipt(), []string{
@@ -87,10 +67,10 @@ func TestPrintedReceipt(t *testing.T) {
 			"合计 CNY           32.40",
 			"已批准", "[QR pay-0193f2c1a8e00-3b9d2f41c7a0]", "", "谢谢惠顾",
 		}},
-		{"receipt-fr.png", Letterhead{Name: "Boulangerie Aubépine", Address: []string{"12 rue des Lilas", "75011 Paris"}, Lang: "fr"}, func() *Receipt {
+		{"receipt-fr.png", Letterhead{Name: "Boulangerie Aubépine", Address: []string{"12 rue des Lilas", "75011 Paris"}, Lang: "fr"}, func() *checkout.Receipt {
 			r := sampleReceipt()
 			r.Currency, r.Original, r.Discount, r.Amount, r.Promo = "EUR", 1250, 125, 1125, "Fidélité -10 %"
-			r.Status, r.Offline, r.Code = StatusApprovedOffline, true, "************1234"
+			r.Status, r.Offline, r.Code = checkout.StatusApprovedOffline, true, "************1234"
 			return r
 		}(), []string{
 			"Boulangerie Aubépine", "12 rue des Lilas", "75011 Paris", "",
@@ -104,7 +84,7 @@ func TestPrintedReceipt(t *testing.T) {
 			"accepté (hors ligne)", "[QR pay-0193f2c1a8e00-3b9d2f41c7a0]", "", "Merci de votre visite",
 		}},
 	} {
-		if err := p.Print(ctx, c.r.Document(c.head)); err != nil {
+		if err := p.Print(ctx, Document(c.r, c.head)); err != nil {
 			t.Fatal(err)
 		}
 		s, err := e.Wait(ctx, func(s escposemu.State) bool { return len(s.Slips) == i+1 })
@@ -125,7 +105,7 @@ func TestPrintedReceipt(t *testing.T) {
 			t.Fatalf("%s: QR on paper %v, %v", c.file, res, err)
 		}
 		if *writeScreens {
-			f, err := os.Create(filepath.Join("..", "docs", "screens", c.file))
+			f, err := os.Create(filepath.Join("..", "..", "docs", "screens", c.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +122,7 @@ func TestPrintedReceipt(t *testing.T) {
 func TestReceiptDocumentBlanksControls(t *testing.T) {
 	r := sampleReceipt()
 	r.Promo = "evil\x1bp\x00\x19\xfa"
-	d := r.Document(Letterhead{Name: "Shop\x1dV\x00", Address: []string{"\xff\x10\x04\x01"}})
+	d := Document(r, Letterhead{Name: "Shop\x1dV\x00", Address: []string{"\xff\x10\x04\x01"}})
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +132,7 @@ func TestReceiptDocumentBlanksControls(t *testing.T) {
 }
 
 func TestSlipsPrintsAPayment(t *testing.T) {
-	s, _ := newService(t)
+	s := newService(t)
 	ctx := context.Background()
 	p, err := s.Pay(ctx, 1234, "134567890123456780\n")
 	if err != nil {
@@ -172,4 +152,14 @@ func TestSlipsPrintsAPayment(t *testing.T) {
 	if err := sl.Print(ctx, "pay-none"); err == nil {
 		t.Fatal("printed an unknown payment")
 	}
+}
+
+func newService(t testing.TB) *checkout.Service {
+	_, k, _ := ed25519.GenerateKey(nil)
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), "o.db"), outbox.Identity{Tenant: "t", Device: "d", Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	return &checkout.Service{Store: ob, Currency: "CNY", WaitOnline: 50 * time.Millisecond}
 }
