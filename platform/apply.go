@@ -313,6 +313,7 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 			}
 		}
 		ss.ack.Upto = ss.applied
+		copy(ss.ack.Last[:], ss.last)
 		out.Acks = append(out.Acks, ss.ack)
 	}
 	for id, dc := range devs {

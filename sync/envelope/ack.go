@@ -20,6 +20,11 @@ type Ack struct {
 	// Upto is cumulative: every record with Seq <= Upto is applied (or was
 	// a duplicate of one applied). The device may forget them.
 	Upto uint64 `json:"upto"`
+	// Last is the hash of the payload the platform holds at Upto (zero
+	// from an older platform). A device whose own record Upto differs was
+	// restored from a copy that went on numbering: it must not forget its
+	// records on this ack, and rekeys instead.
+	Last Hash `json:"last,omitzero"`
 	// Results carry the outcome of records that have one (authorisations).
 	Results []Result `json:"results,omitempty"`
 	// Rejects name records the platform refused to apply and why; the

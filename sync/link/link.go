@@ -34,6 +34,12 @@ type Outbox interface {
 	Ack(ctx context.Context, upto uint64) error
 	Stats() outbox.Stats
 	Appended() <-chan struct{}
+	// Identity, Rekey, NoteRejections and SkipRejected: outbox identity
+	// and rejected records (sync/outbox/identity.go, docs/protocol.md).
+	Identity() envelope.OutboxID
+	Rekey(ctx context.Context, why string) (envelope.OutboxID, error)
+	NoteRejections(ctx context.Context, id envelope.OutboxID, rejects []envelope.Reject) error
+	SkipRejected(ctx context.Context, id envelope.OutboxID, seq uint64, reason, command string) error
 }
 
 // Config sets up a link.
@@ -74,6 +80,9 @@ type Status struct {
 	Resent    uint64    `json:"resent"`
 	Refused   uint64    `json:"refused"` // downlink messages refused (bad signature, malformed...)
 	Rejected  uint64    `json:"rejected"`
+	// Rekeys counts the store's identity changes the link asked for
+	// (conflicts: a store restored from a copy).
+	Rekeys uint64 `json:"rekeys"`
 }
 
 // Link is a running connection to the platform.
@@ -89,8 +98,8 @@ type Link struct {
 	status Status
 	seen   map[string]time.Time // command IDs applied
 
-	sent, resent, refused, rejected atomic.Uint64
-	highestSent                     atomic.Uint64 // owned by the session loop
+	sent, resent, refused, rejected, rekeys atomic.Uint64
+	highestSent                             atomic.Uint64 // owned by the session loop
 
 	// types is the record type of each record sent and not yet acked, by
 	// seq, so that a result goes to the flow of the record it answers.
@@ -143,7 +152,7 @@ func (l *Link) Status() Status {
 	l.mu.Lock()
 	s := l.status
 	l.mu.Unlock()
-	s.Sent, s.Resent, s.Refused, s.Rejected = l.sent.Load(), l.resent.Load(), l.refused.Load(), l.rejected.Load()
+	s.Sent, s.Resent, s.Refused, s.Rejected, s.Rekeys = l.sent.Load(), l.resent.Load(), l.refused.Load(), l.rejected.Load(), l.rekeys.Load()
 	return s
 }
 
@@ -268,6 +277,7 @@ func (l *Link) session(ctx context.Context, broker string) error {
 	l.publishStatus(c, true)
 	l.log.Info("link up", "broker", broker)
 
+	ident := l.ob.Identity()
 	st := l.ob.Stats()
 	next := st.Acked + 1 // everything unacked goes again on a new session
 	if hs := l.highestSent.Load(); hs > st.Acked {
@@ -281,6 +291,14 @@ func (l *Link) session(ctx context.Context, broker string) error {
 	defer statusTick.Stop()
 	for {
 		appended := l.ob.Appended()
+		if id := l.ob.Identity(); id != ident {
+			// Rekeyed: the waiting records have new numbers under a new
+			// identity; send them all from the start.
+			ident = id
+			next = 1
+			clear(l.types)
+			l.highestSent.Store(0)
+		}
 		st = l.ob.Stats()
 		if next <= st.Acked {
 			next = st.Acked + 1
@@ -401,6 +419,15 @@ func (l *Link) handle(ctx context.Context, m mqtt.Message) bool {
 		if cmd.Name == "sync" {
 			l.SyncNow()
 			return false
+		}
+		if cmd.Name == envelope.CommandSkipRejected && m.Topic() == t.Commands() {
+			// The link's own: it owns the outbox the record waits in.
+			if err := l.skip(ctx, cmd); err != nil {
+				l.refused.Add(1)
+				l.log.Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
+				return false
+			}
+			return true
 		}
 		if !l.cfg.Router.command(ctx, cmd, l.log) {
 			l.refused.Add(1)
