@@ -313,7 +313,15 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 			}
 		}
 		ss.ack.Upto = ss.applied
-		copy(ss.ack.Last[:], ss.last)
+		if ss.outbox.IsZero() {
+			// The release-1 stream may be a release-1 device's, whose
+			// strict decoding refuses an ack with fields it does not know.
+			for i := range ss.ack.Rejects {
+				ss.ack.Rejects[i].Code = ""
+			}
+		} else {
+			copy(ss.ack.Last[:], ss.last)
+		}
 		out.Acks = append(out.Acks, ss.ack)
 	}
 	for id, dc := range devs {

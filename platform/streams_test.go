@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -242,5 +243,25 @@ func TestMigrateStoreWithoutStreams(t *testing.T) {
 	s.Close()
 	if s, err = OpenStore(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A release-1 device decodes acks strictly: the acks of its stream carry
+// no field it does not know.
+func TestRelease1StreamAcksHaveRelease1Fields(t *testing.T) {
+	a, d, _ := setup(t)
+	apply(t, a, d.next("k1"))
+	d.prev = envelope.Hash{1}
+	out := apply(t, a, d.next("k2"))
+	b, _ := json.Marshal(out.Acks[0])
+	for _, f := range []string{`"outbox"`, `"last"`, `"code"`} {
+		if strings.Contains(string(b), f) {
+			t.Errorf("release-1 ack carries %s: %s", f, b)
+		}
+	}
+	e := fresh(t, d)
+	out = apply(t, a, e.next("k3"))
+	if b, _ := json.Marshal(out.Acks[0]); !strings.Contains(string(b), `"last"`) || !strings.Contains(string(b), `"outbox"`) {
+		t.Errorf("ack of an outbox with an identity: %s", b)
 	}
 }
