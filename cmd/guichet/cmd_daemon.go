@@ -117,7 +117,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			Outbox  string
 			Blocked uint64
 		} `json:"queue"`
-		Link   struct {
+		Link struct {
 			Connected bool
 			Broker    string
 			LastSync  time.Time `json:"last_sync"`
