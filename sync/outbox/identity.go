@@ -16,7 +16,8 @@ import (
 // table) are missing, malformed or disagree with the queue. The store is
 // not opened: numbering records again from a wrong counter would have the
 // platform take new payments for ones it has, and the device forget them.
-// The error names what is wrong; docs/operations.md says what to do.
+// The error names what is wrong; docs/architecture.md ("The store") says
+// what to do.
 var ErrDamaged = errors.New("outbox: store damaged")
 
 // migrationIdentity (step 4) gives the store its outbox identity and the
