@@ -353,9 +353,10 @@ type Rejection struct {
 	At     time.Time         `json:"at"`
 }
 
-// Rejections lists the rejected records still blocking the queue.
+// Rejections lists the rejected records still blocking the queue (those
+// of the store's identity: a rekey renumbered the others).
 func (s *Store) Rejections(ctx context.Context) ([]Rejection, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT outbox, seq, reason, code, at FROM rejections ORDER BY at, seq`)
+	rows, err := s.r.QueryContext(ctx, `SELECT outbox, seq, reason, code, at FROM rejections WHERE outbox=? ORDER BY seq`, s.Identity().String())
 	if err != nil {
 		return nil, fmt.Errorf("outbox: rejections: %w", err)
 	}
