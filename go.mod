@@ -9,6 +9,7 @@ require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/fxamacker/cbor/v2 v2.9.0
+	github.com/google/go-tpm v0.9.8
 	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/warthog618/go-gpiocdev v0.9.1
 	github.com/yeqown/go-qrcode/v2 v2.2.2

@@ -44,6 +44,10 @@ type Daemon struct {
 	// EID is the government counter: the official's activation flow and
 	// the e-ID QR verifier. Both are off unless configured.
 	EID EID `yaml:"eid"`
+	// Identity is the device's enrolment and TLS key (ECDSA P-256), kept
+	// in a TPM where there is one. Records are still signed with the
+	// Ed25519 device key in state_dir.
+	Identity Identity `yaml:"identity"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -273,6 +277,7 @@ func (c *Daemon) setDefaults() {
 		c.LogLevel = "info"
 	}
 	c.EID.setDefaults()
+	c.Identity.setDefaults(c.StateDir)
 }
 
 // FieldError is a validation error that names its field.
@@ -355,6 +360,9 @@ func (c *Daemon) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fieldErr("log_level", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	}
+	if err := c.Identity.validate(c.StateDir); err != nil {
+		return err
 	}
 	return c.EID.validate(&c.Devices)
 }

@@ -99,6 +99,7 @@ func TestPlatform(t *testing.T) {
 func FuzzDaemonConfig(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte(minimal + "sync: {window: 5, ack_timeout: 1s}\n"))
+	f.Add([]byte(minimal + "identity: {kind: tpm, tpm_address: \"127.0.0.1:1\", key_file: /k}\n"))
 	f.Add([]byte("device: &a {id: *a}\n"))
 	f.Add([]byte("a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/ui"
 )
 
@@ -110,8 +111,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var st struct {
-		Device string
-		Queue  struct {
+		Device   string
+		Identity string `json:"identity"`
+		Queue    struct {
 			Depth   uint64
 			LastSeq uint64 `json:"last_seq"`
 			Outbox  string
@@ -126,14 +128,28 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "device %s\nconnected %v %s\nqueue depth %d (last seq %d)\nlast sync %s\n",
-		st.Device, st.Link.Connected, st.Link.Broker, st.Queue.Depth, st.Queue.LastSeq, st.Link.LastSync.Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "device %s\nidentity %s\nconnected %v %s\nqueue depth %d (last seq %d)\nlast sync %s\n",
+		st.Device, identityLine(st.Identity), st.Link.Connected, st.Link.Broker, st.Queue.Depth, st.Queue.LastSeq, st.Link.LastSync.Format(time.RFC3339))
 	if st.Queue.Blocked > 0 {
 		// The alarm: the queue does not move until an operator decides.
 		fmt.Fprintf(e.stdout, "BLOCKED: %d record(s) of outbox %q rejected by the platform; the queue waits for a skip_rejected command\n",
 			st.Queue.Blocked, st.Queue.Outbox)
 	}
 	return nil
+}
+
+// identityLine says where the identity key lives, and that a key file is
+// the weaker kind, in words a technician can copy into a ticket.
+func identityLine(kind string) string {
+	switch kind {
+	case string(identity.KindTPM):
+		return "tpm (the key cannot leave the TPM)"
+	case string(identity.KindFile):
+		return "file (the weaker kind: no TPM, the key is in a file that a copy of the disk copies)"
+	case "":
+		return "unknown (a daemon older than this command)"
+	}
+	return fmt.Sprintf("%q (unknown kind)", kind)
 }
 
 func runSync(ctx context.Context, e *env, args []string) error {

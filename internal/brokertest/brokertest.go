@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,8 +53,27 @@ type Mosquitto struct {
 	dir  string
 	conf string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *logBuffer
 	tls  bool
+}
+
+// logBuffer holds a process's output; the test reads it while the process
+// writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // URL is the broker's address: tcp://, or ssl:// for a TLS broker.
@@ -91,7 +111,7 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 }
 
 func (m *Mosquitto) start(bin string) {
-	m.log = &bytes.Buffer{}
+	m.log = &logBuffer{}
 	m.cmd = exec.Command(bin, "-c", m.conf)
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -12,7 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +23,8 @@ type CA struct {
 	key  *ecdsa.PrivateKey
 	PEM  []byte
 	dir  string
+
+	crlNumber int64
 }
 
 // NewCA makes a CA whose files live in a temporary folder.
@@ -33,7 +35,7 @@ func NewCA(t testing.TB) *CA {
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "guichet test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +65,16 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool) (certPath, keyPath str
 		t.Fatal(err)
 	}
 	kder, _ := x509.MarshalECPrivateKey(key)
-	certPath, keyPath = filepath.Join(ca.dir, cn+".pem"), filepath.Join(ca.dir, cn+".key")
-	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	// Device CNs are tenant/device (claim.CommonName): no slash in a file
+	// name, and two certificates for one CN (a renewal) get two files.
+	base := filepath.Join(ca.dir, strings.ReplaceAll(cn, "/", "_")+"-"+serial.Text(16))
+	certPath, keyPath = base+".pem", base+".key"
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return certPath, keyPath
 }
 
@@ -90,27 +99,30 @@ func (ca *CA) ClientTLS(t testing.TB, cn string) *tls.Config {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 }
 
-// StartMosquittoTLS starts mosquitto with a TLS listener that requires a
-// client certificate, takes the client id from its CN, and applies the
-// project's ACL (deploy/mosquitto/guichet.acl). URL() is then ssl://.
-func StartMosquittoTLS(t testing.TB, ca *CA) *Mosquitto {
-	t.Helper()
-	bin := "/usr/sbin/mosquitto"
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatal("brokertest: mosquitto not installed (apt-get install mosquitto; make test does it)")
+// CRL returns a PEM certificate revocation list signed by the CA that
+// revokes the given certificates (none: an empty list, which a broker with
+// a crlfile still needs). It is valid from an hour ago for nextUpdate.
+func (ca *CA) CRL(t testing.TB, nextUpdate time.Duration, revoked ...*x509.Certificate) []byte {
+	var entries []x509.RevocationListEntry
+	for _, c := range revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
 	}
-	m := &Mosquitto{t: t, Port: FreePort(t), dir: t.TempDir(), tls: true}
-	cert, key := ca.Issue(t, "broker", true)
-	conf := "user root\nper_listener_settings true\nlistener " + strconv.Itoa(m.Port) + " 127.0.0.1\n" +
-		"cafile " + ca.CAFile(t) + "\ncertfile " + cert + "\nkeyfile " + key + "\n" +
-		"require_certificate true\nuse_identity_as_username true\nuse_username_as_clientid true\n" +
-		"allow_anonymous false\nacl_file " + filepath.Join(Root(t), "deploy/mosquitto/guichet.acl") + "\n" +
-		"persistence false\nlog_type error\nlog_type warning\n"
-	m.conf = filepath.Join(m.dir, "mosquitto.conf")
-	if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
+	ca.crlNumber++
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(ca.crlNumber), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(nextUpdate),
+		RevokedCertificateEntries: entries,
+	}, ca.cert, ca.key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	m.start(bin)
-	t.Cleanup(m.Stop)
-	return m
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+}
+
+// StartMosquittoTLS starts mosquitto with the production site
+// configuration (StartMosquittoSite) and returns its mutual-TLS listener:
+// a client certificate is required, its CN is the client id, and
+// deploy/mosquitto/guichet.acl applies. URL() is then ssl://.
+func StartMosquittoTLS(t testing.TB, ca *CA) *Mosquitto {
+	t.Helper()
+	return StartMosquittoSite(t, ca).Mosquitto
 }

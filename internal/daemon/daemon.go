@@ -23,6 +23,7 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/mqttconn"
@@ -32,11 +33,14 @@ import (
 
 // Status is what `guichet status --json` prints.
 type Status struct {
-	Device   string       `json:"device"`
-	Tenant   string       `json:"tenant"`
-	Hardware string       `json:"hardware"`
-	Queue    outbox.Stats `json:"queue"`
-	Link     link.Status  `json:"link"`
+	Device   string `json:"device"`
+	Tenant   string `json:"tenant"`
+	Hardware string `json:"hardware"`
+	// Identity says where the identity key (TLS, enrolment) lives: "tpm",
+	// or "file", the weaker kind.
+	Identity identity.Kind `json:"identity"`
+	Queue    outbox.Stats  `json:"queue"`
+	Link     link.Status   `json:"link"`
 }
 
 // Run runs the appliance until ctx ends.
@@ -65,6 +69,16 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	key, err := keys.LoadOrCreate(filepath.Join(cfg.StateDir, "device.key"))
 	if err != nil {
 		return err
+	}
+	// The identity key authenticates the device (enrolment, TLS); the
+	// Ed25519 key above still signs the records.
+	id, err := identity.Open(ctx, cfg.Identity)
+	if err != nil {
+		return err
+	}
+	defer id.Close()
+	if id.Kind().Weaker() {
+		log.Warn("identity key in a file, the weaker kind: a copy of the disk copies it", "key_file", cfg.Identity.KeyFile)
 	}
 	store, err := outbox.Open(filepath.Join(cfg.StateDir, "outbox.db"), outbox.Identity{Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Key: key})
 	if err != nil {
@@ -151,7 +165,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return qr, nil
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
-			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Queue: store.Stats(), Link: lk.Status()}
+			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
 		}}
 
 	if dk != nil {

@@ -2,6 +2,7 @@ package fault
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,14 +27,21 @@ type NATSNode struct {
 	ClusterPort int
 	dir         string
 	conf        string
+	secure      bool
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	log *syncBuffer
 }
 
-// MQTTURL is the node's MQTT listener as a tcp:// URL.
-func (n *NATSNode) MQTTURL() string { return "tcp://127.0.0.1:" + strconv.Itoa(n.MQTTPort) }
+// MQTTURL is the node's MQTT listener as a tcp:// URL, or ssl:// when the
+// cluster runs with its security files.
+func (n *NATSNode) MQTTURL() string {
+	if n.secure {
+		return "ssl://127.0.0.1:" + strconv.Itoa(n.MQTTPort)
+	}
+	return "tcp://127.0.0.1:" + strconv.Itoa(n.MQTTPort)
+}
 
 // Running reports whether the node's process is up.
 func (n *NATSNode) Running() bool {
@@ -57,13 +65,65 @@ func (n *NATSNode) Log() string {
 type NATSCluster struct {
 	t     testing.TB
 	bin   string
+	sec   *NATSSecurity
 	Nodes []*NATSNode
+}
+
+// SetAuth rewrites every node's auth.conf and makes the running nodes
+// reload their configuration (SIGHUP), as the platform does when it enrols
+// or revokes a device.
+func (c *NATSCluster) SetAuth(auth []byte) {
+	c.t.Helper()
+	for _, n := range c.Nodes {
+		if err := os.WriteFile(filepath.Join(n.dir, "auth.conf"), auth, 0o600); err != nil {
+			c.t.Fatal(err)
+		}
+		before := strings.Count(n.Log(), "Reloaded server configuration")
+		n.mu.Lock()
+		cmd := n.cmd
+		n.mu.Unlock()
+		if cmd == nil {
+			continue
+		}
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			c.t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(n.Log(), "Reloaded server configuration") == before {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("fault: %s did not reload within 10s:\n%s", n.Name, n.Log())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// NATSSecurity is what a fleet's nodes add to cluster.conf.tmpl in
+// production: TLS on the MQTT listener with certificates mapped to users
+// (deploy/nats/mqtt-tls.conf) and the users' permissions (auth.conf, from
+// platform/natsauth).
+type NATSSecurity struct {
+	// CAFile, CertFile and KeyFile replace the production paths of
+	// deploy/nats/mqtt-tls.conf.
+	CAFile, CertFile, KeyFile string
+	// Auth is auth.conf.
+	Auth []byte
+	// Probe is a client configuration whose certificate maps to a user,
+	// used to tell when the cluster accepts MQTT sessions.
+	Probe *tls.Config
 }
 
 // StartNATSCluster starts n nodes and waits until JetStream has a meta
 // leader, so MQTT clients are accepted. The nodes are killed when the test
-// ends.
+// ends. Their MQTT listener has neither TLS nor authorization.
 func StartNATSCluster(t testing.TB, n int) *NATSCluster {
+	t.Helper()
+	return StartSecureNATSCluster(t, n, nil)
+}
+
+// StartSecureNATSCluster is StartNATSCluster with the production security
+// files when sec is not nil; MQTTURL is then ssl://.
+func StartSecureNATSCluster(t testing.TB, n int, sec *NATSSecurity) *NATSCluster {
 	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
@@ -73,13 +133,27 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &NATSCluster{t: t, bin: bin}
+	var tlsConf []byte
+	if sec != nil {
+		src, err := os.ReadFile(filepath.Join(brokertest.Root(t), "deploy/nats/mqtt-tls.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := brokertest.RenderSite(string(src), map[string]string{
+			"/etc/nats/certs/server.pem": sec.CertFile, "/etc/nats/certs/server.key": sec.KeyFile, "/etc/guichet/ca.pem": sec.CAFile,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsConf = []byte(r)
+	}
+	c := &NATSCluster{t: t, bin: bin, sec: sec}
 	base := t.TempDir()
 	for i := 0; i < n; i++ {
 		c.Nodes = append(c.Nodes, &NATSNode{
 			Name:       fmt.Sprintf("guichet-n%d", i),
 			ClientPort: brokertest.FreePort(t), MQTTPort: brokertest.FreePort(t), ClusterPort: brokertest.FreePort(t),
-			dir: filepath.Join(base, fmt.Sprintf("n%d", i)),
+			dir: filepath.Join(base, fmt.Sprintf("n%d", i)), secure: sec != nil,
 		})
 	}
 	for _, nd := range c.Nodes {
@@ -102,6 +176,16 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 		).Replace(string(tmpl))
 		nd.conf = filepath.Join(nd.dir, "nats.conf")
 		if err := os.WriteFile(nd.conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var auth []byte
+		if sec != nil {
+			auth = sec.Auth
+		}
+		if err := os.WriteFile(filepath.Join(nd.dir, "mqtt-tls.conf"), tlsConf, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(nd.dir, "auth.conf"), auth, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +273,7 @@ func (c *NATSCluster) WaitReady(d time.Duration) {
 	for time.Now().Before(deadline) {
 		ready := true
 		for _, n := range c.Nodes {
-			if n.Running() && !mqttSessionOK(n.MQTTURL()) {
+			if n.Running() && !mqttSessionOK(n.MQTTURL(), c.probeTLS()) {
 				ready = false
 				break
 			}
@@ -206,9 +290,16 @@ func (c *NATSCluster) WaitReady(d time.Duration) {
 	c.t.Fatalf("fault: NATS cluster not ready within %v:\n%s", d, logs.String())
 }
 
+func (c *NATSCluster) probeTLS() *tls.Config {
+	if c.sec == nil {
+		return nil
+	}
+	return c.sec.Probe
+}
+
 // mqttSessionOK reports whether url grants a persistent MQTT session.
-func mqttSessionOK(url string) bool {
-	o := mqtt.NewClientOptions().AddBroker(url).SetClientID("guichet-readiness-probe").
+func mqttSessionOK(url string, tc *tls.Config) bool {
+	o := mqtt.NewClientOptions().AddBroker(url).SetClientID("guichet-readiness-probe").SetTLSConfig(tc).
 		SetCleanSession(false).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
 	c := mqtt.NewClient(o)
 	tok := c.Connect()

@@ -140,3 +140,7 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// ValidName reports whether s may be a tenant or device name: 1 to MaxID
+// letters, digits, '-', '_' or '.'.
+func ValidName(s string) bool { return validName(s, MaxID) }

@@ -44,7 +44,7 @@ func TestTLSWithDeviceCertificateAndACL(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{b.URL()}, TLS: ca.ClientTLS(t, "guichet-platform-p1"),
 		Key: platKey, Shared: true}, store, nil)
-	lk, err := link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{b.URL()}, TLS: ca.ClientTLS(t, "d1"),
+	lk, err := link.New(link.Config{Tenant: "t1", Device: "d1", Brokers: []string{b.URL()}, TLS: ca.ClientTLS(t, "t1/d1"),
 		PlatformKey: platKey.Public().(ed25519.PublicKey), AckTimeout: time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}, ob)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +66,10 @@ func TestTLSWithDeviceCertificateAndACL(t *testing.T) {
 		t.Fatalf("not drained over TLS: %+v %+v", st, lk.Status())
 	}
 
-	// Device d1's certificate writing under d2's topic: the ACL drops it.
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("ignored").SetTLSConfig(ca.ClientTLS(t, "d1x")))
+	// A certificate of tenant t1 (CN t1/d1x, so that it does not take the
+	// running link's client id over) writing under d2's topic: the ACL
+	// drops it.
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("ignored").SetTLSConfig(ca.ClientTLS(t, "t1/d1x")))
 	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
@@ -82,7 +84,7 @@ func TestTLSWithDeviceCertificateAndACL(t *testing.T) {
 	e, _ := ob2.Append(ctx, outbox.Record{Key: "spoof", Type: "test", Body: []byte(`{}`)})
 	c.Publish(envelope.Topics{Tenant: "t1", Device: "d2"}.Records(), 1, false, e.Frame).Wait()
 	// Control: the same frame from d2's own certificate is applied.
-	c2 := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetTLSConfig(ca.ClientTLS(t, "d2")))
+	c2 := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetTLSConfig(ca.ClientTLS(t, "t1/d2")))
 	if tok := c2.Connect(); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
