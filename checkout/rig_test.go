@@ -182,7 +182,7 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 	ctx := context.Background()
 	args := []byte(`{"per_transaction":5000,"total":8000}`)
 	if err := r.srv.SendCommand(ctx, envelope.Command{Tenant: "t1", Device: "d1", ID: "lim-1", Name: checkout.CommandOfflineLimits,
-		Args: args, NotAfter: time.Now().Add(time.Minute).UnixMilli()}); err != nil {
+		Args: args, Expires: time.Now().Add(time.Minute).UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "limits applied", func() bool { return r.s.Limits(ctx).Total == 8000 })

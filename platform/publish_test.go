@@ -61,7 +61,7 @@ func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	topics := envelope.Topics{Tenant: "t1", Device: "d1"}
 	cmd := envelope.Command{Tenant: "t1", Device: "d1", ID: NewCommandID(), Name: "offline_limits",
-		Args: []byte(`{"per_transaction":100,"total":200}`), NotAfter: time.Now().Add(time.Hour).UnixMilli()}
+		Args: []byte(`{"per_transaction":100,"total":200}`), Version: 1, Expires: time.Now().Add(time.Hour).UnixMilli()}
 
 	got := subscribe(t, b.URL(), "early", pub, topics)
 	topic, err := Publish(ctx, cfg, cmd, false)
@@ -88,11 +88,13 @@ func TestPublish(t *testing.T) {
 
 	// What the device would refuse is refused before connecting.
 	bad := map[string]envelope.Command{
-		"bad device":  {Tenant: "t1", Device: "a/b", ID: "x", Name: "sync", NotAfter: cmd.NotAfter},
-		"no id":       {Tenant: "t1", Device: "d1", Name: "sync", NotAfter: cmd.NotAfter},
-		"args":        {Tenant: "t1", Device: "d1", ID: "x", Name: "sync", Args: []byte(`{`), NotAfter: cmd.NotAfter},
-		"expired":     {Tenant: "t1", Device: "d1", ID: "x", Name: "sync", NotAfter: time.Now().Add(-time.Second).UnixMilli()},
-		"name spaces": {Tenant: "t1", Device: "d1", ID: "x", Name: "do it", NotAfter: cmd.NotAfter},
+		"bad device":  {Tenant: "t1", Device: "a/b", ID: "x", Name: "sync", Version: 1, Expires: cmd.Expires},
+		"no id":       {Tenant: "t1", Device: "d1", Name: "sync", Version: 1, Expires: cmd.Expires},
+		"args":        {Tenant: "t1", Device: "d1", ID: "x", Name: "sync", Args: []byte(`{`), Version: 1, Expires: cmd.Expires},
+		"expired":     {Tenant: "t1", Device: "d1", ID: "x", Name: "sync", Version: 1, Expires: time.Now().Add(-time.Second).UnixMilli()},
+		"no version":  {Tenant: "t1", Device: "d1", ID: "x", Name: "sync", Expires: cmd.Expires},
+		"no expiry":   {Tenant: "t1", Device: "d1", ID: "x", Name: "sync", Version: 1},
+		"name spaces": {Tenant: "t1", Device: "d1", ID: "x", Name: "do it", Version: 1, Expires: cmd.Expires},
 	}
 	for what, c := range bad {
 		if _, err := Publish(ctx, PublishConfig{Brokers: []string{"tcp://127.0.0.1:1"}, Key: key}, c, false); err == nil || strings.Contains(err.Error(), "connect") {

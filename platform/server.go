@@ -101,6 +101,12 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Error("subscribe", "err", err)
 				return
 			}
+			// Every instance records the reports (again is a no-op), so
+			// the applied topic needs no shared subscription in the ACL.
+			if tok := c.Subscribe(envelope.AllApplied, 1, s.onApplied); tok.Wait() && tok.Error() != nil {
+				s.log.Error("subscribe", "err", tok.Error())
+				return
+			}
 			s.log.Info("platform connected", "filter", filter)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.log.Warn("platform link lost", "err", err) })
@@ -216,13 +222,17 @@ func (s *Server) publishAck(c mqtt.Client, a *envelope.Ack) {
 	c.Publish(t.Acks(), 1, false, envelope.Seal(s.cfg.Key, payload))
 }
 
-// SendCommand signs and publishes a command to a device.
+// SendCommand signs and publishes a command to a device, giving it the
+// next version of its stream and, if it has none, the default expiry.
 func (s *Server) SendCommand(ctx context.Context, cmd envelope.Command) error {
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()
 	if c == nil {
 		return fmt.Errorf("platform: not running")
+	}
+	if err := s.applier.Store.prepare(ctx, &cmd); err != nil {
+		return err
 	}
 	payload, err := json.Marshal(cmd)
 	if err != nil {

@@ -86,7 +86,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("platform store: %w", err)
 	}
 	db.SetMaxOpenConns(2)
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + downlinkSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("platform store %s: %w", path, err)
 	}

@@ -10,9 +10,12 @@
 //	                                                 changes, conflicts and blocked queues per device; last events
 //	guichet-platform [--config FILE] enrol --device ID [--tenant T] --key BASE64
 //	guichet-platform [--config FILE] pubkey         print the platform's public key
-//	guichet-platform [--config FILE] push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--ttl 24h] [--retain]
+//	guichet-platform [--config FILE] push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE]
+//	                                      [--expires 24h] [--retain] [--wait=false] [--wait-timeout 30s] [--json]
 //	                                                 sign and send one command to a device (--retain: as its
-//	                                                 retained configuration), print {"id":...,"topic":...}
+//	                                                 retained configuration) under the next version of its
+//	                                                 stream, wait for the device's report and print
+//	                                                 "applied version N" (or "refused: REASON", exit 1)
 //
 // Exit status: 0 done, 1 failed (broker unreachable, store or key
 // unreadable), 2 refused before doing anything (bad configuration or
@@ -50,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "/etc/guichet/platform.yaml", "configuration `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey |")
-		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--ttl 24h] [--retain]]")
+		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--expires 24h] [--retain] [--wait=false] [--json]]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -33,18 +33,32 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 // file given by mistake.
 const maxArgsInput = 4 * checkout.MaxArgs
 
-// maxTTL bounds --ttl: the expiry is what makes a replayed old command
+// maxTTL bounds --expires: the expiry is what makes a replayed old command
 // useless, so it must stay short.
 const maxTTL = 90 * 24 * time.Hour
 
 // pushTimeout bounds the connection and the wait for the broker's PUBACK.
 const pushTimeout = 30 * time.Second
 
-// pushResult is what push prints.
+// pushResult is what push --json prints.
 type pushResult struct {
-	ID    string `json:"id"`
-	Topic string `json:"topic"`
+	ID      string `json:"id"`
+	Topic   string `json:"topic"`
+	Stream  string `json:"stream"`
+	Version uint64 `json:"version"`
+	Expires int64  `json:"expires"`
+	// Status is the device's ("applied", "refused"), or "published" when
+	// push did not wait, or "no report" when the wait ran out.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Current is the version the device holds on the stream, per its report.
+	Current uint64 `json:"current,omitempty"`
 }
+
+// errPushRefused ends a push the device refused (exit 1), after the
+// refusal is printed.
+var errPushRefused = errors.New("push: refused by the device")
 
 func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("push", flag.ContinueOnError)
@@ -54,13 +68,26 @@ func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stde
 	name := fs.String("name", "", "command `NAME`: offline_limits, promotions, config, sync, ...")
 	argsText := fs.String("args", "", "the command's args, a `JSON` object")
 	argsFile := fs.String("args-file", "", "read the args from `FILE`")
-	ttl := fs.Duration("ttl", 24*time.Hour, "the command expires this long after now (not checked on the retained config)")
+	var expires time.Duration
+	fs.DurationVar(&expires, "expires", 0, "the command expires this long after now (default 24h, 720h for --retain)")
+	fs.DurationVar(&expires, "ttl", 0, "same as --expires")
 	retain := fs.Bool("retain", false, "publish as the device's retained configuration (--name config), delivered whenever it connects")
+	wait := fs.Bool("wait", true, "wait for the device's report and print it")
+	waitFor := fs.Duration("wait-timeout", 30*time.Second, "how long to wait for the device's report")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return usageError{fmt.Errorf("push: %w", err)}
+	}
+	expiresSet := false
+	fs.Visit(func(f *flag.Flag) { expiresSet = expiresSet || f.Name == "expires" || f.Name == "ttl" })
+	if !expiresSet {
+		expires = platform.DefaultCommandExpiry
+		if *retain {
+			expires = platform.DefaultConfigExpiry
+		}
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -69,8 +96,10 @@ func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stde
 		return usagef("push: --device and --name are required")
 	case *argsText != "" && *argsFile != "":
 		return usagef("push: give --args or --args-file, not both")
-	case *ttl < time.Second || *ttl > maxTTL:
-		return usagef("push: --ttl must be between 1s and %v", maxTTL)
+	case expires < time.Second || expires > maxTTL:
+		return usagef("push: --expires (--ttl) must be between 1s and %v", maxTTL)
+	case *wait && (*waitFor < time.Second || *waitFor > time.Hour):
+		return usagef("push: --wait-timeout must be between 1s and 1h")
 	case *retain && *name != checkout.CommandConfig:
 		// The retained slot holds one message per device: anything but the
 		// whole configuration would be replaced by the next retained push.
@@ -88,15 +117,16 @@ func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stde
 	if err != nil {
 		return usagef("push: %s: %v", from, err)
 	}
+	// Version 1 stands in for the one the store allocates, for the
+	// device's own check: a bad name exits 2 here rather than later.
 	cmd := envelope.Command{Tenant: *tenant, Device: *dev, ID: platform.NewCommandID(), Name: *name,
-		Args: cmdArgs, NotAfter: time.Now().Add(*ttl).UnixMilli()}
-	// The device's own check, so that a bad name exits 2 here rather
-	// than failing in Publish.
+		Args: cmdArgs, Version: 1, Expires: time.Now().Add(expires).UnixMilli()}
 	if b, err := json.Marshal(cmd); err != nil {
 		return err
 	} else if _, err := envelope.DecodeCommand(b); err != nil {
 		return usagef("push: --tenant, --device or --name: %v (want [A-Za-z0-9._-], at most %d bytes)", err, envelope.MaxID)
 	}
+	cmd.Version = 0
 
 	if cmd.Name == envelope.CommandSkipRejected {
 		if err := recordSkip(ctx, cfg, cmd); err != nil {
@@ -114,12 +144,71 @@ func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	topic, err := platform.Publish(ctx, platform.PublishConfig{Brokers: cfg.Broker.URLs, TLS: tlsConf,
-		Username: cfg.Broker.Username, Password: password, Key: key, Timeout: pushTimeout}, cmd, *retain)
+	// The store allocates the version and holds the device key that
+	// checks its report; instances share it through SQLite's locks.
+	store, err := platform.OpenStore(cfg.Store)
 	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	defer store.Close()
+	var waitTime time.Duration
+	if *wait {
+		waitTime = *waitFor
+	}
+	res, err := platform.Push(ctx, platform.PublishConfig{Brokers: cfg.Broker.URLs, TLS: tlsConf,
+		Username: cfg.Broker.Username, Password: password, Key: key, Timeout: pushTimeout}, store, &cmd, *retain, waitTime)
+	if res == nil {
 		return err
 	}
-	return json.NewEncoder(stdout).Encode(pushResult{ID: cmd.ID, Topic: topic})
+	out := pushResult{ID: cmd.ID, Topic: res.Topic, Stream: cmd.Stream(), Version: cmd.Version, Expires: cmd.Expires, Status: "published"}
+	switch {
+	case errors.Is(err, platform.ErrNoReport):
+		out.Status = "no report"
+	case err != nil:
+		return err
+	case res.Report != nil:
+		out.Status, out.Reason, out.Detail, out.Current = res.Report.Status, res.Report.Reason, res.Report.Detail, res.Report.Current
+	}
+	if *asJSON {
+		if jerr := json.NewEncoder(stdout).Encode(out); jerr != nil {
+			return jerr
+		}
+	} else {
+		printPush(stdout, out)
+	}
+	switch {
+	case err != nil:
+		what := "stays queued for the device until it expires"
+		if *retain {
+			what = "stays retained for the device until it expires"
+		}
+		return fmt.Errorf("push: version %d is published and %s: %w", cmd.Version, what, err)
+	case out.Status == envelope.StatusRefused:
+		return errPushRefused
+	}
+	return nil
+}
+
+// printPush writes the one line an operator reads.
+func printPush(w io.Writer, r pushResult) {
+	switch r.Status {
+	case envelope.StatusApplied:
+		fmt.Fprintf(w, "applied version %d\n", r.Version)
+	case envelope.StatusRefused:
+		line := "refused: " + r.Reason
+		if r.Detail != "" {
+			line += " (" + r.Detail + ")"
+		}
+		if r.Reason == envelope.ReasonOld || r.Reason == envelope.ReasonReplayed {
+			// The report raised the store's counter: the next push goes above it.
+			line += fmt.Sprintf("; the device holds version %d, push again", r.Current)
+		}
+		fmt.Fprintln(w, line)
+	case "no report":
+		fmt.Fprintf(w, "published version %d on %s; no report from the device\n", r.Version, r.Topic)
+	default:
+		fmt.Fprintf(w, "published version %d on %s\n", r.Version, r.Topic)
+	}
 }
 
 func readArgsFile(path string) ([]byte, error) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,9 +61,15 @@ type device struct {
 	key ed25519.PublicKey
 }
 
-func startDevice(t *testing.T, url string, platKey ed25519.PublicKey, tenant, id string) *device {
+// startDevice starts a device and enrols it with the platform of conf, so
+// that push can check its reports.
+func startDevice(t *testing.T, conf, url string, platKey ed25519.PublicKey, tenant, id string) *device {
 	t.Helper()
 	_, devKey, _ := ed25519.GenerateKey(nil)
+	if _, errb, code := runCmd("--config", conf, "enrol", "--tenant", tenant, "--device", id,
+		"--key", keys.EncodePublic(devKey.Public().(ed25519.PublicKey))); code != 0 {
+		t.Fatalf("enrol: exit %d: %s", code, errb)
+	}
 	ob, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Identity{Tenant: tenant, Device: id, Key: devKey})
 	if err != nil {
 		t.Fatal(err)
@@ -100,15 +107,20 @@ func eventually(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// pushOK runs push --json and checks it succeeded: applied by the device,
+// or only published with --wait=false.
 func pushOK(t *testing.T, args ...string) pushResult {
 	t.Helper()
-	out, errb, code := runCmd(args...)
+	out, errb, code := runCmd(append(args, "--json")...)
 	if code != 0 {
 		t.Fatalf("push %v: exit %d: %s", args, code, errb)
 	}
 	var r pushResult
-	if err := json.Unmarshal([]byte(out), &r); err != nil || r.ID == "" {
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.ID == "" || r.Version == 0 {
 		t.Fatalf("push printed %q: %v", out, err)
+	}
+	if r.Status != "applied" && !slices.Contains(args, "--wait=false") {
+		t.Fatalf("push %v: %+v", args, r)
 	}
 	return r
 }
@@ -116,7 +128,7 @@ func pushOK(t *testing.T, args ...string) pushResult {
 func TestPushReachesTheDevice(t *testing.T) {
 	b := brokertest.StartMosquitto(t)
 	conf, pub := platformConf(t, b.URL())
-	d := startDevice(t, b.URL(), pub, "shop-1", "till-1")
+	d := startDevice(t, conf, b.URL(), pub, "shop-1", "till-1")
 	ctx := context.Background()
 	topics := envelope.Topics{Tenant: "shop-1", Device: "till-1"}
 
@@ -148,8 +160,9 @@ func TestPushReachesTheDevice(t *testing.T) {
 		t.Errorf("promotions changed the limits: %+v", d.s.Limits(ctx))
 	}
 
-	// A push for another device does not reach this one.
-	pushOK(t, "--config", conf, "push", "--tenant", "shop-1", "--device", "till-2", "--name", "offline_limits", "--args", `{"per_transaction":1,"total":1}`)
+	// A push for another device does not reach this one (which is not
+	// running: no waiting).
+	pushOK(t, "--config", conf, "push", "--tenant", "shop-1", "--device", "till-2", "--name", "offline_limits", "--args", `{"per_transaction":1,"total":1}`, "--wait=false")
 	pushOK(t, "--config", conf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "sync")
 	time.Sleep(300 * time.Millisecond)
 	if d.s.Limits(ctx) != want {
@@ -168,10 +181,14 @@ func TestPushRetainedReachesALateDevice(t *testing.T) {
 
 	// An older retained configuration, then the one that counts: a device
 	// that connects later gets only the last.
+	// The device is not there yet: no waiting.
 	pushOK(t, "--config", conf, "push", "--device", "till-9", "--name", "config", "--retain",
-		"--args", `{"offline_limits":{"per_transaction":1,"total":1}}`)
+		"--args", `{"offline_limits":{"per_transaction":1,"total":1}}`, "--wait=false")
 	r := pushOK(t, "--config", conf, "push", "--device", "till-9", "--name", "config", "--retain",
-		"--args", `{"offline_limits":{"per_transaction":300,"total":900},"revoked":["x"]}`)
+		"--args", `{"offline_limits":{"per_transaction":300,"total":900},"revoked":["x"]}`, "--wait=false")
+	if r.Version != 2 || r.Stream != "config" || r.Status != "published" {
+		t.Errorf("second configuration %+v, want version 2 of stream config, published", r)
+	}
 	if r.Topic != topics.Config() {
 		t.Errorf("topic %q, want %q", r.Topic, topics.Config())
 	}
@@ -191,7 +208,7 @@ func TestPushRetainedReachesALateDevice(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd, err := envelope.DecodeCommand(payload)
-		if err != nil || cmd.ID != r.ID || cmd.Name != "config" || cmd.Device != "till-9" || cmd.Tenant != "default" {
+		if err != nil || cmd.ID != r.ID || cmd.Name != "config" || cmd.Device != "till-9" || cmd.Tenant != "default" || cmd.Version != 2 {
 			t.Fatalf("retained command %+v, %v", cmd, err)
 		}
 	case <-time.After(10 * time.Second):
@@ -199,7 +216,7 @@ func TestPushRetainedReachesALateDevice(t *testing.T) {
 	}
 
 	// And the appliance applies it.
-	d := startDevice(t, b.URL(), pub, "default", "till-9")
+	d := startDevice(t, conf, b.URL(), pub, "default", "till-9")
 	want := checkout.OfflineLimits{PerTransaction: 300, Total: 900}
 	eventually(t, "retained limits applied", func() bool { return d.s.Limits(ctx) == want })
 }
@@ -250,6 +267,8 @@ func TestPushRefusesBadInvocations(t *testing.T) {
 		{"bad device", []string{"--config", conf, "push", "--device", "till/1", "--name", "sync"}, "--device"},
 		{"bad name", append(base, "--name", "do it"), "--name"},
 		{"zero ttl", append(base, "--name", "sync", "--ttl", "0s"), "--ttl"},
+		{"long expiry", append(base, "--name", "sync", "--expires", "2400h"), "--expires"},
+		{"short wait", append(base, "--name", "sync", "--wait-timeout", "1ms"), "--wait-timeout"},
 		{"long ttl", append(base, "--name", "sync", "--ttl", "100000h"), "--ttl"},
 		{"bad ttl", append(base, "--name", "sync", "--ttl", "soon"), "ttl"},
 		{"stray argument", append(base, "--name", "sync", "extra"), "unexpected argument"},
@@ -281,14 +300,19 @@ func TestPushRefusesBadInvocations(t *testing.T) {
 	if _, errb, code := runCmd("--config", noKey, "push", "--device", "till-1", "--name", "sync"); code != 1 || !strings.Contains(errb, "platform key") {
 		t.Errorf("no key: exit %d, %q", code, errb)
 	}
-	// No broker: exit 1, saying so.
+	// No broker: exit 1, saying so (--wait=false: till-1 is not enrolled).
 	dead, _ := platformConf(t, fmt.Sprintf("tcp://127.0.0.1:%d", brokertest.FreePort(t)))
-	if _, errb, code := runCmd("--config", dead, "push", "--device", "till-1", "--name", "sync"); code != 1 || !strings.Contains(errb, "connect") {
+	if _, errb, code := runCmd("--config", dead, "push", "--device", "till-1", "--name", "sync", "--wait=false"); code != 1 || !strings.Contains(errb, "connect") {
 		t.Errorf("no broker: exit %d, %q", code, errb)
+	}
+	// A device that is not enrolled cannot be waited for: its report could
+	// not be checked. Refused before publishing.
+	if _, errb, code := runCmd("--config", conf, "push", "--device", "till-1", "--name", "sync"); code != 1 || !strings.Contains(errb, "unknown device") {
+		t.Errorf("not enrolled: exit %d, %q", code, errb)
 	}
 
 	// A good push last: it must be the first thing the watcher sees.
-	r := pushOK(t, "--config", conf, "push", "--device", "till-1", "--name", "sync")
+	r := pushOK(t, "--config", conf, "push", "--device", "till-1", "--name", "sync", "--wait=false")
 	select {
 	case cmd := <-got:
 		if cmd == nil || cmd.ID != r.ID {
@@ -297,4 +321,91 @@ func TestPushRefusesBadInvocations(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("good push not seen")
 	}
+}
+
+// push waits for the device's signed report and prints the version it
+// applied; a refusal prints its reason and exits 1.
+func TestPushPrintsAppliedVersion(t *testing.T) {
+	b := brokertest.StartMosquitto(t)
+	conf, pub := platformConf(t, b.URL())
+	d := startDevice(t, conf, b.URL(), pub, "shop-1", "till-1")
+	ctx := context.Background()
+	limits := []string{"--config", conf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "offline_limits"}
+
+	for v := 1; v <= 2; v++ {
+		out, errb, code := runCmd(append(limits, "--args", fmt.Sprintf(`{"per_transaction":%d,"total":1000}`, 100*v))...)
+		if code != 0 || out != fmt.Sprintf("applied version %d\n", v) {
+			t.Fatalf("push %d: exit %d, stdout %q, stderr %q", v, code, out, errb)
+		}
+	}
+	if got := d.s.Limits(ctx); got.PerTransaction != 200 {
+		t.Fatalf("limits %+v", got)
+	}
+	// The configuration has a stream of its own.
+	if out, errb, code := runCmd("--config", conf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "config", "--retain",
+		"--args", `{"offline_limits":{"per_transaction":300,"total":900}}`); code != 0 || out != "applied version 1\n" {
+		t.Fatalf("config: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+
+	// A flow refuses the args (checked by push for the known commands,
+	// not for this one): exit 1, the reason printed, the flow unchanged.
+	out, errb, code := runCmd("--config", conf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "nobody_handles_this")
+	if code != 1 || !strings.HasPrefix(out, "refused: unhandled") {
+		t.Fatalf("unhandled command: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+
+	// The platform's store is lost: its counters start again at 1 and the
+	// device refuses the old version, saying which it holds; the report
+	// raises the counter, and the next push is applied.
+	store := strings.TrimSuffix(readConf(t, conf, "store"), "\n")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(store + suffix)
+	}
+	if _, errb, code := runCmd("--config", conf, "enrol", "--tenant", "shop-1", "--device", "till-1", "--key", keys.EncodePublic(d.key)); code != 0 {
+		t.Fatal(errb)
+	}
+	out, _, code = runCmd(append(limits, "--args", `{"per_transaction":50,"total":1000}`)...)
+	if code != 1 || out != "refused: old (version 1 is below the applied 2); the device holds version 2, push again\n" {
+		t.Fatalf("after the store was lost: exit %d, stdout %q", code, out)
+	}
+	out, errb, code = runCmd(append(limits, "--args", `{"per_transaction":50,"total":1000}`, "--json")...)
+	var r pushResult
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Status != "applied" || r.Version != 3 || r.Stream != "cmd.offline_limits" {
+		t.Fatalf("push again: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+	if got := d.s.Limits(ctx); got.PerTransaction != 50 {
+		t.Fatalf("limits %+v", got)
+	}
+}
+
+// A device that trusts another platform key refuses the push as forged,
+// and push says so instead of reporting the broker's PUBACK.
+func TestPushForgedRefused(t *testing.T) {
+	b := brokertest.StartMosquitto(t)
+	conf, _ := platformConf(t, b.URL())
+	otherPub, _, _ := ed25519.GenerateKey(nil)
+	d := startDevice(t, conf, b.URL(), otherPub, "shop-1", "till-1")
+	out, errb, code := runCmd("--config", conf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "sync")
+	if code != 1 || !strings.HasPrefix(out, "refused: forged") || !strings.Contains(errb, "refused") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+	if st := d.lk.Status(); st.Refusals["forged"] != 1 {
+		t.Fatalf("device refusals %v", st.Refusals)
+	}
+}
+
+// readConf returns the value of a top-level key of a platform.yaml.
+func readConf(t *testing.T, path, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key+": "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no %s in %s", key, path)
+	return ""
 }

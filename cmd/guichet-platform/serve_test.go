@@ -29,7 +29,7 @@ func TestServeUsesConfiguredRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDevice(t, b.URL(), pub, "shop-1", "till-1")
+	d := startDevice(t, path, b.URL(), pub, "shop-1", "till-1")
 	store, err := platform.OpenStore(cfg.Store)
 	if err != nil {
 		t.Fatal(err)

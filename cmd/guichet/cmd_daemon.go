@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/guichet/guichet/config"
@@ -123,6 +126,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			Connected bool
 			Broker    string
 			LastSync  time.Time `json:"last_sync"`
+			Refusals  map[string]uint64
+			Versions  map[string]uint64
+			Error     string `json:"downlink_error"`
 		} `json:"link"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
@@ -135,7 +141,25 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "BLOCKED: %d record(s) of outbox %q rejected by the platform; the queue waits for a skip_rejected command\n",
 			st.Queue.Blocked, st.Queue.Outbox)
 	}
+	if len(st.Link.Versions) > 0 {
+		fmt.Fprintf(e.stdout, "downlink versions %s\n", counts(st.Link.Versions))
+	}
+	if len(st.Link.Refusals) > 0 {
+		fmt.Fprintf(e.stdout, "downlink refused %s\n", counts(st.Link.Refusals))
+	}
+	if st.Link.Error != "" {
+		fmt.Fprintf(e.stdout, "downlink stopped: %s\n", st.Link.Error)
+	}
 	return nil
+}
+
+// counts writes a map as "k1=v1 k2=v2", sorted by key.
+func counts(m map[string]uint64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }
 
 // identityLine says where the identity key lives, and that a key file is

@@ -95,7 +95,7 @@ fi
 # As the device's retained configuration, so that it arrives whenever the
 # device subscribes, even if it has not yet when this runs.
 printf '{"eid":{"keyset":"%s","revocations":"%s"}}' "$(base64 -w0 "$STATE/eid-issuer/keyset.cose")" "$(base64 -w0 "$STATE/eid-issuer/revocations.cose")" > "$STATE/device-config.json"
-"$BIN/guichet-platform" --config "$STATE/platform.yaml" push --tenant demo-shop --device demo-till-1 --name config --retain --args-file "$STATE/device-config.json" > /dev/null
+"$BIN/guichet-platform" --config "$STATE/platform.yaml" push --tenant demo-shop --device demo-till-1 --name config --retain --wait=false --args-file "$STATE/device-config.json" > /dev/null
 cat <<MSG
 
   guichet demo is running.

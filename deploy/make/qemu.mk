@@ -1,5 +1,7 @@
 # qemu.mk: what the kernel-level GPIO test (device/gpio/cdev, TestKernel)
-# needs: qemu, Debian's kernel, a static busybox, and the gpio-sim module.
+# needs: qemu, Debian's kernel, a static busybox, and the gpio-sim module;
+# the power-cut test (internal/fault/powercut) also makes an ext4 disk
+# image (e2fsprogs) and unpacks the kernel (xz-utils).
 #
 # Debian 12's kernel is built without CONFIG_GPIO_SIM and CONFIG_IRQ_SIM, so
 # qemu-gpio-sim builds gpio-sim out of tree from Debian's own kernel source
@@ -11,7 +13,7 @@
 # (the test itself), qemu-clean.
 
 QEMU_APT_PACKAGES := qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
-	linux-source-6.1 busybox-static xz-utils make gcc
+	linux-source-6.1 busybox-static xz-utils e2fsprogs make gcc
 QEMU_CACHE ?= /var/cache/guichet/qemu
 
 .PHONY: qemu-deps qemu-gpio-sim qemu-test qemu-clean

@@ -330,7 +330,12 @@ func TestEIDVerifierTakesPushedLists(t *testing.T) {
 	bad, _ := json.Marshal(map[string]string{"keyset": "AAAA"})
 	f := filepath.Join(r.Dir, "bad.json")
 	write(t, f, string(bad))
-	r.Run("guichet-platform", "--config", r.PlatConf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "eid_lists", "--args-file", f)
+	// The push waits for the device's report: it exits 1 with the refusal
+	// (it used to exit 0 on the broker's PUBACK).
+	out, errb, err := r.RunErr("guichet-platform", "--config", r.PlatConf, "push", "--tenant", "shop-1", "--device", "till-1", "--name", "eid_lists", "--args-file", f)
+	if err == nil || !strings.HasPrefix(out, "refused: failed") {
+		t.Fatalf("push of a bad key set: %v, stdout %q, stderr %q; want exit 1 and \"refused: failed\"", err, out, errb)
+	}
 	r.Eventually(20*time.Second, "the bad key set to be refused", func() bool { return strings.Contains(r.Log("guichetd"), "eid key set") })
 	if ok, why := verify(); !ok {
 		t.Fatalf("a refused key set changed the verifier: %s", why)

@@ -1,13 +1,15 @@
 // Package qemutest runs a test binary inside Debian's own kernel booted
 // under qemu-system-x86_64, for drivers that need a real kernel interface
 // (the GPIO character device with the gpio-sim module) that the build
-// machine's kernel does not offer.
+// machine's kernel does not offer, and for what only a machine can show:
+// a power cut (Start, then Machine.Kill) under a store on a virtio disk.
 //
 // The guest is a few megabytes of initramfs written at test time: a static
 // busybox as /init shell, the kernel modules to load, and the binary. The
 // init script prints StartMarker, runs the binary, prints ExitMarker and
 // the exit status on the serial console, and powers off. Boot is kept short:
-// no udev, no network, no firmware option ROMs.
+// no udev, no network, no firmware option ROMs, and PVH spares the kernel
+// its self-decompression.
 package qemutest
 
 import (
@@ -26,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +39,8 @@ const (
 )
 
 // Packages are the Debian packages a guest needs on the host.
-const Packages = "qemu-system-x86 linux-image-amd64 busybox-static"
+// Disks need e2fsprogs (MakeExt4), PVH needs xz-utils.
+const Packages = "qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs xz-utils"
 
 // maxConsole bounds the console output kept, should a guest go wild.
 const maxConsole = 8 << 20
@@ -64,6 +68,10 @@ type Guest struct {
 	Timeout time.Duration
 	// Console, if set, receives the console as it comes (t.Log writer).
 	Console io.Writer
+	// Disks are raw disk images attached as virtio disks, the first as
+	// /dev/vda; MakeExt4 makes one. The guest needs the virtio_pci and
+	// virtio_blk modules (see ModuleFiles).
+	Disks []string
 }
 
 // Result is what a boot produced.
@@ -74,6 +82,8 @@ type Result struct {
 	Console string
 	// Boot is the time from starting qemu to StartMarker; Total to the end.
 	Boot, Total time.Duration
+	// Killed says Machine.Kill ended the guest.
+	Killed bool
 }
 
 // Need returns an error naming the Debian packages to install if qemu or a
@@ -125,25 +135,53 @@ func Kernels() []string {
 // the timeout has passed. A guest that never prints ExitMarker is an error;
 // a non-zero ExitStatus is not (the caller decides).
 func Run(ctx context.Context, g Guest) (Result, error) {
-	if err := Need(); err != nil {
+	m, err := Start(ctx, g)
+	if err != nil {
 		return Result{}, err
+	}
+	return m.Wait()
+}
+
+// Machine is a guest that Start booted. Its owner reads Lines, may Kill
+// it, and must call Wait, which releases everything it holds.
+type Machine struct {
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	ctx    context.Context
+	dir    string
+	g      Guest
+	start  time.Time
+	stderr bytes.Buffer
+	lines  chan string
+	killed atomic.Bool
+
+	// Written by the console reader, read once done is closed.
+	done    chan struct{}
+	res     Result
+	exitSet bool
+}
+
+// Start boots g and returns as soon as qemu runs. The guest's console comes
+// line by line on Lines.
+func Start(ctx context.Context, g Guest) (*Machine, error) {
+	if err := Need(); err != nil {
+		return nil, err
 	}
 	if g.Timeout == 0 {
 		g.Timeout = 3 * time.Minute
 	}
 	dir, err := os.MkdirTemp("", "qemutest")
 	if err != nil {
-		return Result{}, fmt.Errorf("qemutest: %w", err)
+		return nil, fmt.Errorf("qemutest: %w", err)
 	}
-	defer os.RemoveAll(dir)
 	initrd := filepath.Join(dir, "initrd.cpio")
 	if err := writeInitramfs(initrd, g); err != nil {
-		return Result{}, err
+		os.RemoveAll(dir)
+		return nil, err
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, g.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64",
+	args := []string{
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-serial", "stdio", "-monitor", "none",
 		"-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "512",
@@ -151,31 +189,53 @@ func Run(ctx context.Context, g Guest) (Result, error) {
 		// quiet and no udev: the kernel prints little and init is a
 		// shell script; panic=-1 turns a panic into a reboot, which
 		// -no-reboot turns into qemu exiting.
-		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init nokaslr mitigations=off tsc=reliable")
+		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init nokaslr mitigations=off tsc=reliable",
+	}
+	for _, d := range g.Disks {
+		if strings.Contains(d, ",") {
+			cancel()
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("qemutest: disk %q: qemu cannot take a comma in a file name", d)
+		}
+		// cache=writeback: qemu writes through the host's page cache and
+		// turns the guest's flushes into fdatasync. A killed qemu thus
+		// keeps what the guest wrote out and loses what the guest held
+		// in its own page cache, as a machine losing power would.
+		args = append(args, "-drive", "file="+d+",if=virtio,format=raw,cache=writeback")
+	}
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.Stdin = nil
 	cmd.WaitDelay = 5 * time.Second
+	m := &Machine{cmd: cmd, cancel: cancel, ctx: ctx, dir: dir, g: g, lines: make(chan string, 256), done: make(chan struct{})}
+	cmd.Stderr = &m.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return Result{}, fmt.Errorf("qemutest: %w", err)
+		cancel()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("qemutest: %w", err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	start := time.Now()
+	m.start = time.Now()
 	if err := cmd.Start(); err != nil {
-		return Result{}, fmt.Errorf("qemutest: start qemu: %w", err)
+		cancel()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("qemutest: start qemu: %w", err)
 	}
+	go m.read(out)
+	return m, nil
+}
 
-	var (
-		res     Result
-		console bytes.Buffer
-		exitSet bool
-	)
+// read copies the console to Lines until qemu's output ends.
+func (m *Machine) read(out io.Reader) {
+	defer close(m.done)
+	defer close(m.lines)
+	var console bytes.Buffer
+	defer func() { m.res.Console = console.String() }()
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
-		if g.Console != nil {
-			fmt.Fprintln(g.Console, line)
+		if m.g.Console != nil {
+			fmt.Fprintln(m.g.Console, line)
 		}
 		if console.Len() < maxConsole {
 			console.WriteString(line)
@@ -183,25 +243,55 @@ func Run(ctx context.Context, g Guest) (Result, error) {
 		}
 		// The firmware's terminal escapes may precede a marker on its line.
 		switch {
-		case strings.HasSuffix(line, StartMarker) && res.Boot == 0:
-			res.Boot = time.Since(start)
+		case strings.HasSuffix(line, StartMarker) && m.res.Boot == 0:
+			m.res.Boot = time.Since(m.start)
 		case strings.Contains(line, ExitMarker+" "):
 			_, after, _ := strings.Cut(line, ExitMarker+" ")
 			if n, err := strconv.Atoi(strings.TrimSpace(after)); err == nil {
-				res.ExitStatus, exitSet = n, true
+				m.res.ExitStatus, m.exitSet = n, true
 			}
 		}
+		m.lines <- line
 	}
-	werr := cmd.Wait()
-	res.Total = time.Since(start)
-	res.Console = console.String()
+}
+
+// Lines delivers the console's lines as they come, and is closed when qemu
+// has gone. A reader that stops reading stalls the guest's console until
+// Wait.
+func (m *Machine) Lines() <-chan string { return m.lines }
+
+// Kill cuts the guest's power: qemu gets SIGKILL, and the guest loses what
+// it had not written to its disks.
+func (m *Machine) Kill() error {
+	m.killed.Store(true)
+	if err := m.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("qemutest: kill qemu: %w", err)
+	}
+	return nil
+}
+
+// Wait waits for qemu to end, discarding the lines nobody read, and
+// returns what the boot produced. A killed guest has Killed set and is no
+// error for want of ExitMarker.
+func (m *Machine) Wait() (Result, error) {
+	defer os.RemoveAll(m.dir)
+	defer m.cancel()
+	for range m.lines {
+	}
+	<-m.done
+	werr := m.cmd.Wait()
+	res := m.res
+	res.Total = time.Since(m.start)
+	res.Killed = m.killed.Load()
 	switch {
-	case ctx.Err() != nil && !exitSet:
-		return res, fmt.Errorf("qemutest: guest did not finish within %v: %w", g.Timeout, ctx.Err())
+	case res.Killed:
+		return res, nil
+	case m.ctx.Err() != nil && !m.exitSet:
+		return res, fmt.Errorf("qemutest: guest did not finish within %v: %w", m.g.Timeout, m.ctx.Err())
 	case res.Boot == 0:
-		return res, fmt.Errorf("qemutest: guest never printed %s (qemu: %v %s)", StartMarker, werr, tail(stderr.String()))
-	case !exitSet:
-		return res, fmt.Errorf("qemutest: guest never printed %s (qemu: %v %s)", ExitMarker, werr, tail(stderr.String()))
+		return res, fmt.Errorf("qemutest: guest never printed %s (qemu: %v %s)", StartMarker, werr, tail(m.stderr.String()))
+	case !m.exitSet:
+		return res, fmt.Errorf("qemutest: guest never printed %s (qemu: %v %s)", ExitMarker, werr, tail(m.stderr.String()))
 	}
 	return res, nil
 }

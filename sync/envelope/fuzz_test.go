@@ -141,3 +141,74 @@ func FuzzParseUp(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeCommand(f *testing.F) {
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","name":"config","args":{"a":1},"version":3,"expires":5}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","name":"sync","version":0,"expires":5}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","name":"sync","version":9007199254740992,"expires":5}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","name":"sync","not_after":5}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","name":"sync","version":1e3,"expires":5}`))
+	f.Add([]byte(`{"version":1,"expires":1,"args":` + strings.Repeat("[", 10000) + `}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		c, err := DecodeCommand(payload)
+		if err != nil {
+			if c != nil {
+				t.Fatal("command returned with an error")
+			}
+			return
+		}
+		if c.Version == 0 || c.Version > MaxVersion || c.Expires <= 0 {
+			t.Fatalf("command without a valid version or expiry accepted: %+v", c)
+		}
+		if !validStream(c.Stream()) {
+			t.Fatalf("command with stream %q accepted", c.Stream())
+		}
+		// What the platform signs is what the device reads.
+		again, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := DecodeCommand(again)
+		if err != nil {
+			t.Fatalf("re-encoded command refused: %v", err)
+		}
+		if c2.Version != c.Version || c2.Expires != c.Expires || c2.ID != c.ID || c2.Name != c.Name || c2.Tenant != c.Tenant || c2.Device != c.Device {
+			t.Fatalf("round trip changed the command: %+v -> %+v", c, c2)
+		}
+	})
+}
+
+func FuzzDecodeApplied(f *testing.F) {
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","stream":"config","version":4,"status":"applied","current":4,"at":1}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","stream":"cmd.sync","version":2,"status":"refused","reason":"old","detail":"x","current":7,"at":1}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","stream":"cmd.","version":2,"status":"refused","reason":"forged","current":0,"at":1}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","id":"c1","stream":"config","version":4,"status":"applied","current":3,"at":1}`))
+	f.Add([]byte(`{"status":"refused","reason":"nope"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		a, err := DecodeApplied(payload)
+		if err != nil {
+			if a != nil {
+				t.Fatal("report returned with an error")
+			}
+			return
+		}
+		if !validName(a.Tenant, MaxID) || !validName(a.Device, MaxID) || !validStream(a.Stream) {
+			t.Fatalf("report %+v accepted", a)
+		}
+		switch a.Status {
+		case StatusApplied:
+			if a.Reason != "" || a.Version == 0 || a.Current != a.Version {
+				t.Fatalf("applied report %+v accepted", a)
+			}
+		case StatusRefused:
+			if !knownReason(a.Reason) {
+				t.Fatalf("refusal for %q accepted", a.Reason)
+			}
+		default:
+			t.Fatalf("status %q accepted", a.Status)
+		}
+		if a.Version > MaxVersion || a.Current > MaxVersion || len(a.Detail) > MaxDetail {
+			t.Fatalf("report %+v accepted", a)
+		}
+	})
+}

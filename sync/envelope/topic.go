@@ -23,6 +23,11 @@ func (t Topics) Records() string { return t.base() + "/up/rec" }
 // Status is the device's retained status, also its MQTT last will.
 func (t Topics) Status() string { return t.base() + "/up/status" }
 
+// Applied is where the device reports what it did with each command and
+// configuration (QoS 1); under up/, so the ACL that lets the device write
+// its records covers it.
+func (t Topics) Applied() string { return t.base() + "/up/applied" }
+
 // Acks is where the platform publishes acks to the device (QoS 1).
 func (t Topics) Acks() string { return t.base() + "/down/ack" }
 
@@ -39,6 +44,7 @@ func (t Topics) Down() string { return t.base() + "/down/#" }
 const (
 	AllRecords = Root + "/+/+/up/rec"
 	AllStatus  = Root + "/+/+/up/status"
+	AllApplied = Root + "/+/+/up/applied"
 )
 
 // ParseUp splits a device topic under Root into tenant, device and the

@@ -376,13 +376,13 @@ func TestSkipRejectedMovesPastABrokenLink(t *testing.T) {
 
 	// The operator, as guichet-platform push does: record, then send.
 	args, _ := json.Marshal(envelope.SkipRejected{Outbox: rej[0].Outbox, Seq: 2, Reason: "record edited on the device, ticket 42"})
-	cmd := envelope.Command{Tenant: "t1", Device: "d1", ID: platform.NewCommandID(), Name: envelope.CommandSkipRejected,
-		Args: args, NotAfter: time.Now().Add(time.Hour).UnixMilli()}
+	cmd := envelope.Command{Tenant: "t1", Device: "d1", ID: platform.NewCommandID(), Name: envelope.CommandSkipRejected, Args: args}
 	if err := f.store.RecordSkip(ctx, "t1", "d1", rej[0].Outbox, 2, "record edited on the device, ticket 42", cmd.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := platform.Publish(ctx, platform.PublishConfig{Brokers: []string{f.broker.URL()}, Key: f.platKey}, cmd, false); err != nil {
-		t.Fatal(err)
+	res, err := platform.Push(ctx, platform.PublishConfig{Brokers: []string{f.broker.URL()}, Key: f.platKey}, f.store, &cmd, false, 20*time.Second)
+	if err != nil || res.Report == nil || res.Report.Status != envelope.StatusApplied {
+		t.Fatalf("push: %+v %v", res, err)
 	}
 	f.drained(t)
 	stored = append(stored[:1], stored[2:]...) // a-1 is skipped, never applied

@@ -34,6 +34,7 @@ type Outbox interface {
 	Ack(ctx context.Context, upto uint64) error
 	Stats() outbox.Stats
 	Appended() <-chan struct{}
+	downlinkStore
 	// Identity, Rekey, NoteRejections and SkipRejected: outbox identity
 	// and rejected records (sync/outbox/identity.go, docs/protocol.md).
 	Identity() envelope.OutboxID
@@ -80,6 +81,13 @@ type Status struct {
 	Resent    uint64    `json:"resent"`
 	Refused   uint64    `json:"refused"` // downlink messages refused (bad signature, malformed...)
 	Rejected  uint64    `json:"rejected"`
+	// Refusals counts the refused downlink messages by reason
+	// (envelope.ReasonReplayed, ...).
+	Refusals map[string]uint64 `json:"refusals,omitempty"`
+	// Versions is the last version applied on each downlink stream.
+	Versions map[string]uint64 `json:"versions,omitempty"`
+	// DownlinkError says why no command can be applied, if so.
+	DownlinkError string `json:"downlink_error,omitempty"`
 	// Rekeys counts the store's identity changes the link asked for
 	// (conflicts: a store restored from a copy).
 	Rekeys uint64 `json:"rekeys"`
@@ -96,7 +104,7 @@ type Link struct {
 
 	mu     sync.Mutex
 	status Status
-	seen   map[string]time.Time // command IDs applied
+	dl     downlink
 
 	sent, resent, refused, rejected, rekeys atomic.Uint64
 	highestSent                             atomic.Uint64 // owned by the session loop
@@ -134,7 +142,7 @@ func New(cfg Config, ob Outbox) (*Link, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Link{cfg: cfg, ob: ob, log: cfg.Logger.With("component", "link"),
-		syncNow: make(chan struct{}, 1), inbox: make(chan mqtt.Message, 4096), seen: map[string]time.Time{},
+		syncNow: make(chan struct{}, 1), inbox: make(chan mqtt.Message, 4096),
 		types: map[uint64]string{}}, nil
 }
 
@@ -153,6 +161,7 @@ func (l *Link) Status() Status {
 	s := l.status
 	l.mu.Unlock()
 	s.Sent, s.Resent, s.Refused, s.Rejected, s.Rekeys = l.sent.Load(), l.resent.Load(), l.refused.Load(), l.rejected.Load(), l.rekeys.Load()
+	l.dl.status(&s)
 	return s
 }
 
@@ -164,6 +173,10 @@ func (l *Link) setConnected(on bool, broker string) {
 
 // Run connects and syncs until ctx ends; it returns ctx's error.
 func (l *Link) Run(ctx context.Context) error {
+	if err := l.loadVersions(ctx); err != nil {
+		// Records still flow; commands wait until the setting is fixed.
+		l.log.Error("downlink versions", "err", err)
+	}
 	attempt := 0
 	for i := 0; ; i++ {
 		broker := l.cfg.Brokers[i%len(l.cfg.Brokers)]
@@ -337,7 +350,7 @@ func (l *Link) session(ctx context.Context, broker string) error {
 			return fmt.Errorf("%w: %v", errHadSession, err)
 		case <-appended:
 		case m := <-l.inbox:
-			if l.handle(ctx, m) {
+			if l.handle(ctx, c, m) {
 				lastProgress = time.Now()
 				if !ackTimer.Stop() {
 					select {
@@ -372,69 +385,31 @@ func (l *Link) publishStatus(c mqtt.Client, online bool) {
 
 // handle checks and applies one downlink message; it reports whether the
 // ack covered new records.
-func (l *Link) handle(ctx context.Context, m mqtt.Message) bool {
+func (l *Link) handle(ctx context.Context, c mqtt.Client, m mqtt.Message) bool {
 	t := l.topics()
 	payload, err := envelope.Open(l.cfg.PlatformKey, m.Payload())
 	if err != nil {
-		l.refused.Add(1)
-		l.log.Warn("downlink refused", "topic", m.Topic(), "err", err)
+		l.refuseFrame(c, m.Topic(), m.Payload(), err)
 		return false
 	}
 	switch m.Topic() {
 	case t.Acks():
 		a, err := envelope.DecodeAck(payload)
-		if err != nil || a.Tenant != l.cfg.Tenant || a.Device != l.cfg.Device {
-			l.refused.Add(1)
+		if err != nil {
+			l.refuse(envelope.ReasonMalformed)
 			l.log.Warn("ack refused", "err", err)
+			return false
+		}
+		if a.Tenant != l.cfg.Tenant || a.Device != l.cfg.Device {
+			l.refuse(envelope.ReasonForeign)
+			l.log.Warn("ack refused: for another device", "tenant", a.Tenant, "device", a.Device)
 			return false
 		}
 		return l.applyAck(ctx, a)
 	case t.Commands(), t.Config():
-		cmd, err := envelope.DecodeCommand(payload)
-		if err != nil || cmd.Tenant != l.cfg.Tenant || cmd.Device != l.cfg.Device {
-			l.refused.Add(1)
-			l.log.Warn("command refused", "err", err)
-			return false
-		}
-		if time.Now().UnixMilli() > cmd.NotAfter && m.Topic() == t.Commands() {
-			l.refused.Add(1)
-			l.log.Warn("command refused: expired", "id", cmd.ID, "name", cmd.Name)
-			return false
-		}
-		l.mu.Lock()
-		_, dup := l.seen[cmd.ID]
-		l.seen[cmd.ID] = time.Now()
-		if len(l.seen) > 10000 {
-			// Expired commands are refused anyway; forget old ids.
-			for id, at := range l.seen {
-				if time.Since(at) > 24*time.Hour {
-					delete(l.seen, id)
-				}
-			}
-		}
-		l.mu.Unlock()
-		if dup {
-			return false
-		}
-		if cmd.Name == "sync" {
-			l.SyncNow()
-			return false
-		}
-		if cmd.Name == envelope.CommandSkipRejected && m.Topic() == t.Commands() {
-			// The link's own: it owns the outbox the record waits in.
-			if err := l.skip(ctx, cmd); err != nil {
-				l.refused.Add(1)
-				l.log.Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
-				return false
-			}
-			return true
-		}
-		if !l.cfg.Router.command(ctx, cmd, l.log) {
-			l.refused.Add(1)
-			l.log.Warn("command refused: no flow handles it", "id", cmd.ID, "name", cmd.Name)
-		}
+		l.command(ctx, c, m, payload)
 	default:
-		l.refused.Add(1)
+		l.refuse(envelope.ReasonMalformed)
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/guichet/guichet/sync/envelope"
@@ -18,7 +19,9 @@ import (
 //     handles (an audit entry's "applied") is dropped;
 //   - a command goes to every handler of its name (a "config" command
 //     carries several flows' settings); a command nobody handles is
-//     refused, logged and counted in Status.Refused.
+//     refused, logged and counted in Status.Refused and Status.Refusals
+//     ("unhandled"), and so is one a handler returns an error for
+//     ("failed"): see downlink.go for the checks that come first.
 //
 // Register before Run: the tables are read without a lock.
 type Router struct {
@@ -65,15 +68,23 @@ func (r *Router) result(recordType string, res envelope.Result) bool {
 	return true
 }
 
-// command hands cmd to its handlers and reports whether there were any.
-func (r *Router) command(ctx context.Context, cmd *envelope.Command, log *slog.Logger) bool {
-	if r == nil || len(r.commands[cmd.Name]) == 0 {
-		return false
+// handles reports whether a handler takes commands named name.
+func (r *Router) handles(name string) bool {
+	return r != nil && len(r.commands[name]) > 0
+}
+
+// command hands cmd to its handlers; it reports whether there were any,
+// and their errors, joined.
+func (r *Router) command(ctx context.Context, cmd *envelope.Command, log *slog.Logger) (bool, error) {
+	if !r.handles(cmd.Name) {
+		return false, nil
 	}
+	var errs []error
 	for _, h := range r.commands[cmd.Name] {
 		if err := h(ctx, cmd); err != nil {
 			log.Warn("command refused", "id", cmd.ID, "name", cmd.Name, "err", err)
+			errs = append(errs, err)
 		}
 	}
-	return true
+	return true, errors.Join(errs...)
 }

@@ -460,13 +460,13 @@ func (s *Store) Audit(ctx context.Context) ([]AuditEntry, error) {
 		if err := rows.Scan(&at, &e.Event, &id, &e.Seq, &e.Detail); err != nil {
 			return nil, fmt.Errorf("outbox: audit: %w", err)
 		}
-		e.At, e.Outbox = time.UnixMilli(at), mustID(id)
+		e.At, e.Outbox = time.UnixMilli(at), idOf(id)
 		out = append(out, e)
 	}
 	return out, rows.Err()
 }
 
-func mustID(s string) envelope.OutboxID {
+func idOf(s string) envelope.OutboxID {
 	id, _ := envelope.ParseOutboxID(s)
 	return id
 }
