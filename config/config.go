@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -32,6 +34,9 @@ type Daemon struct {
 	PlatformKeyFile string `yaml:"platform_key_file"`
 	// Sync tunes the link to the platform.
 	Sync Sync `yaml:"sync"`
+	// Enrolment tunes the certificate of a box enrolled by `guichet
+	// provision`.
+	Enrolment Enrolment `yaml:"enrolment"`
 	// Hardware selects "sim" (every device simulated) or "real" (drivers
 	// named per device below).
 	Hardware string `yaml:"hardware"`
@@ -92,6 +97,9 @@ type Devices struct {
 	CardReader  Driver   `yaml:"card_reader"`
 	Display     Driver   `yaml:"display"`
 	GPIO        Driver   `yaml:"gpio"`
+	// Printer is the receipt printer, with the cash drawer on its kick
+	// connector (driver escpos, or sim); none when no driver is named.
+	Printer Driver `yaml:"printer"`
 	// FaceCamera looks at the citizen at an e-ID counter: a camera
 	// driver (v4l2, video or folder) and its options.
 	FaceCamera Driver `yaml:"face_camera"`
@@ -129,6 +137,41 @@ type Checkout struct {
 	// pruned (default 9600h, 400 days: a year and a month of disputes);
 	// a payment not settled or not acked by the platform is never pruned.
 	Retention Duration `yaml:"retention"`
+	// Receipt heads the receipts the printer prints.
+	Receipt Receipt `yaml:"receipt"`
+}
+
+// Receipt is the letterhead of the printed receipt.
+type Receipt struct {
+	// Name is the shop's name as printed, in any script; default
+	// checkout.merchant.name.
+	Name string `yaml:"name"`
+	// Address is printed under the name, a line each, at most four.
+	Address []string `yaml:"address"`
+	// Lang is the language of the receipt's labels: en (default), fr, zh.
+	Lang string `yaml:"lang"`
+}
+
+func (r Receipt) validate() error {
+	switch r.Lang {
+	case "", "en", "fr", "zh":
+	default:
+		return fieldErr("checkout.receipt.lang", "must be en, fr or zh, not %q", r.Lang)
+	}
+	if len(r.Address) > 4 {
+		return fieldErr("checkout.receipt.address", "at most 4 lines, not %d", len(r.Address))
+	}
+	for i, s := range append([]string{r.Name}, r.Address...) {
+		field := "checkout.receipt.name"
+		if i > 0 {
+			field = fmt.Sprintf("checkout.receipt.address[%d]", i-1)
+		}
+		// A control character would reach the printer as a command.
+		if len(s) > 96 || !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+			return fieldErr(field, "must be printable text of at most 96 bytes")
+		}
+	}
+	return nil
 }
 
 // Merchant describes the shop in EMVCo merchant-presented QR codes.
@@ -221,9 +264,11 @@ func (c *Daemon) setDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = "/var/lib/guichet"
 	}
-	if c.Device.Tenant == "" {
+	// An enrolled box takes its tenant from the enrolment.
+	if c.Device.Tenant == "" && !c.Enrolled() {
 		c.Device.Tenant = "default"
 	}
+	c.Enrolment.setDefaults()
 	if c.Sync.Window == 0 {
 		// Measured: a 100k backlog drains about 15 % faster with 4000 in
 		// flight than with 1000 (docs/benchmarks.md); the broker's
@@ -295,20 +340,36 @@ func fieldErr(field, format string, args ...any) error {
 
 // Validate checks every field and returns the first error, naming the field.
 func (c *Daemon) Validate() error {
-	if err := validID("device.id", c.Device.ID); err != nil {
-		return err
+	// An enrolled box may leave out its name, which the enrolment gives;
+	// one that is written must be valid (and match, see provision).
+	enrolled := c.Enrolled()
+	if !enrolled || c.Device.ID != "" {
+		if err := validID("device.id", c.Device.ID); err != nil {
+			return err
+		}
 	}
-	if err := validID("device.tenant", c.Device.Tenant); err != nil {
-		return err
+	if !enrolled || c.Device.Tenant != "" {
+		if err := validID("device.tenant", c.Device.Tenant); err != nil {
+			return err
+		}
 	}
 	if c.StateDir == "" {
 		return fieldErr("state_dir", "must be set")
 	}
-	if err := c.Broker.validate("broker"); err != nil {
-		return err
+	if enrolled {
+		if err := c.validateEnrolled(); err != nil {
+			return err
+		}
+	} else {
+		if err := c.Broker.validate("broker"); err != nil {
+			return err
+		}
+		if c.PlatformKey == "" && c.PlatformKeyFile == "" {
+			return fieldErr("platform_key", "must be set (or platform_key_file)")
+		}
 	}
-	if c.PlatformKey == "" && c.PlatformKeyFile == "" {
-		return fieldErr("platform_key", "must be set (or platform_key_file)")
+	if err := c.Enrolment.validate(); err != nil {
+		return err
 	}
 	if c.Sync.Window < 1 || c.Sync.Window > 65535 {
 		return fieldErr("sync.window", "must be between 1 and 65535, not %d", c.Sync.Window)
@@ -355,6 +416,9 @@ func (c *Daemon) Validate() error {
 	}
 	if m := c.Checkout.Merchant; len(m.Country) != 2 || strings.ToUpper(m.Country) != m.Country {
 		return fieldErr("checkout.merchant.country", "must be an ISO 3166 code such as CN, not %q", m.Country)
+	}
+	if err := c.Checkout.Receipt.validate(); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -167,3 +167,25 @@ func TestPlatformRules(t *testing.T) {
 		})
 	}
 }
+
+func TestReceiptLetterhead(t *testing.T) {
+	c, err := LoadDaemon(writeConf(t, minimal+"checkout: {receipt: {name: 老王面馆, address: [北京市东城区, \"Tel. 010-6400 1234\"], lang: zh}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Checkout.Receipt; r.Name != "老王面馆" || len(r.Address) != 2 || r.Lang != "zh" {
+		t.Fatalf("receipt %+v", r)
+	}
+	for _, c := range []struct{ conf, want string }{
+		{"checkout: {receipt: {lang: de}}\n", "checkout.receipt.lang"},
+		{"checkout: {receipt: {name: \"Shop\\e p\"}}\n", "checkout.receipt.name"},
+		{"checkout: {receipt: {address: [a, \"b\\u001dV\"]}}\n", "checkout.receipt.address[1]"},
+		{"checkout: {receipt: {address: [a, b, c, d, e]}}\n", "checkout.receipt.address"},
+		{"checkout: {receipt: {name: " + strings.Repeat("x", 97) + "}}\n", "checkout.receipt.name"},
+		{"checkout: {receipt: {nom: x}}\n", "nom"},
+	} {
+		if _, err := LoadDaemon(writeConf(t, minimal+c.conf)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error naming %s", c.conf, err, c.want)
+		}
+	}
+}

@@ -29,7 +29,10 @@ type Platform struct {
 	BatchMax int `yaml:"batch_max"`
 	// BatchDelay is the longest a record waits for others to share its commit.
 	BatchDelay Duration `yaml:"batch_delay"`
-	LogLevel   string   `yaml:"log_level"`
+	// Enrol is enrolment by one-time code: the platform's CA and what an
+	// enrolled device is given.
+	Enrol    Enrol  `yaml:"enrol"`
+	LogLevel string `yaml:"log_level"`
 }
 
 // Rules are the reference platform's simple authorisation rules.
@@ -105,6 +108,7 @@ func (c *Platform) setDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	c.Enrol.setDefaults(c.Store)
 }
 
 // Validate checks every field and returns the first error, naming the field.
@@ -135,6 +139,9 @@ func (c *Platform) Validate() error {
 	}
 	if c.BatchDelay.D() < 0 || c.BatchDelay.D() > time.Second {
 		return fieldErr("batch_delay", "must be between 0 and 1s")
+	}
+	if err := c.Enrol.validate(); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -3,7 +3,7 @@
 //
 // Each kind of device is one package below device/ holding its small
 // interface and its registry of drivers: camera, codereader, cardreader,
-// display and gpio. Each driver lives in its own package below its kind
+// display, gpio and printer. Each driver lives in its own package below its kind
 // and registers itself in init, in the manner of periph.io's host
 // drivers. The daemon imports the drivers it ships and opens the ones its
 // configuration names. README.md says where to add a driver.

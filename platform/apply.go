@@ -34,6 +34,9 @@ type Incoming struct {
 type checked struct {
 	rec     *envelope.Record
 	payload []byte
+	// key is the record key the signature was checked with (from the
+	// cache), nil for a record held since an earlier batch.
+	key ed25519.PublicKey
 }
 
 // Outcome is what applying a batch produced: one ack per device touched,
@@ -165,7 +168,13 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		defer closeState()
 		state = st
 	}
-	type devCount struct{ dups, rejs uint64 }
+	type devCount struct {
+		dups, rejs uint64
+		// revoked: the device was revoked or replaced (platform/enrol),
+		// or its record key changed since this process cached it.
+		revoked bool
+		key     []byte
+	}
 	devs := map[string]*devCount{}
 	streams := map[string]*stream{}
 	var order []*stream
@@ -177,6 +186,11 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		dc := devs[id]
 		if dc == nil {
 			dc = &devCount{}
+			if err := tx.QueryRowContext(ctx, `SELECT pubkey,EXISTS(SELECT 1 FROM enrol_devices e
+				WHERE e.tenant=devices.tenant AND e.device=devices.device AND e.state!='active') FROM devices WHERE tenant=? AND device=?`,
+				r.Tenant, r.Device).Scan(&dc.key, &dc.revoked); err != nil {
+				return fmt.Errorf("platform: device %s: %w", id, err)
+			}
 			devs[id] = dc
 		}
 		sid := id + "/" + r.Outbox.String()
@@ -188,6 +202,12 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 			}
 			streams[sid] = ss
 			order = append(order, ss)
+		}
+		if dc.revoked || (c.key != nil && !bytes.Equal(c.key, dc.key)) {
+			if !dc.revoked {
+				a.forgetKey(id)
+			}
+			return a.refuse(ctx, tx, out, ss.ack, &dc.rejs, r, now, "device revoked")
 		}
 		h := envelope.HashOf(c.payload)
 		switch {
@@ -426,5 +446,26 @@ func (a *Applier) check(ctx context.Context, in Incoming) (checked, string) {
 		// A device may only speak for itself, whatever the broker's ACL.
 		return checked{rec: r}, "record names another device than its topic"
 	}
-	return checked{rec: r, payload: payload}, ""
+	return checked{rec: r, payload: payload, key: key}, ""
+}
+
+// forgetKey drops a cached record key that the store no longer holds (the
+// device was replaced): the next batch reads the new one.
+func (a *Applier) forgetKey(id string) {
+	a.keysMu.Lock()
+	delete(a.keys, id)
+	a.keysMu.Unlock()
+}
+
+// refuse rejects record r in the device's ack, the counters and the
+// rejects table.
+func (a *Applier) refuse(ctx context.Context, tx *sql.Tx, out *Outcome, ack *envelope.Ack, rejs *uint64, r *envelope.Record, now int64, reason string) error {
+	*rejs++
+	out.Rejected++
+	ack.Rejects = append(ack.Rejects, envelope.Reject{Seq: r.Seq, Reason: reason})
+	if a.Reject != nil {
+		a.Reject(r.Tenant, r.Device, r.Seq, reason)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO rejects(tenant,device,seq,reason,at) VALUES(?,?,?,?,?)`, r.Tenant, r.Device, r.Seq, reason, now)
+	return err
 }

@@ -31,6 +31,17 @@ type ServerConfig struct {
 	BatchMax   int
 	BatchDelay time.Duration
 	Logger     *slog.Logger
+	// Handlers serve further subscriptions beside the records, such as
+	// enrolment (platform/enrol).
+	Handlers []Handler
+}
+
+// A Handler serves one subscription: Serve gets each message and returns
+// the answer to publish and its topic, or an empty topic for none. It runs
+// in the MQTT client's router, in order, so it must be quick.
+type Handler struct {
+	Filter string
+	Serve  func(ctx context.Context, topic string, payload []byte) (replyTopic string, reply []byte)
 }
 
 // Server consumes records from the broker and acks them.
@@ -107,6 +118,12 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Error("subscribe", "err", tok.Error())
 				return
 			}
+			for _, h := range s.cfg.Handlers {
+				if err := s.subscribe(ctx, c, h); err != nil {
+					s.log.Error("subscribe", "filter", h.Filter, "err", err)
+					return
+				}
+			}
 			s.log.Info("platform connected", "filter", filter)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.log.Warn("platform link lost", "err", err) })
@@ -127,6 +144,24 @@ func (s *Server) Run(ctx context.Context) error {
 	c.Connect() // retries by itself until Disconnect
 	defer c.Disconnect(500)
 	return s.applyLoop(ctx, c)
+}
+
+// subscribe serves h, through the instances' shared subscription when
+// they share the load, so that one instance answers each message.
+func (s *Server) subscribe(ctx context.Context, c mqtt.Client, h Handler) error {
+	filter := h.Filter
+	if s.cfg.Shared {
+		filter = "$share/guichet-platform/" + filter
+	}
+	tok := c.Subscribe(filter, 1, func(c mqtt.Client, m mqtt.Message) {
+		topic, reply := h.Serve(ctx, m.Topic(), m.Payload())
+		if topic != "" {
+			// Not awaited, as acks are not: the asker asks again.
+			c.Publish(topic, 1, false, reply)
+		}
+	})
+	tok.Wait()
+	return tok.Error()
 }
 
 // onRecord runs in paho's router; blocking here is the backpressure that

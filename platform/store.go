@@ -74,6 +74,48 @@ CREATE TABLE IF NOT EXISTS decider_state (
 	key TEXT PRIMARY KEY,
 	value BLOB NOT NULL
 ) WITHOUT ROWID;
+-- Enrolment by one-time code (platform/enrol). A code is kept by its hash
+-- (claim.Code.Hash), never in clear; device is set for a replacement code,
+-- which only that name may use. used_by is tenant/device.
+CREATE TABLE IF NOT EXISTS enrol_codes (
+	hash TEXT PRIMARY KEY,
+	tenant TEXT NOT NULL,
+	site TEXT NOT NULL,
+	role TEXT NOT NULL,
+	device TEXT NOT NULL DEFAULT '',
+	created INTEGER NOT NULL,
+	expires INTEGER NOT NULL,
+	used_at INTEGER,
+	used_by TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+-- The devices enrolled by code: their binding, the TLS key their
+-- certificates certify (PKIX DER) and their state (active, revoked,
+-- replaced). The record key is devices.pubkey, written in the same
+-- transaction.
+CREATE TABLE IF NOT EXISTS enrol_devices (
+	tenant TEXT NOT NULL,
+	device TEXT NOT NULL,
+	site TEXT NOT NULL,
+	role TEXT NOT NULL,
+	key_kind TEXT NOT NULL,
+	tls_key BLOB NOT NULL,
+	serial TEXT NOT NULL,
+	not_after INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	enrolled_at INTEGER NOT NULL,
+	renewed_at INTEGER,
+	PRIMARY KEY (tenant, device)
+) WITHOUT ROWID;
+-- Every device certificate issued (serial in hex), so that revoking a
+-- device revokes all its certificates still valid, renewed ones included.
+CREATE TABLE IF NOT EXISTS enrol_certs (
+	serial TEXT PRIMARY KEY,
+	tenant TEXT NOT NULL,
+	device TEXT NOT NULL,
+	not_after INTEGER NOT NULL,
+	revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS enrol_certs_device ON enrol_certs(tenant, device);
 `
 
 // OpenStore opens or creates the store at path.
@@ -96,6 +138,11 @@ func OpenStore(path string) (*Store, error) {
 	}
 	return &Store{db: db}, nil
 }
+
+// DB is the store's database, for the packages that keep their own tables
+// in it (platform/enrol writes a device's binding and its record key in one
+// transaction).
+func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }

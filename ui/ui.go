@@ -52,6 +52,9 @@ type Server struct {
 	// Till serves refunds, voids, receipts, split bills and reports; nil
 	// leaves those routes out.
 	Till Till
+	// Receipts prints receipts on paper; nil (no printer) leaves the
+	// route out.
+	Receipts Receipts
 	// Counter is the e-ID counter's flow for the official's page; nil
 	// leaves those routes out.
 	Counter Counter
@@ -82,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/scans", s.scans)
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
 	s.tillRoutes(mux)
+	s.printRoutes(mux)
 	s.eidRoutes(mux)
 	if s.MerchantQR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)

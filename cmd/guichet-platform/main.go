@@ -16,6 +16,18 @@
 //	                                                 retained configuration) under the next version of its
 //	                                                 stream, wait for the device's report and print
 //	                                                 "applied version N" (or "refused: REASON", exit 1)
+//	guichet-platform [--config FILE] enrol-code --tenant T --site S --role till|counter [--expires 24h] [--qr FILE] [--term]
+//	                                                 print a one-time enrolment code (first line) and its QR code
+//	guichet-platform [--config FILE] device list [--json]
+//	guichet-platform [--config FILE] device revoke TENANT/DEVICE
+//	guichet-platform [--config FILE] device replace TENANT/DEVICE [--expires 24h] [--qr FILE] [--term]
+//	                                                 revoke the device now, print a code for its replacement
+//	guichet-platform [--config FILE] ca show          print the platform's CA certificate (PEM)
+//	guichet-platform [--config FILE] ca broker-cert --host H [--host H2] --out DIR [--valid 8760h]
+//	guichet-platform [--config FILE] ca platform-cert --out DIR [--valid 8760h]
+//	guichet-platform [--config FILE] ca client-cert --cn NAME --out DIR [--valid 8760h]
+//	                                                 write NAME.pem, NAME.key and ca.pem in DIR
+//	guichet-platform [--config FILE] ca crl           write the revocation list to enrol.crl_file
 //
 // Exit status: 0 done, 1 failed (broker unreachable, store or key
 // unreadable), 2 refused before doing anything (bad configuration or
@@ -32,6 +44,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,7 +66,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "/etc/guichet/platform.yaml", "configuration `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey |")
-		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--expires 24h] [--retain] [--wait=false] [--json]]")
+		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--expires 24h] [--retain] [--wait=false] [--json] |")
+		fmt.Fprintln(stderr, "       enrol-code --tenant T --site S --role till|counter [--expires 24h] [--qr FILE] [--term] |")
+		fmt.Fprintln(stderr, "       device list [--json] | device revoke TENANT/DEVICE | device replace TENANT/DEVICE [--expires 24h] [--qr FILE] [--term] |")
+		fmt.Fprintln(stderr, "       ca show | ca broker-cert --host H --out DIR [--valid D] | ca platform-cert --out DIR [--valid D] |")
+		fmt.Fprintln(stderr, "       ca client-cert --cn NAME --out DIR [--valid D] | ca crl]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,9 +95,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "stats":
 		err = stats(ctx, cfg, rest, stdout)
 	case "enrol":
-		err = enrol(ctx, cfg, rest, stderr)
+		err = enrolKey(ctx, cfg, rest, stderr)
 	case "push":
 		err = push(ctx, cfg, rest, stdout, stderr)
+	case "enrol-code":
+		err = enrolCode(ctx, cfg, rest, stdout, stderr)
+	case "device":
+		err = deviceCmd(ctx, cfg, rest, stdout, stderr)
+	case "ca":
+		err = caCmd(ctx, cfg, rest, stdout, stderr)
 	case "pubkey":
 		k, kerr := keys.LoadOrCreate(cfg.KeyFile)
 		if err = kerr; err == nil {
@@ -110,14 +133,22 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := platform.OpenStore(cfg.Store)
+	store, svc, err := serveStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if svc != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); svc.KeepCRL(ctx, crlRefresh) }()
+	}
 	srv := platform.NewServer(platform.ServerConfig{
 		Instance: cfg.Instance, Brokers: cfg.Broker.URLs, TLS: tlsConf, Username: cfg.Broker.Username, Password: password,
-		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log,
+		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log, Handlers: svc.Handlers(),
 	}, store, &authz.Rules{MaxAmount: cfg.Rules.MaxAmount, DeclineCodes: cfg.Rules.DeclineCodes,
 		ConfirmPrefixes: cfg.Rules.ConfirmPrefixes, AbandonPrefixes: cfg.Rules.AbandonPrefixes,
 		ConfirmAbove: cfg.Rules.ConfirmAbove, ConfirmAfter: cfg.Rules.ConfirmAfter.D()})
@@ -126,7 +157,7 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	log.Info("guichet-platform stopped", "refused", srv.Refused())
+	log.Info("guichet-platform stopped", "refused", srv.Refused(), "enrolment_refused", svc.Refused())
 	return err
 }
 
@@ -193,7 +224,7 @@ func stats(ctx context.Context, cfg *config.Platform, args []string, stdout io.W
 	return nil
 }
 
-func enrol(ctx context.Context, cfg *config.Platform, args []string, stderr io.Writer) error {
+func enrolKey(ctx context.Context, cfg *config.Platform, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dev := fs.String("device", "", "device `ID`")

@@ -74,9 +74,10 @@ func runVoid(ctx context.Context, e *env, args []string) error {
 }
 
 func runReceipt(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "receipt", "--id PAYMENT [--json]")
+	fs := newFlags(e, "receipt", "--id PAYMENT [--json | --print]")
 	id := fs.String("id", "", "payment `ID`")
 	asJSON := fs.Bool("json", false, "print JSON")
+	onPaper := fs.Bool("print", false, "print it on the counter's receipt printer")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -86,6 +87,9 @@ func runReceipt(ctx context.Context, e *env, args []string) error {
 	base, err := daemonURL(e)
 	if err != nil {
 		return err
+	}
+	if *onPaper {
+		return call(ctx, http.MethodPost, base+"/api/payments/"+url.PathEscape(*id)+"/print", nil, e.stdout)
 	}
 	var buf bytes.Buffer
 	if err := call(ctx, http.MethodGet, base+"/api/payments/"+url.PathEscape(*id)+"/receipt", nil, &buf); err != nil {

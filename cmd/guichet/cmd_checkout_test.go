@@ -63,6 +63,7 @@ func TestCheckoutSubcommands(t *testing.T) {
 		{[]string{"void", "--id", "pay-1"}, 0, "voided", "POST /api/payments/pay-1/void "},
 		{[]string{"void"}, 2, "", ""},
 		{[]string{"receipt", "--id", "pay-1"}, 0, "**************6780", "GET /api/payments/pay-1/receipt "},
+		{[]string{"receipt", "--id", "pay-1", "--print"}, 0, "", "POST /api/payments/pay-1/print "},
 		{[]string{"report", "--day", "2026-11-23"}, 0, "offline declined (loss) 3.00 (1)", "GET /api/report?day=2026-11-23 "},
 		{[]string{"report", "--day", "yesterday"}, 2, "", ""},
 		{[]string{"close-day"}, 0, "(closed", "POST /api/day/close "},

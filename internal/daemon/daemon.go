@@ -5,7 +5,10 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +26,7 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
@@ -50,14 +54,6 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	defer devs.Close()
-	platformKey, err := platformKey(cfg)
-	if err != nil {
-		return err
-	}
-	tlsConf, password, err := mqttconn.Auth(&cfg.Broker)
-	if err != nil {
-		return err
-	}
 	// Bind the UI before opening the store, so a port in use stops the
 	// daemon before it changes anything.
 	ln, err := net.Listen("tcp", cfg.UI.Listen)
@@ -79,6 +75,18 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	defer id.Close()
 	if id.Kind().Weaker() {
 		log.Warn("identity key in a file, the weaker kind: a copy of the disk copies it", "key_file", cfg.Identity.KeyFile)
+	}
+	// An enrolled box is named by its enrolment, made for this key,
+	// before the store or anything else uses the name.
+	var enrolled *provision.Device
+	if cfg.Enrolled() {
+		if enrolled, err = provision.OpenDevice(cfg, id); err != nil {
+			return err
+		}
+	}
+	conn, err := linkAuth(cfg, enrolled)
+	if err != nil {
+		return err
 	}
 	store, err := outbox.Open(filepath.Join(cfg.StateDir, "outbox.db"), outbox.Identity{Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Key: key})
 	if err != nil {
@@ -143,8 +151,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		router.HandleCommands(func(_ context.Context, cmd *envelope.Command) error { return tr.ApplyConfig(cmd.Args) }, credential.CommandConfig)
 	}
 	lk, err := link.New(link.Config{
-		Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Brokers: cfg.Broker.URLs, TLS: tlsConf,
-		Username: cfg.Broker.Username, Password: password, PlatformKey: platformKey,
+		Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Brokers: conn.brokers, TLS: conn.tls,
+		Username: conn.username, Password: conn.password, PlatformKey: conn.platformKey,
 		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
 		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
 		Logger: log, Router: router,
@@ -153,6 +161,14 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	online.lk = lk
+	// The certificate is renewed over the link's own session.
+	var renewer *provision.Renewer
+	if enrolled != nil {
+		if renewer, err = enrolled.Renewer(lk.Publish, log); err != nil {
+			return err
+		}
+		router.HandleRaw(renewer.Topic(), renewer.Deliver)
+	}
 	scans := ui.NewScans()
 	merchant := checkout.Merchant(cfg.Checkout.Merchant)
 	srv := &ui.Server{Checkout: co, Till: co, Screen: screen,
@@ -168,6 +184,11 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
 		}}
 
+	if devs.Printer != nil {
+		rc := cfg.Checkout.Receipt
+		srv.Receipts = &checkout.Slips{Service: co, Printer: devs.Printer,
+			Head: checkout.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
+	}
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk
 		if srv.TechnicianToken, err = ui.LoadTechnicianToken(cfg.StateDir); err != nil {
@@ -192,6 +213,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	// Uncertain payments (customer still confirming) are queried and, past
 	// their time, reversed, also after a restart.
 	go func() { defer wg.Done(); co.Run(ctx) }()
+	if renewer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); renewer.Run(ctx) }()
+	}
 	// A tamper switch, where the GPIO driver can watch one, is logged and
 	// sounds the buzzer: the official or technician must look.
 	if w, ok := devs.Lines.(interface {
@@ -247,6 +272,31 @@ type linkOnline struct{ lk *link.Link }
 
 // Online reports whether the link is connected.
 func (o *linkOnline) Online() bool { return o.lk != nil && o.lk.Status().Connected }
+
+// linkCreds is how the link reaches the platform and checks what it sends.
+type linkCreds struct {
+	brokers            []string
+	tls                *tls.Config
+	username, password string
+	platformKey        ed25519.PublicKey
+}
+
+// linkAuth takes an enrolled box's brokers, certificate and platform key
+// from its enrolment, and an older box's from its configuration.
+func linkAuth(cfg *config.Daemon, dev *provision.Device) (linkCreds, error) {
+	if dev != nil {
+		return linkCreds{brokers: dev.Enrolment.Brokers, tls: dev.Credentials.TLSConfig(), platformKey: dev.Enrolment.PlatformKey}, nil
+	}
+	pk, err := platformKey(cfg)
+	if err != nil {
+		return linkCreds{}, err
+	}
+	tc, password, err := mqttconn.Auth(&cfg.Broker)
+	if err != nil {
+		return linkCreds{}, err
+	}
+	return linkCreds{brokers: cfg.Broker.URLs, tls: tc, username: cfg.Broker.Username, password: password, platformKey: pk}, nil
+}
 
 func platformKey(cfg *config.Daemon) ([]byte, error) {
 	if cfg.PlatformKey != "" {

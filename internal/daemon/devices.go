@@ -14,6 +14,7 @@ import (
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/device/gpio"
+	"github.com/guichet/guichet/device/printer"
 
 	// Drivers shipped with the appliance, registered by name.
 	_ "github.com/guichet/guichet/device/camera/sim"
@@ -27,6 +28,8 @@ import (
 	_ "github.com/guichet/guichet/device/display/ssd1306"
 	_ "github.com/guichet/guichet/device/gpio/cdev"
 	_ "github.com/guichet/guichet/device/gpio/sim"
+	_ "github.com/guichet/guichet/device/printer/escpos"
+	_ "github.com/guichet/guichet/device/printer/sim"
 )
 
 // Devices are the opened devices.
@@ -35,6 +38,8 @@ type Devices struct {
 	CardReader  cardreader.Reader
 	Display     display.Display
 	Lines       gpio.Lines
+	// Printer is the receipt printer; nil when none is configured.
+	Printer printer.Printer
 }
 
 // Close closes every device.
@@ -46,6 +51,9 @@ func (d *Devices) Close() {
 		if c != nil {
 			c.Close()
 		}
+	}
+	if d.Printer != nil {
+		d.Printer.Close()
 	}
 }
 
@@ -120,6 +128,11 @@ func openAll(ctx context.Context, cfg *config.Daemon) (*Devices, []Outcome) {
 	d.CardReader, _ = open(ctx, cardreader.Drivers, hw, "devices.card_reader", cfg.Devices.CardReader, &outs)
 	d.Display, _ = open(ctx, display.Drivers, hw, "devices.display", cfg.Devices.Display, &outs)
 	d.Lines, _ = open(ctx, gpio.Drivers, hw, "devices.gpio", cfg.Devices.GPIO, &outs)
+	// A counter may have no printer, even on simulated hardware: it is
+	// opened only where configured.
+	if cfg.Devices.Printer.Driver != "" {
+		d.Printer, _ = open(ctx, printer.Drivers, hw, "devices.printer", cfg.Devices.Printer, &outs)
+	}
 	return d, outs
 }
 

@@ -71,3 +71,28 @@ func TestOpenDevicesSim(t *testing.T) {
 		t.Fatalf("devices %+v", d)
 	}
 }
+
+func TestPrinterOpenedWhereConfigured(t *testing.T) {
+	cfg := &config.Daemon{Hardware: "sim"}
+	d, outs := openAll(context.Background(), cfg)
+	d.Close()
+	for _, o := range outs {
+		if o.Field == "devices.printer" {
+			t.Fatalf("a printer opened unconfigured: %v", o)
+		}
+	}
+	cfg.Devices.Printer = driver(t, "escpos", "port: /dev/ttyUSB0\ndrawer: {pin: 5, onn: 100ms}")
+	_, outs = openAll(context.Background(), cfg)
+	if o := outs[len(outs)-1]; o.String() != "failed devices.printer.options.drawer.onn: unknown field" {
+		t.Fatalf("outcome %v", o)
+	}
+	cfg.Devices.Printer = driver(t, "sim", "")
+	d, err := OpenDevices(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Printer == nil {
+		t.Fatal("no printer")
+	}
+}

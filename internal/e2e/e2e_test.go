@@ -80,7 +80,7 @@ sync: {ack_timeout: 1s, min_backoff: 100ms, max_backoff: 1s}
 	return r
 }
 
-func write(t *testing.T, path, s string) {
+func write(t testing.TB, path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,8 @@ type Response struct {
 
 // Renewal is an enrolled device's request for a new certificate, sent on
 // RenewTopic over its mutual-TLS session: the broker has already checked
-// who it is. The CSR may carry the same key or a new one.
+// who it is. The CSR must carry the enrolled key: a new key comes only with
+// a new box, through "device replace" and a new code.
 type Renewal struct {
 	V   int    `json:"v"`
 	CSR []byte `json:"csr"`

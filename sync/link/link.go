@@ -106,6 +106,10 @@ type Link struct {
 	status Status
 	dl     downlink
 
+	// client is the connected session's, for Publish; nil between
+	// sessions. Guarded by mu.
+	client mqtt.Client
+
 	sent, resent, refused, rejected, rekeys atomic.Uint64
 	highestSent                             atomic.Uint64 // owned by the session loop
 
@@ -169,6 +173,32 @@ func (l *Link) setConnected(on bool, broker string) {
 	l.mu.Lock()
 	l.status.Connected, l.status.Broker = on, broker
 	l.mu.Unlock()
+}
+
+func (l *Link) setClient(c mqtt.Client) {
+	l.mu.Lock()
+	l.client = c
+	l.mu.Unlock()
+}
+
+// ErrNotConnected says the link has no session to publish on now.
+var ErrNotConnected = errors.New("link: not connected")
+
+// Publish sends payload on topic (QoS 1) over the link's current session,
+// for a flow that talks to the platform outside the outbox (a certificate
+// renewal, say), and waits for the broker's PUBACK. Without a session it
+// fails with ErrNotConnected; the caller tries again later.
+func (l *Link) Publish(ctx context.Context, topic string, payload []byte) error {
+	l.mu.Lock()
+	c := l.client
+	l.mu.Unlock()
+	if c == nil {
+		return ErrNotConnected
+	}
+	if err := wait(ctx, c.Publish(topic, 1, false, payload)); err != nil {
+		return fmt.Errorf("link: publish %s: %w", topic, err)
+	}
+	return nil
 }
 
 // Run connects and syncs until ctx ends; it returns ctx's error.
@@ -287,6 +317,8 @@ func (l *Link) session(ctx context.Context, broker string) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	l.setConnected(true, broker)
+	l.setClient(c)
+	defer l.setClient(nil)
 	l.publishStatus(c, true)
 	l.log.Info("link up", "broker", broker)
 
@@ -387,6 +419,10 @@ func (l *Link) publishStatus(c mqtt.Client, online bool) {
 // ack covered new records.
 func (l *Link) handle(ctx context.Context, c mqtt.Client, m mqtt.Message) bool {
 	t := l.topics()
+	if h := l.cfg.Router.rawHandler(m.Topic()); h != nil {
+		h(m.Payload())
+		return false
+	}
 	payload, err := envelope.Open(l.cfg.PlatformKey, m.Payload())
 	if err != nil {
 		l.refuseFrame(c, m.Topic(), m.Payload(), err)

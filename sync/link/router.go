@@ -27,6 +27,7 @@ import (
 type Router struct {
 	results  map[string]func(envelope.Result)
 	commands map[string][]CommandHandler
+	raw      map[string]func([]byte)
 }
 
 // CommandHandler applies one checked command; its error is logged with
@@ -35,7 +36,16 @@ type CommandHandler func(ctx context.Context, cmd *envelope.Command) error
 
 // NewRouter returns a router with nothing registered.
 func NewRouter() *Router {
-	return &Router{results: map[string]func(envelope.Result){}, commands: map[string][]CommandHandler{}}
+	return &Router{results: map[string]func(envelope.Result){}, commands: map[string][]CommandHandler{}, raw: map[string]func([]byte){}}
+}
+
+// HandleRaw sends the payload of every message on topic, one of the
+// device's down/ topics, to h as it is, without the platform's signature
+// check: for messages that carry their own proof, such as a renewed
+// certificate, which must chain to the CA. h runs in the link's loop and
+// must not block.
+func (r *Router) HandleRaw(topic string, h func(payload []byte)) {
+	r.raw[topic] = h
 }
 
 // HandleResults sends the results of records of the given types to h. A
@@ -87,4 +97,12 @@ func (r *Router) command(ctx context.Context, cmd *envelope.Command, log *slog.L
 		}
 	}
 	return true, errors.Join(errs...)
+}
+
+// rawHandler returns the handler of unsigned messages on topic, or nil.
+func (r *Router) rawHandler(topic string) func([]byte) {
+	if r == nil {
+		return nil
+	}
+	return r.raw[topic]
 }

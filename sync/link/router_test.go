@@ -2,12 +2,16 @@ package link_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/sync/envelope"
+	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
 )
 
@@ -127,5 +131,54 @@ func TestCommandsRoutedByName(t *testing.T) {
 	}
 	if got := r.lk.Status().Refused - refused; got != 1 {
 		t.Fatalf("%d commands refused, want 1 (the one nobody handles)", got)
+	}
+}
+
+// An unsigned message on a raw route goes to its handler as it is; the
+// same bytes on another down/ topic are refused, as anything unsigned is.
+// Publish sends on the link's session and fails between sessions.
+func TestRawRouteAndPublish(t *testing.T) {
+	r := newRig(t)
+	raw := make(chan string, 4)
+	r.router.HandleRaw("guichet/v1/t1/d1/down/cert", func(p []byte) { raw <- string(p) })
+	if err := r.lk.Publish(context.Background(), "guichet/v1/t1/d1/up/renew", []byte("x")); !errors.Is(err, link.ErrNotConnected) {
+		t.Fatalf("publish before the session: %v", err)
+	}
+	up := make(chan string, 4)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.broker.URL()).SetClientID("peer"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	c.Subscribe("guichet/v1/t1/d1/up/renew", 1, func(_ mqtt.Client, m mqtt.Message) { up <- string(m.Payload()) }).Wait()
+	r.runLink(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.lk.Status().Connected && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := r.lk.Publish(context.Background(), "guichet/v1/t1/d1/up/renew", []byte(`{"v":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-up:
+		if got != `{"v":1}` {
+			t.Fatalf("published %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Publish did not reach the broker")
+	}
+	refused := r.lk.Status().Refused
+	c.Publish("guichet/v1/t1/d1/down/cmd", 1, false, `{"v":1,"cert":"unsigned"}`).Wait()
+	c.Publish("guichet/v1/t1/d1/down/cert", 1, false, `{"v":1,"cert":"unsigned"}`).Wait()
+	select {
+	case got := <-raw:
+		if got != `{"v":1,"cert":"unsigned"}` {
+			t.Fatalf("raw handler got %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("raw route not taken")
+	}
+	if n := r.lk.Status().Refused; n != refused+1 || len(raw) != 0 {
+		t.Fatalf("refused %d (was %d), %d more on the raw route", n, refused, len(raw))
 	}
 }
