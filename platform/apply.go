@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -50,6 +49,9 @@ type Outcome struct {
 	// Held counts records that arrived ahead of a gap; they wait in the
 	// store for the record that fills it.
 	Held int
+	// Conflicts counts records refused because the platform holds another
+	// record under their outbox and number (counted in Rejected too).
+	Conflicts int
 }
 
 // Applier applies batches of records to the store.
@@ -70,9 +72,13 @@ type Applier struct {
 const parallelCheck = 64
 
 // Apply checks and applies a batch in one transaction. Records are applied
-// in sequence order per device; a record ahead of a gap is held, one
-// already applied is counted as a duplicate and its stored result is sent
-// again, so a device whose ack was lost still learns the outcome.
+// in sequence order per (device, outbox identity): each outbox is a
+// sequence space of its own (streams.go), so a store made again numbers
+// from 1 without its records passing for duplicates. A record ahead of a
+// gap is held; one already applied is counted as a duplicate and its
+// stored result is sent again, so a device whose ack was lost still learns
+// the outcome; one whose number holds another record is refused as a
+// conflict, and the device rekeys. One ack goes out per stream touched.
 func (a *Applier) Apply(ctx context.Context, batch []Incoming) (*Outcome, error) {
 	return a.ApplyChecked(ctx, a.Check(ctx, batch))
 }
@@ -124,6 +130,9 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		if ri.Device != rj.Device {
 			return ri.Device < rj.Device
 		}
+		if ri.Outbox != rj.Outbox {
+			return bytes.Compare(ri.Outbox[:], rj.Outbox[:]) < 0
+		}
 		return ri.Seq < rj.Seq
 	})
 
@@ -132,19 +141,19 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		return nil, fmt.Errorf("platform: begin: %w", err)
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO records(tenant,device,seq,key,type,body,status,reason,result,wall,applied_at,instance) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO records(tenant,device,outbox,seq,key,type,body,hash,status,reason,result,wall,applied_at,instance) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return nil, err
 	}
 	defer ins.Close()
 	// The statements run for every record are prepared once per batch:
 	// parsing them again for each record cost a third of the apply time.
-	known, err := tx.PrepareContext(ctx, `SELECT 1 FROM records WHERE tenant=? AND device=? AND key=?`)
+	known, err := tx.PrepareContext(ctx, `SELECT outbox,status,reason,result FROM records WHERE tenant=? AND device=? AND key=?`)
 	if err != nil {
 		return nil, err
 	}
 	defer known.Close()
-	heldNext, err := tx.PrepareContext(ctx, `SELECT payload FROM held WHERE tenant=? AND device=? AND seq=?`)
+	heldNext, err := tx.PrepareContext(ctx, `SELECT payload FROM held WHERE tenant=? AND device=? AND outbox=? AND seq=?`)
 	if err != nil {
 		return nil, err
 	}
@@ -159,116 +168,140 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 		defer closeState()
 		state = st
 	}
-	type devState struct {
-		applied    uint64
-		last       []byte
+	type devCount struct {
 		dups, rejs uint64
-		ack        *envelope.Ack
-		dirty      bool
-		// held says the device may have records parked ahead of a gap.
-		// The transaction holds the write lock (BEGIN IMMEDIATE), so no
-		// other instance parks one meanwhile, and a device without any
-		// is spared a lookup per record.
-		held bool
 		// revoked: the device was revoked or replaced (platform/enrol),
 		// or its record key changed since this process cached it.
 		revoked bool
 		key     []byte
 	}
-	devs := map[string]*devState{}
+	devs := map[string]*devCount{}
+	streams := map[string]*stream{}
+	var order []*stream
 	now := time.Now().UnixMilli()
 	var applyOne func(c checked) error
 	applyOne = func(c checked) error {
 		r := c.rec
 		id := r.Tenant + "/" + r.Device
-		ds := devs[id]
-		if ds == nil {
-			ds = &devState{ack: &envelope.Ack{Tenant: r.Tenant, Device: r.Device, At: now}}
-			if err := tx.QueryRowContext(ctx, `SELECT applied,last_hash,pubkey,EXISTS(SELECT 1 FROM enrol_devices e
+		dc := devs[id]
+		if dc == nil {
+			dc = &devCount{}
+			if err := tx.QueryRowContext(ctx, `SELECT pubkey,EXISTS(SELECT 1 FROM enrol_devices e
 				WHERE e.tenant=devices.tenant AND e.device=devices.device AND e.state!='active') FROM devices WHERE tenant=? AND device=?`,
-				r.Tenant, r.Device).Scan(&ds.applied, &ds.last, &ds.key, &ds.revoked); err != nil {
+				r.Tenant, r.Device).Scan(&dc.key, &dc.revoked); err != nil {
 				return fmt.Errorf("platform: device %s: %w", id, err)
 			}
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM held WHERE tenant=? AND device=?)`, r.Tenant, r.Device).Scan(&ds.held); err != nil {
-				return fmt.Errorf("platform: device %s: %w", id, err)
-			}
-			devs[id] = ds
+			devs[id] = dc
 		}
-		if ds.revoked || (c.key != nil && !bytes.Equal(c.key, ds.key)) {
-			if !ds.revoked {
+		sid := id + "/" + r.Outbox.String()
+		ss := streams[sid]
+		if ss == nil {
+			var err error
+			if ss, err = loadStream(ctx, tx, r, now); err != nil {
+				return fmt.Errorf("platform: stream %s: %w", sid, err)
+			}
+			streams[sid] = ss
+			order = append(order, ss)
+		}
+		if dc.revoked || (c.key != nil && !bytes.Equal(c.key, dc.key)) {
+			if !dc.revoked {
 				a.forgetKey(id)
 			}
-			return a.refuse(ctx, tx, out, ds.ack, &ds.rejs, r, now, "device revoked")
+			return a.refuse(ctx, tx, out, ss.ack, &dc.rejs, r, now, "device revoked")
 		}
+		h := envelope.HashOf(c.payload)
 		switch {
-		case r.Seq <= ds.applied:
-			ds.dups++
-			out.Duplicates++
-			res, err := storedResult(ctx, tx, r)
+		case r.Seq <= ss.applied:
+			held, err := positionAnswer(ctx, tx, r)
 			if err != nil {
 				return err
 			}
-			if res != nil {
-				ds.ack.Results = append(ds.ack.Results, *res)
+			if held != nil && held.hash != nil && !bytes.Equal(held.hash, h[:]) {
+				// Another record under this number: a store restored from
+				// a copy went on numbering. Refused, and the device told
+				// to renumber its waiting records under a new identity.
+				reason := fmt.Sprintf("conflict: outbox %q seq %d holds another record here (store restored from a copy?): rekey and send again", r.Outbox, r.Seq)
+				dc.rejs++
+				out.Rejected++
+				out.Conflicts++
+				ss.ack.Rejects = append(ss.ack.Rejects, envelope.Reject{Seq: r.Seq, Reason: reason, Code: envelope.RejectConflict})
+				if a.Reject != nil {
+					a.Reject(r.Tenant, r.Device, r.Seq, "conflict")
+				}
+				return addEvent(ctx, tx, r.Tenant, r.Device, r.Outbox, EventConflict, r.Seq, reason, now)
+			}
+			dc.dups++
+			out.Duplicates++
+			if held != nil {
+				ss.ack.Results = append(ss.ack.Results, held.res)
 			}
 			return nil
-		case r.Seq > ds.applied+1:
+		case r.Seq > ss.applied+1:
 			// Ahead of a gap: park it in the store, where whichever
 			// instance fills the gap will find it.
-			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO held(tenant,device,seq,payload) VALUES(?,?,?,?)`, r.Tenant, r.Device, r.Seq, c.payload)
+			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO held(tenant,device,outbox,seq,payload) VALUES(?,?,?,?,?)`, r.Tenant, r.Device, r.Outbox.String(), r.Seq, c.payload)
 			out.Held++
-			ds.held = true
+			ss.held = true
 			return err
 		}
 		prev := r.Prev
-		if (r.Seq == 1 && prev != (envelope.Hash{})) || (r.Seq > 1 && !bytes.Equal(prev[:], ds.last)) {
+		if (ss.applied == 0 && prev != (envelope.Hash{})) || (ss.applied > 0 && !bytes.Equal(prev[:], ss.last)) {
 			reason := "chain broken: prev hash does not match the record applied before"
-			ds.rejs++
+			dc.rejs++
 			out.Rejected++
-			ds.ack.Rejects = append(ds.ack.Rejects, envelope.Reject{Seq: r.Seq, Reason: reason})
+			ss.ack.Rejects = append(ss.ack.Rejects, envelope.Reject{Seq: r.Seq, Reason: reason, Code: envelope.RejectChain})
 			if a.Reject != nil {
 				a.Reject(r.Tenant, r.Device, r.Seq, reason)
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO rejects(tenant,device,seq,reason,at) VALUES(?,?,?,?,?)`, r.Tenant, r.Device, r.Seq, reason, now)
+			_, err := tx.ExecContext(ctx, `INSERT INTO rejects(tenant,device,outbox,seq,reason,code,hash,at) VALUES(?,?,?,?,?,?,?,?)`,
+				r.Tenant, r.Device, r.Outbox.String(), r.Seq, reason, envelope.RejectChain, h[:], now)
 			return err
 		}
 		res := envelope.Result{Seq: r.Seq, Key: r.Key, Status: "applied"}
-		var exists int
-		err := known.QueryRowContext(ctx, r.Tenant, r.Device, r.Key).Scan(&exists)
+		prior, priorOutbox, err := keyAnswer(ctx, known, r)
 		switch {
-		case err == nil:
-			// The same business operation under a new sequence number:
-			// keep the chain moving but apply nothing.
-			res.Status, res.Reason = "duplicate", "idempotency key already applied"
-			ds.dups++
+		case err != nil:
+			return err
+		case prior != nil:
+			// The same business operation under a new number: keep the
+			// chain moving but apply nothing. From another outbox (a
+			// restored or renumbered store) the answer is the stored one,
+			// so the device learns the outcome it lost.
+			if priorOutbox == r.Outbox.String() {
+				res.Status, res.Reason = "duplicate", "idempotency key already applied"
+			} else {
+				res = *prior
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO aliases(tenant,device,outbox,seq,key,hash,status,reason,result) VALUES(?,?,?,?,?,?,?,?,?)`,
+				r.Tenant, r.Device, r.Outbox.String(), r.Seq, r.Key, h[:], res.Status, res.Reason, []byte(res.Body)); err != nil {
+				return err
+			}
+			dc.dups++
 			out.Duplicates++
-		case errors.Is(err, sql.ErrNoRows):
+		default:
 			switch {
 			case stateful != nil:
 				if res, err = stateful.DecideIn(state, r); err != nil {
-					return fmt.Errorf("platform: decide %s seq %d: %w", id, r.Seq, err)
+					return fmt.Errorf("platform: decide %s seq %d: %w", sid, r.Seq, err)
 				}
 				res.Seq, res.Key = r.Seq, r.Key
 			case a.Decider != nil:
 				res = a.Decider.Decide(r)
 				res.Seq, res.Key = r.Seq, r.Key
 			}
-			if _, err := ins.ExecContext(ctx, r.Tenant, r.Device, r.Seq, r.Key, r.Type, []byte(r.Body), res.Status, res.Reason, []byte(res.Body), r.Wall, now, a.Instance); err != nil {
-				return fmt.Errorf("platform: apply %s seq %d: %w", id, r.Seq, err)
+			if _, err := ins.ExecContext(ctx, r.Tenant, r.Device, r.Outbox.String(), r.Seq, r.Key, r.Type, []byte(r.Body), h[:], res.Status, res.Reason, []byte(res.Body), r.Wall, now, a.Instance); err != nil {
+				return fmt.Errorf("platform: apply %s seq %d: %w", sid, r.Seq, err)
 			}
 			out.Applied++
-		default:
-			return err
 		}
-		h := envelope.HashOf(c.payload)
-		ds.applied, ds.last, ds.dirty = r.Seq, h[:], true
-		ds.ack.Results = append(ds.ack.Results, res)
+		ss.applied, ss.last, ss.dirty = r.Seq, h[:], true
+		ss.ack.Results = append(ss.ack.Results, res)
 		// Records parked by any instance may now follow.
-		if !ds.held {
+		if !ss.held {
 			return nil
 		}
 		var payload []byte
-		err = heldNext.QueryRowContext(ctx, r.Tenant, r.Device, r.Seq+1).Scan(&payload)
+		err = heldNext.QueryRowContext(ctx, r.Tenant, r.Device, r.Outbox.String(), r.Seq+1).Scan(&payload)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil
@@ -286,22 +319,39 @@ func (a *Applier) ApplyChecked(ctx context.Context, cb *Checked) (*Outcome, erro
 			return nil, err
 		}
 	}
-	for id, ds := range devs {
-		if ds.dirty && ds.held {
-			t, d, _ := cut(id)
-			if _, err := tx.ExecContext(ctx, `DELETE FROM held WHERE tenant=? AND device=? AND seq<=?`, t, d, ds.applied); err != nil {
+	for _, ss := range order {
+		ob := ss.outbox.String()
+		if ss.dirty && ss.held {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM held WHERE tenant=? AND device=? AND outbox=? AND seq<=?`, ss.tenant, ss.device, ob, ss.applied); err != nil {
 				return nil, err
 			}
 		}
-		if ds.dirty || ds.dups > 0 || ds.rejs > 0 {
-			t, d, _ := cut(id)
-			if _, err := tx.ExecContext(ctx, `UPDATE devices SET applied=?, last_hash=?, duplicates=duplicates+?, rejected=rejected+? WHERE tenant=? AND device=?`,
-				ds.applied, ds.last, ds.dups, ds.rejs, t, d); err != nil {
+		if ss.dirty {
+			if _, err := tx.ExecContext(ctx, `UPDATE streams SET applied=?, last_hash=?, last_seen=? WHERE tenant=? AND device=? AND outbox=?`,
+				ss.applied, ss.last, now, ss.tenant, ss.device, ob); err != nil {
 				return nil, err
 			}
 		}
-		ds.ack.Upto = ds.applied
-		out.Acks = append(out.Acks, ds.ack)
+		ss.ack.Upto = ss.applied
+		if ss.outbox.IsZero() {
+			// The release-1 stream may be a release-1 device's, whose
+			// strict decoding refuses an ack with fields it does not know.
+			for i := range ss.ack.Rejects {
+				ss.ack.Rejects[i].Code = ""
+			}
+		} else {
+			copy(ss.ack.Last[:], ss.last)
+		}
+		out.Acks = append(out.Acks, ss.ack)
+	}
+	for id, dc := range devs {
+		if dc.dups > 0 || dc.rejs > 0 {
+			t, d, _ := cut(id)
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET duplicates=duplicates+?, rejected=rejected+? WHERE tenant=? AND device=?`,
+				dc.dups, dc.rejs, t, d); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("platform: commit: %w", err)
@@ -316,21 +366,6 @@ func cut(id string) (string, string, bool) {
 		}
 	}
 	return id, "", false
-}
-
-// storedResult returns the result given when r's sequence was applied,
-// if it was the same record.
-func storedResult(ctx context.Context, tx *sql.Tx, r *envelope.Record) (*envelope.Result, error) {
-	var key, status, reason string
-	var body []byte
-	err := tx.QueryRowContext(ctx, `SELECT key,status,reason,result FROM records WHERE tenant=? AND device=? AND seq=?`, r.Tenant, r.Device, r.Seq).Scan(&key, &status, &reason, &body)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && key != r.Key) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &envelope.Result{Seq: r.Seq, Key: key, Status: status, Reason: reason, Body: json.RawMessage(body)}, nil
 }
 
 type checkResult struct {

@@ -15,13 +15,14 @@ import (
 type device struct {
 	tenant, id string
 	key        ed25519.PrivateKey
+	outbox     envelope.OutboxID
 	seq        uint64
 	prev       envelope.Hash
 }
 
 func (d *device) next(key string) Incoming {
 	d.seq++
-	p, _ := json.Marshal(envelope.Record{Tenant: d.tenant, Device: d.id, Seq: d.seq, Key: key, Type: "test", Schema: 1, Prev: d.prev, Body: []byte(`{}`)})
+	p, _ := json.Marshal(envelope.Record{Tenant: d.tenant, Device: d.id, Outbox: d.outbox, Seq: d.seq, Key: key, Type: "test", Schema: 1, Prev: d.prev, Body: []byte(`{}`)})
 	d.prev = envelope.HashOf(p)
 	return Incoming{Topic: envelope.Topics{Tenant: d.tenant, Device: d.id}.Records(), Frame: envelope.Seal(d.key, p)}
 }

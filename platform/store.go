@@ -132,6 +132,10 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("platform store %s: %w", path, err)
 	}
+	if err := migrate(context.Background(), db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("platform store %s: %w", path, err)
+	}
 	return &Store{db: db}, nil
 }
 
@@ -187,12 +191,31 @@ type DeviceStats struct {
 	// Held counts records parked ahead of a gap: a gap that stays is a
 	// record the device has not sent (yet).
 	Held uint64 `json:"held"`
+	// Outboxes counts the device's outbox identities (streams); more than
+	// one means its store was deleted, replaced or restored.
+	Outboxes uint64 `json:"outboxes"`
+	// IdentityChanges and Conflicts count those events (Events).
+	IdentityChanges uint64 `json:"identity_changes"`
+	Conflicts       uint64 `json:"conflicts"`
+	Skips           uint64 `json:"skips"`
+	// Blocked counts the device's outboxes stopped at a rejected record,
+	// waiting for an operator's skip_rejected.
+	Blocked uint64 `json:"blocked"`
 }
 
 // Stats returns the counters of every device.
 func (s *Store) Stats(ctx context.Context) ([]DeviceStats, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.tenant,d.device,d.applied,d.duplicates,d.rejected,
-		(SELECT COUNT(*) FROM held h WHERE h.tenant=d.tenant AND h.device=d.device) FROM devices d ORDER BY d.tenant,d.device`)
+	rows, err := s.db.QueryContext(ctx, `SELECT d.tenant,d.device,
+		(SELECT coalesce(sum(s.applied),0) FROM streams s WHERE s.tenant=d.tenant AND s.device=d.device),
+		d.duplicates,d.rejected,
+		(SELECT COUNT(*) FROM held h WHERE h.tenant=d.tenant AND h.device=d.device),
+		(SELECT COUNT(*) FROM streams s WHERE s.tenant=d.tenant AND s.device=d.device),
+		(SELECT COUNT(*) FROM events e WHERE e.tenant=d.tenant AND e.device=d.device AND e.kind='new_outbox'),
+		(SELECT COUNT(*) FROM events e WHERE e.tenant=d.tenant AND e.device=d.device AND e.kind='conflict'),
+		(SELECT COUNT(*) FROM skips k WHERE k.tenant=d.tenant AND k.device=d.device),
+		(SELECT COUNT(*) FROM streams s WHERE s.tenant=d.tenant AND s.device=d.device AND EXISTS(
+			SELECT 1 FROM rejects r WHERE r.tenant=s.tenant AND r.device=s.device AND r.outbox=s.outbox AND r.seq=s.applied+1))
+		FROM devices d ORDER BY d.tenant,d.device`)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +223,8 @@ func (s *Store) Stats(ctx context.Context) ([]DeviceStats, error) {
 	var out []DeviceStats
 	for rows.Next() {
 		var d DeviceStats
-		if err := rows.Scan(&d.Tenant, &d.Device, &d.Applied, &d.Duplicates, &d.Rejected, &d.Held); err != nil {
+		if err := rows.Scan(&d.Tenant, &d.Device, &d.Applied, &d.Duplicates, &d.Rejected, &d.Held,
+			&d.Outboxes, &d.IdentityChanges, &d.Conflicts, &d.Skips, &d.Blocked); err != nil {
 			return nil, err
 		}
 		out = append(out, d)
@@ -210,6 +234,7 @@ func (s *Store) Stats(ctx context.Context) ([]DeviceStats, error) {
 
 // AppliedRecord is a record as the platform applied it.
 type AppliedRecord struct {
+	Outbox string          `json:"outbox"`
 	Seq    uint64          `json:"seq"`
 	Key    string          `json:"key"`
 	Type   string          `json:"type"`
@@ -217,9 +242,10 @@ type AppliedRecord struct {
 	Body   json.RawMessage `json:"body"`
 }
 
-// Records lists a device's applied records in order, for audits and tests.
+// Records lists a device's applied records in the order they were
+// applied (in each outbox, by seq), for audits and tests.
 func (s *Store) Records(ctx context.Context, tenant, device string) ([]AppliedRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq,key,type,status,body FROM records WHERE tenant=? AND device=? ORDER BY seq`, tenant, device)
+	rows, err := s.db.QueryContext(ctx, `SELECT outbox,seq,key,type,status,body FROM records WHERE tenant=? AND device=? ORDER BY rowid`, tenant, device)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +254,7 @@ func (s *Store) Records(ctx context.Context, tenant, device string) ([]AppliedRe
 	for rows.Next() {
 		var r AppliedRecord
 		var body []byte
-		if err := rows.Scan(&r.Seq, &r.Key, &r.Type, &r.Status, &body); err != nil {
+		if err := rows.Scan(&r.Outbox, &r.Seq, &r.Key, &r.Type, &r.Status, &body); err != nil {
 			return nil, err
 		}
 		r.Body = body

@@ -6,7 +6,8 @@
 // Usage:
 //
 //	guichet-platform [--config FILE] [run]          consume and ack until SIGTERM
-//	guichet-platform [--config FILE] stats [--json] records applied and duplicates refused, per device
+//	guichet-platform [--config FILE] stats [--json] records applied, duplicates, rejects, outboxes, identity
+//	                                                 changes, conflicts and blocked queues per device; last events
 //	guichet-platform [--config FILE] enrol --device ID [--tenant T] --key BASE64
 //	guichet-platform [--config FILE] pubkey         print the platform's public key
 //	guichet-platform [--config FILE] push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE]
@@ -45,6 +46,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/keys"
@@ -165,7 +167,12 @@ type Stats struct {
 	Applied    uint64                 `json:"applied"`
 	Duplicates uint64                 `json:"duplicates"`
 	Rejected   uint64                 `json:"rejected"`
+	// Events are the last identity changes, conflicts and skips.
+	Events []platform.Event `json:"events"`
 }
+
+// maxEvents bounds the events stats prints.
+const maxEvents = 50
 
 func stats(ctx context.Context, cfg *config.Platform, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
@@ -182,9 +189,16 @@ func stats(ctx context.Context, cfg *config.Platform, args []string, stdout io.W
 	if err != nil {
 		return err
 	}
-	st := Stats{Devices: devs}
+	events, err := store.Events(ctx, maxEvents)
+	if err != nil {
+		return err
+	}
+	st := Stats{Devices: devs, Events: events}
 	if st.Devices == nil {
 		st.Devices = []platform.DeviceStats{}
+	}
+	if st.Events == nil {
+		st.Events = []platform.Event{}
 	}
 	for _, d := range devs {
 		st.Applied += d.Applied
@@ -196,9 +210,16 @@ func stats(ctx context.Context, cfg *config.Platform, args []string, stdout io.W
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	fmt.Fprintf(stdout, "%-12s %-20s %10s %10s %10s\n", "TENANT", "DEVICE", "APPLIED", "DUPLICATES", "REJECTED")
+	fmt.Fprintf(stdout, "%-12s %-20s %10s %10s %10s %8s %8s %9s %7s\n", "TENANT", "DEVICE", "APPLIED", "DUPLICATES", "REJECTED", "OUTBOXES", "IDCHANGE", "CONFLICTS", "BLOCKED")
 	for _, d := range devs {
-		fmt.Fprintf(stdout, "%-12s %-20s %10d %10d %10d\n", d.Tenant, d.Device, d.Applied, d.Duplicates, d.Rejected)
+		fmt.Fprintf(stdout, "%-12s %-20s %10d %10d %10d %8d %8d %9d %7d\n", d.Tenant, d.Device, d.Applied, d.Duplicates, d.Rejected,
+			d.Outboxes, d.IdentityChanges, d.Conflicts, d.Blocked)
+	}
+	if len(events) > 0 {
+		fmt.Fprintln(stdout, "\nEVENTS (last", maxEvents, "at most)")
+		for _, e := range events {
+			fmt.Fprintf(stdout, "%s %s/%s outbox %q %s seq %d: %s\n", time.UnixMilli(e.At).UTC().Format(time.RFC3339), e.Tenant, e.Device, e.Outbox, e.Kind, e.Seq, e.Detail)
+		}
 	}
 	return nil
 }

@@ -128,6 +128,12 @@ func push(ctx context.Context, cfg *config.Platform, args []string, stdout, stde
 	}
 	cmd.Version = 0
 
+	if cmd.Name == envelope.CommandSkipRejected {
+		if err := recordSkip(ctx, cfg, cmd); err != nil {
+			return err
+		}
+	}
+
 	// An existing key only: creating one here would sign with a key that
 	// no device trusts.
 	key, err := keys.Load(cfg.KeyFile)
@@ -227,7 +233,7 @@ func readArgsFile(path string) ([]byte, error) {
 func checkArgs(name string, raw []byte) (json.RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		switch name {
-		case checkout.CommandOfflineLimits, checkout.CommandPromotions, checkout.CommandConfig:
+		case checkout.CommandOfflineLimits, checkout.CommandPromotions, checkout.CommandConfig, envelope.CommandSkipRejected:
 			return nil, fmt.Errorf("%s needs args (a JSON object, see docs/protocol.md)", name)
 		}
 		return nil, nil
@@ -254,6 +260,8 @@ func checkArgs(name string, raw []byte) (json.RawMessage, error) {
 		_, err = checkout.ParsePromotions(b)
 	case checkout.CommandConfig:
 		err = checkConfigArgs(b)
+	case envelope.CommandSkipRejected:
+		_, err = envelope.DecodeSkipRejected(b)
 	}
 	if err != nil {
 		return nil, err

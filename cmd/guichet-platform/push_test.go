@@ -272,6 +272,12 @@ func TestPushRefusesBadInvocations(t *testing.T) {
 		{"long ttl", append(base, "--name", "sync", "--ttl", "100000h"), "--ttl"},
 		{"bad ttl", append(base, "--name", "sync", "--ttl", "soon"), "ttl"},
 		{"stray argument", append(base, "--name", "sync", "extra"), "unexpected argument"},
+		{"skip needs args", append(base, "--name", "skip_rejected"), "needs args"},
+		{"skip seq zero", append(base, "--name", "skip_rejected", "--args", `{"seq":0,"reason":"r"}`), "seq must be"},
+		{"skip no reason", append(base, "--name", "skip_rejected", "--args", `{"seq":3}`), "reason must be"},
+		{"skip typo", append(base, "--name", "skip_rejected", "--args", `{"sequence":3,"reason":"r"}`), "unknown field"},
+		{"skip bad outbox", append(base, "--name", "skip_rejected", "--args", `{"outbox":"XYZ","seq":3,"reason":"r"}`), "outbox id"},
+		{"skip nothing blocked", append(base, "--name", "skip_rejected", "--args", `{"seq":3,"reason":"r"}`), "no rejected record blocks"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -115,9 +115,14 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	var st struct {
 		Device   string
-		Identity string                          `json:"identity"`
-		Queue    struct{ Depth, LastSeq uint64 } `json:"queue"`
-		Link     struct {
+		Identity string `json:"identity"`
+		Queue    struct {
+			Depth   uint64
+			LastSeq uint64 `json:"last_seq"`
+			Outbox  string
+			Blocked uint64
+		} `json:"queue"`
+		Link struct {
 			Connected bool
 			Broker    string
 			LastSync  time.Time `json:"last_sync"`
@@ -131,6 +136,11 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "device %s\nidentity %s\nconnected %v %s\nqueue depth %d (last seq %d)\nlast sync %s\n",
 		st.Device, identityLine(st.Identity), st.Link.Connected, st.Link.Broker, st.Queue.Depth, st.Queue.LastSeq, st.Link.LastSync.Format(time.RFC3339))
+	if st.Queue.Blocked > 0 {
+		// The alarm: the queue does not move until an operator decides.
+		fmt.Fprintf(e.stdout, "BLOCKED: %d record(s) of outbox %q rejected by the platform; the queue waits for a skip_rejected command\n",
+			st.Queue.Blocked, st.Queue.Outbox)
+	}
 	if len(st.Link.Versions) > 0 {
 		fmt.Fprintf(e.stdout, "downlink versions %s\n", counts(st.Link.Versions))
 	}

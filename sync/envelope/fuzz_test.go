@@ -52,6 +52,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"tenant":"t1","device":"d1","seq":1,"key":"k","type":"x","schema":1,"wall":0,"boot":0,"mono":0,"prev":"` + strings.Repeat("0", 64) + `","body":{}}`))
 	f.Add([]byte(`{"tenant":"t1","extra":1}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","outbox":"` + strings.Repeat("ab", 16) + `","seq":1,"key":"k","type":"x","schema":1,"wall":0,"boot":0,"mono":0,"prev":"` + strings.Repeat("0", 64) + `","body":{}}`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","outbox":"` + strings.Repeat("00", 16) + `","seq":1,"key":"k","type":"x","schema":1,"prev":"` + strings.Repeat("0", 64) + `","body":{}}`))
 	f.Add([]byte(`{"body":` + strings.Repeat("[", 10000) + `}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		r, err := DecodeRecord(payload)
@@ -74,7 +76,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded record refused: %v", err)
 		}
-		if r2.Seq != r.Seq || r2.Key != r.Key || r2.Prev != r.Prev || r2.Tenant != r.Tenant || r2.Device != r.Device {
+		if r2.Seq != r.Seq || r2.Key != r.Key || r2.Prev != r.Prev || r2.Tenant != r.Tenant || r2.Device != r.Device || r2.Outbox != r.Outbox {
 			t.Fatalf("round trip changed the record: %+v -> %+v", r, r2)
 		}
 	})
@@ -87,6 +89,7 @@ func FuzzDecodeAck(f *testing.F) {
 	f.Add([]byte(`{"tenant":"t1","device":"d1","upto":1,"unknown":1}`))
 	f.Add([]byte(`{"tenant":"","device":"d1"}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"tenant":"t1","device":"d1","outbox":"` + strings.Repeat("ab", 16) + `","upto":3,"rejects":[{"seq":4,"reason":"r","code":"conflict"}],"at":1}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		a, err := DecodeAck(payload)
 		if err != nil {
@@ -104,6 +107,11 @@ func FuzzDecodeAck(f *testing.F) {
 		for _, r := range a.Results {
 			if r.Seq == 0 || r.Seq > a.Upto {
 				t.Fatalf("result for seq %d beyond upto %d accepted", r.Seq, a.Upto)
+			}
+		}
+		for _, r := range a.Rejects {
+			if r.Seq == 0 || len(r.Reason) > MaxReason {
+				t.Fatalf("reject %+v accepted", r)
 			}
 		}
 	})

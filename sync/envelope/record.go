@@ -12,8 +12,12 @@ type Record struct {
 	// Tenant and Device name the sender; they must match the topic.
 	Tenant string `json:"tenant"`
 	Device string `json:"device"`
-	// Seq numbers the device's records 1, 2, 3, ... without gaps; the
-	// platform applies them in this order and de-duplicates by it.
+	// Outbox is the identity of the store that numbered the record (zero,
+	// and absent from the JSON, for a release-1 store).
+	Outbox OutboxID `json:"outbox,omitzero"`
+	// Seq numbers the records of one outbox 1, 2, 3, ... without gaps;
+	// the platform applies them in this order and de-duplicates by it,
+	// per (device, outbox).
 	Seq uint64 `json:"seq"`
 	// Key is the idempotency key of the business operation; every retry of
 	// the same record carries the same key.

@@ -182,7 +182,7 @@ func (l *Link) command(ctx context.Context, c mqtt.Client, m mqtt.Message, paylo
 	case time.Now().UnixMilli() > cmd.Expires:
 		refused(envelope.ReasonExpired, "expired at "+time.UnixMilli(cmd.Expires).UTC().Format(time.RFC3339))
 		return
-	case cmd.Name != "sync" && !l.cfg.Router.handles(cmd.Name):
+	case cmd.Name != "sync" && cmd.Name != envelope.CommandSkipRejected && !l.cfg.Router.handles(cmd.Name):
 		refused(envelope.ReasonUnhandled, "no flow takes "+cmd.Name)
 		return
 	}
@@ -192,6 +192,12 @@ func (l *Link) command(ctx context.Context, c mqtt.Client, m mqtt.Message, paylo
 	}
 	if cmd.Name == "sync" {
 		l.SyncNow()
+	} else if cmd.Name == envelope.CommandSkipRejected {
+		// The link's own: it owns the outbox the record waits in.
+		if err := l.skip(ctx, cmd); err != nil {
+			refused(envelope.ReasonFailed, err.Error())
+			return
+		}
 	} else if _, err := l.cfg.Router.command(ctx, cmd, l.log); err != nil {
 		// The flow kept its last good state; the version stays used, so
 		// the same command cannot be tried again, only a newer one.

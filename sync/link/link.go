@@ -35,6 +35,12 @@ type Outbox interface {
 	Stats() outbox.Stats
 	Appended() <-chan struct{}
 	downlinkStore
+	// Identity, Rekey, NoteRejections and SkipRejected: outbox identity
+	// and rejected records (sync/outbox/identity.go, docs/protocol.md).
+	Identity() envelope.OutboxID
+	Rekey(ctx context.Context, why string) (envelope.OutboxID, error)
+	NoteRejections(ctx context.Context, id envelope.OutboxID, rejects []envelope.Reject) error
+	SkipRejected(ctx context.Context, id envelope.OutboxID, seq uint64, reason, command string) error
 }
 
 // Config sets up a link.
@@ -82,6 +88,9 @@ type Status struct {
 	Versions map[string]uint64 `json:"versions,omitempty"`
 	// DownlinkError says why no command can be applied, if so.
 	DownlinkError string `json:"downlink_error,omitempty"`
+	// Rekeys counts the store's identity changes the link asked for
+	// (conflicts: a store restored from a copy).
+	Rekeys uint64 `json:"rekeys"`
 }
 
 // Link is a running connection to the platform.
@@ -101,8 +110,8 @@ type Link struct {
 	// sessions. Guarded by mu.
 	client mqtt.Client
 
-	sent, resent, refused, rejected atomic.Uint64
-	highestSent                     atomic.Uint64 // owned by the session loop
+	sent, resent, refused, rejected, rekeys atomic.Uint64
+	highestSent                             atomic.Uint64 // owned by the session loop
 
 	// types is the record type of each record sent and not yet acked, by
 	// seq, so that a result goes to the flow of the record it answers.
@@ -155,7 +164,7 @@ func (l *Link) Status() Status {
 	l.mu.Lock()
 	s := l.status
 	l.mu.Unlock()
-	s.Sent, s.Resent, s.Refused, s.Rejected = l.sent.Load(), l.resent.Load(), l.refused.Load(), l.rejected.Load()
+	s.Sent, s.Resent, s.Refused, s.Rejected, s.Rekeys = l.sent.Load(), l.resent.Load(), l.refused.Load(), l.rejected.Load(), l.rekeys.Load()
 	l.dl.status(&s)
 	return s
 }
@@ -313,6 +322,7 @@ func (l *Link) session(ctx context.Context, broker string) error {
 	l.publishStatus(c, true)
 	l.log.Info("link up", "broker", broker)
 
+	ident := l.ob.Identity()
 	st := l.ob.Stats()
 	next := st.Acked + 1 // everything unacked goes again on a new session
 	if hs := l.highestSent.Load(); hs > st.Acked {
@@ -326,6 +336,14 @@ func (l *Link) session(ctx context.Context, broker string) error {
 	defer statusTick.Stop()
 	for {
 		appended := l.ob.Appended()
+		if id := l.ob.Identity(); id != ident {
+			// Rekeyed: the waiting records have new numbers under a new
+			// identity; send them all from the start.
+			ident = id
+			next = 1
+			clear(l.types)
+			l.highestSent.Store(0)
+		}
 		st = l.ob.Stats()
 		if next <= st.Acked {
 			next = st.Acked + 1
@@ -430,81 +448,6 @@ func (l *Link) handle(ctx context.Context, c mqtt.Client, m mqtt.Message) bool {
 		l.refuse(envelope.ReasonMalformed)
 	}
 	return false
-}
-
-func (l *Link) applyAck(ctx context.Context, a *envelope.Ack) bool {
-	st := l.ob.Stats()
-	// The types are looked up before the ack lets the outbox forget the
-	// records.
-	types := make([]string, len(a.Results))
-	for i, r := range a.Results {
-		types[i] = l.recordType(ctx, r.Seq, st.Acked)
-	}
-	progress := false
-	if a.Upto > st.Acked {
-		if a.Upto > st.LastSeq {
-			l.refused.Add(1)
-			l.log.Error("ack beyond last record refused", "upto", a.Upto, "last", st.LastSeq)
-			return false
-		}
-		if err := l.ob.Ack(ctx, a.Upto); err != nil {
-			l.log.Error("outbox ack", "err", err)
-			return false
-		}
-		progress = true
-		l.forgetTypes(st.Acked, a.Upto)
-	}
-	now := time.Now()
-	l.mu.Lock()
-	l.status.LastAck = now
-	if l.ob.Stats().Depth == 0 {
-		l.status.LastSync = now
-	}
-	l.mu.Unlock()
-	for _, r := range a.Rejects {
-		l.rejected.Add(1)
-		l.log.Error("platform rejected record", "seq", r.Seq, "reason", r.Reason)
-	}
-	for i, r := range a.Results {
-		if !l.cfg.Router.result(types[i], r) && types[i] == "" {
-			// Answered before (a repeated ack): the flow had it then.
-			l.log.Debug("result for a record no longer held", "seq", r.Seq)
-		}
-	}
-	return progress
-}
-
-// recordType returns the type of the record seq: from the records this
-// process sent or, for one sent by an earlier process and not acked yet,
-// from the outbox; "" for a record already acked.
-func (l *Link) recordType(ctx context.Context, seq, acked uint64) string {
-	if t, ok := l.types[seq]; ok {
-		return t
-	}
-	if seq <= acked {
-		return ""
-	}
-	ents, err := l.ob.Pending(ctx, seq-1, 1)
-	if err != nil || len(ents) == 0 || ents[0].Seq != seq {
-		l.log.Warn("result for a record not in the outbox", "seq", seq, "err", err)
-		return ""
-	}
-	return ents[0].Type
-}
-
-// forgetTypes drops the types of records in (from, upto], now acked.
-func (l *Link) forgetTypes(from, upto uint64) {
-	if upto-from > uint64(len(l.types)) {
-		for seq := range l.types {
-			if seq <= upto {
-				delete(l.types, seq)
-			}
-		}
-		return
-	}
-	for seq := from + 1; seq <= upto; seq++ {
-		delete(l.types, seq)
-	}
 }
 
 // wait waits for a paho token or ctx.

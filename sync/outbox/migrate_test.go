@@ -100,6 +100,11 @@ func TestMigrateRelease1(t *testing.T) {
 	if st := ob.Stats(); st.LastSeq != 24 || st.Acked != 6 || st.Depth != 18 {
 		t.Fatalf("queue after migration: %+v", st)
 	}
+	// Its waiting records were signed without an identity: the store stays
+	// in the release-1 stream until they are acked (identity.go).
+	if !ob.Identity().IsZero() {
+		t.Fatalf("release-1 store with waiting records got identity %s", ob.Identity())
+	}
 	var n int
 	if err := ob.Reader().QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'ledger'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("ledger table still there: %d %v", n, err)

@@ -152,6 +152,10 @@ var migrations = []migration{
 			_, err := tx.Exec(`DROP TABLE ledger`)
 			return err
 		}},
+
+	// 4: the outbox's identity, and the rejected and skipped records
+	// (identity.go).
+	migrationIdentity,
 }
 
 // migration is one step: sql, then fn (if any).

@@ -70,9 +70,15 @@ type Entry struct {
 
 // Stats describes the queue.
 type Stats struct {
+	// Outbox is the store's identity, in hex ("" for a release-1 store's
+	// stream): LastSeq and Acked count in it.
+	Outbox  string `json:"outbox"`
 	LastSeq uint64 `json:"last_seq"`
 	Acked   uint64 `json:"acked"`
 	Depth   uint64 `json:"depth"`
+	// Blocked counts records the platform rejected that wait for a
+	// skip_rejected command; the queue does not move past the first.
+	Blocked uint64 `json:"blocked"`
 }
 
 // ErrClosed is returned after Close.
@@ -87,8 +93,10 @@ type Store struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	lastSeq atomic.Uint64
-	acked   atomic.Uint64
+	lastSeq  atomic.Uint64
+	acked    atomic.Uint64
+	blocked  atomic.Uint64
+	outboxID atomic.Pointer[envelope.OutboxID] // changed by the committer only
 
 	// Owned by the committer goroutine.
 	lastHash envelope.Hash
@@ -147,9 +155,16 @@ func (s *Store) init() error {
 		return err
 	}
 	defer tx.Rollback()
+	m, err := readMeta(tx)
+	if err != nil {
+		return err
+	}
 	var owner []byte
 	switch err := tx.QueryRow(`SELECT v FROM meta WHERE k='device'`).Scan(&owner); {
 	case errors.Is(err, sql.ErrNoRows):
+		if m.lastSeq > 0 || m.boot > 0 {
+			return fmt.Errorf("%w: meta row \"device\" missing from a store that has been used", ErrDamaged)
+		}
 		if _, err := tx.Exec(`INSERT INTO meta(k,v) VALUES('device',?)`, []byte(s.id.Tenant+"/"+s.id.Device)); err != nil {
 			return err
 		}
@@ -159,25 +174,28 @@ func (s *Store) init() error {
 		// A store moved between devices would break both chains.
 		return fmt.Errorf("store belongs to %q, not %s/%s", owner, s.id.Tenant, s.id.Device)
 	}
-	s.lastSeq.Store(metaUint(tx, "last_seq"))
-	s.acked.Store(metaUint(tx, "acked"))
-	s.boot = uint32(metaUint(tx, "boot")) + 1
-	var h []byte
-	if err := tx.QueryRow(`SELECT v FROM meta WHERE k='last_hash'`).Scan(&h); err == nil && len(h) == len(s.lastHash) {
-		copy(s.lastHash[:], h)
-	}
+	s.outboxID.Store(&m.id)
+	s.lastSeq.Store(m.lastSeq)
+	s.acked.Store(m.acked)
+	s.blocked.Store(m.blocked)
+	s.lastHash = m.hash
+	s.boot = uint32(m.boot) + 1
 	if err := setMeta(tx, "boot", uint64(s.boot)); err != nil {
 		return err
 	}
-	return tx.Commit()
-}
-
-func metaUint(tx *sql.Tx, k string) uint64 {
-	var v []byte
-	if err := tx.QueryRow(`SELECT v FROM meta WHERE k=?`, k).Scan(&v); err != nil || len(v) != 8 {
-		return 0
+	if m.id.IsZero() && m.lastSeq == m.acked {
+		// A release-1 store with nothing waiting: its own identity now.
+		after, err := s.leaveLegacy(tx)
+		if err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		after()
+		return nil
 	}
-	return binary.BigEndian.Uint64(v)
+	return tx.Commit()
 }
 
 func setMeta(tx *sql.Tx, k string, v uint64) error {
@@ -192,6 +210,9 @@ type request struct {
 	rec   *Record             // an append, or nil
 	write func(*sql.Tx) error // the flow's writes (with or without rec)
 	ackTo uint64              // forget records up to this seq, or 0
+	// ctl, if not nil, runs alone in a transaction of its own (Rekey,
+	// SkipRejected...); its after runs once that is committed.
+	ctl   func(*sql.Tx) (after func(), err error)
 	entry Entry
 	err   error
 	done  chan struct{}
@@ -302,8 +323,27 @@ func (s *Store) commitLoop() {
 			}
 		}
 		t0 := time.Now()
-		s.commit(batch)
+		s.commitAll(batch)
 		lastSize, lastTook = len(batch), time.Since(t0)
+	}
+}
+
+// commitAll commits batch: the control requests each alone, in order with
+// the group commits of the requests around them.
+func (s *Store) commitAll(batch []*request) {
+	start := 0
+	for i, r := range batch {
+		if r.ctl == nil {
+			continue
+		}
+		if i > start {
+			s.commit(batch[start:i])
+		}
+		s.runControl(r)
+		start = i + 1
+	}
+	if start < len(batch) {
+		s.commit(batch[start:])
 	}
 }
 
@@ -406,9 +446,16 @@ func (s *Store) commit(batch []*request) {
 		return tx.Commit()
 	}()
 	if err == nil {
+		wasAcked := s.acked.Load()
 		s.lastSeq.Store(seq)
 		s.lastHash = hash
 		s.acked.Store(acked)
+		if acked > wasAcked && acked == seq && s.Identity().IsZero() {
+			// A release-1 store's queue is empty: it takes an identity
+			// of its own, with nothing to renumber. Best effort: failing,
+			// it stays in the release-1 stream and tries at the next ack.
+			_ = s.leaveLegacyNow()
+		}
 	} else {
 		err = fmt.Errorf("outbox: commit: %w", err)
 	}
@@ -457,7 +504,7 @@ func mustPayload(frame []byte) []byte {
 func (s *Store) appendOne(tx *sql.Tx, ins *sql.Stmt, rec *Record, seq uint64, prev envelope.Hash) (Entry, bool, error) {
 	now := time.Now()
 	payload, err := json.Marshal(envelope.Record{
-		Tenant: s.id.Tenant, Device: s.id.Device, Seq: seq, Key: rec.Key, Type: rec.Type,
+		Tenant: s.id.Tenant, Device: s.id.Device, Outbox: s.Identity(), Seq: seq, Key: rec.Key, Type: rec.Type,
 		Schema: rec.Schema, Wall: now.UnixMilli(), Boot: s.boot, Mono: time.Since(s.opened).Nanoseconds(),
 		Prev: prev, Body: rec.Body,
 	})
@@ -510,8 +557,16 @@ func (s *Store) Reader() *sql.DB { return s.r }
 
 // Stats returns the queue's counters.
 func (s *Store) Stats() Stats {
-	last, acked := s.lastSeq.Load(), s.acked.Load()
-	return Stats{LastSeq: last, Acked: acked, Depth: last - acked}
+	// Read in this order, acked (which only grows between renumberings)
+	// cannot pass last; the guard covers a Rekey in between.
+	id := s.Identity()
+	acked := s.acked.Load()
+	last := s.lastSeq.Load()
+	var depth uint64
+	if last > acked {
+		depth = last - acked
+	}
+	return Stats{Outbox: id.String(), LastSeq: last, Acked: acked, Depth: depth, Blocked: s.blocked.Load()}
 }
 
 // Appended returns a channel that is closed at the next append, for the
