@@ -94,6 +94,11 @@ func TestOrdersSurviveARestart(t *testing.T) {
 	authorised := time.Now()
 	want("auth a", p.send("a", checkout.RecordPaymentAuth, checkout.AuthBody{ID: "a", Amount: 5000, Currency: "CNY", Code: "134567890123456780"}), checkout.StatusApproved)
 	want("auth b", p.send("b", checkout.RecordPaymentAuth, checkout.AuthBody{ID: "b", Amount: 1234, Currency: "CNY", Code: "155567890123456780"}), checkout.StatusUserPaying)
+	// b's confirmation time lies between authorised and answered plus
+	// confirm_after: the query below must come before the first, the one
+	// after the sleep after the second (on a loaded machine the two auths
+	// can take longer than any fixed margin).
+	answered := time.Now()
 
 	// Before confirm_after, the order is still waiting: the memory-only
 	// wallet would have answered "order not found".
@@ -119,7 +124,7 @@ func TestOrdersSurviveARestart(t *testing.T) {
 	// The time of confirmation was stored, not a timer: once it has
 	// passed, the restarted platform answers approved and refuses to
 	// reverse what was paid.
-	time.Sleep(time.Until(authorised.Add(confirmAfter + 10*time.Millisecond)))
+	time.Sleep(time.Until(answered.Add(confirmAfter + 10*time.Millisecond)))
 	p.restart()
 	want("query b after confirm_after", p.send("b:query:2", checkout.RecordPaymentQuery, checkout.QueryBody{ID: "b", N: 2}), checkout.StatusApproved)
 	want("reverse of paid b", p.send("b:reverse", checkout.RecordPaymentReverse, checkout.ReverseBody{ID: "b", Amount: 1234}), checkout.StatusDeclined)
