@@ -202,41 +202,11 @@ var ErrState = errors.New("not possible now")
 // (999 999 999.99), so sums over a day cannot overflow.
 const MaxAmount = 99999999999
 
-// ParseAmount reads a decimal amount such as "12.34" in minor units.
-func ParseAmount(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 2 || len(whole) > 9 {
-		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, clip(s))
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	w, err1 := strconv.ParseUint(whole, 10, 40)
-	f, err2 := strconv.ParseUint(frac, 10, 8)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, clip(s))
-	}
-	v := int64(w)*100 + int64(f)
-	if v <= 0 {
-		return 0, fmt.Errorf("%w: amount must be more than zero", ErrInput)
-	}
-	return v, nil
-}
-
 func clip(s string) string {
 	if len(s) > 32 {
 		return s[:32] + "..."
 	}
 	return s
-}
-
-// FormatAmount writes minor units as "12.34".
-func FormatAmount(v int64) string {
-	if v < 0 {
-		return "-" + FormatAmount(-v)
-	}
-	return fmt.Sprintf("%d.%02d", v/100, v%100)
 }
 
 // newID returns a time-ordered unique payment id, also its idempotency key.
@@ -271,7 +241,7 @@ func (s *Service) Pay(ctx context.Context, amount int64, code string) (*Payment,
 // prepare checks the input and builds the payment and its auth body.
 func (s *Service) prepare(amount int64, code, order string, promo bool) (*Payment, AuthBody, error) {
 	if amount <= 0 || amount > MaxAmount {
-		return nil, AuthBody{}, fmt.Errorf("%w: amount must be more than zero and at most %s", ErrInput, FormatAmount(MaxAmount))
+		return nil, AuthBody{}, fmt.Errorf("%w: amount must be more than zero and at most %s", ErrInput, FormatMinor(MaxAmount, s.Currency))
 	}
 	pc, err := paycode.Classify(code)
 	if err != nil {

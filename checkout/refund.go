@@ -94,7 +94,7 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 			return nil, false, fmt.Errorf("checkout: refund of a payment %s: %w", p.Status, ErrState)
 		}
 		if left := p.Amount - p.Refunded; amount > left {
-			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatAmount(amount), FormatAmount(left))
+			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatMinor(amount, p.Currency), FormatMinor(left, p.Currency))
 		}
 		n := strconv.Itoa(len(p.Refunds) + 1)
 		p.Refunds = append(p.Refunds, Refund{N: n, Amount: amount, Status: "pending", At: s.now()})

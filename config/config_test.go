@@ -54,6 +54,8 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"bad listen", minimal + "ui: {listen: localhost}\n", "ui.listen"},
 		{"bad language", minimal + "ui: {languages: [de]}\n", "ui.languages[0]"},
 		{"bad currency", minimal + "checkout: {currency: yuan}\n", "checkout.currency"},
+		{"unknown currency", minimal + "checkout: {currency: ABC}\n", "checkout.currency"},
+		{"lower-case currency", minimal + "checkout: {currency: jpy}\n", "checkout.currency"},
 		{"short retention", minimal + "checkout: {retention: 1h}\n", "checkout.retention"},
 		{"negative retention", minimal + "checkout: {retention: -24h}\n", "checkout.retention"},
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},

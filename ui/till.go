@@ -34,7 +34,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
-		amount, err := checkout.ParseAmount(req.Amount)
+		amount, err := checkout.ParseAmount(req.Amount, s.Currency)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -64,7 +64,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
-		total, err := checkout.ParseAmount(req.Total)
+		total, err := checkout.ParseAmount(req.Total, s.Currency)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -79,7 +79,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
-		amount, err := checkout.ParseAmount(req.Amount)
+		amount, err := checkout.ParseAmount(req.Amount, s.Currency)
 		if err != nil {
 			writeErr(w, err)
 			return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/guichet/guichet/checkout"
@@ -23,6 +24,8 @@ func init() {
 	register("report", "print the end-of-day report of a day (default today)", runReport)
 	register("close-day", "close today: store and send the end-of-day report", runCloseDay)
 }
+
+var amountShape = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,3})?$`)
 
 // RefundRequest is the body of POST /api/payments/{id}/refund.
 type RefundRequest struct {
@@ -51,8 +54,10 @@ func runRefund(ctx context.Context, e *env, args []string) error {
 	if *id == "" || *amount == "" {
 		return fmt.Errorf("%w: --id and --amount are required", errUsage)
 	}
-	if _, err := checkout.ParseAmount(*amount); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	// The daemon reads the amount in its currency's minor units; only the
+	// shape is checked here.
+	if !amountShape.MatchString(*amount) {
+		return fmt.Errorf("%w: --amount %q: want a number such as 1.00 (or 100 in a currency without decimals)", errUsage, *amount)
 	}
 	base, err := daemonURL(e)
 	if err != nil {
@@ -157,13 +162,13 @@ func printReport(ctx context.Context, e *env, method, u string, asJSON bool) err
 	w := e.stdout
 	fmt.Fprintf(w, "day %s (%s) %s\n", r.Day, state, r.Currency)
 	for _, s := range r.Schemes {
-		fmt.Fprintf(w, "  %-12s %5d %14s\n", s.Scheme, s.Count, checkout.FormatAmount(s.Amount))
+		fmt.Fprintf(w, "  %-12s %5d %14s\n", s.Scheme, s.Count, checkout.FormatMinor(s.Amount, r.Currency))
 	}
-	fmt.Fprintf(w, "sales %s (%d), discounts %s\n", checkout.FormatAmount(r.Sales), r.Count, checkout.FormatAmount(r.Discounts))
-	fmt.Fprintf(w, "refunds %s (%d), voids %s (%d), net %s\n", checkout.FormatAmount(r.Refunds), r.RefundCount,
-		checkout.FormatAmount(r.Voids), r.VoidCount, checkout.FormatAmount(r.Net))
+	fmt.Fprintf(w, "sales %s (%d), discounts %s\n", checkout.FormatMinor(r.Sales, r.Currency), r.Count, checkout.FormatMinor(r.Discounts, r.Currency))
+	fmt.Fprintf(w, "refunds %s (%d), voids %s (%d), net %s\n", checkout.FormatMinor(r.Refunds, r.Currency), r.RefundCount,
+		checkout.FormatMinor(r.Voids, r.Currency), r.VoidCount, checkout.FormatMinor(r.Net, r.Currency))
 	fmt.Fprintf(w, "declined %d, reversed %d, waiting for the customer %d\n", r.Declined, r.Reversed, r.UserPaying)
-	fmt.Fprintf(w, "offline pending %s (%d), offline declined (loss) %s (%d)\n", checkout.FormatAmount(r.OfflinePending),
-		r.OfflinePendingCount, checkout.FormatAmount(r.OfflineDeclined), r.OfflineDeclinedCount)
+	fmt.Fprintf(w, "offline pending %s (%d), offline declined (loss) %s (%d)\n", checkout.FormatMinor(r.OfflinePending, r.Currency),
+		r.OfflinePendingCount, checkout.FormatMinor(r.OfflineDeclined, r.Currency), r.OfflineDeclinedCount)
 	return nil
 }
