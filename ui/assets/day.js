@@ -29,10 +29,10 @@ document.getElementById("closeday").addEventListener("click", async () => {
   refreshReport();
 });
 
-const money = v => (v / 100).toFixed(2);
 async function refreshReport() {
   try {
     const r = await api("/api/report");
+    const money = v => formatMinor(v, r.currency);
     const rows = [[t("sales"), money(r.sales) + " (" + r.count + ")"], [t("refunds"), money(r.refunds) + " (" + r.refund_count + ")"],
                   [t("voids"), money(r.voids) + " (" + r.void_count + ")"], [t("net"), money(r.net)],
                   [t("offline_pending"), money(r.offline_pending) + " (" + r.offline_pending_count + ")"],

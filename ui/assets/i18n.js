@@ -53,3 +53,31 @@ async function api(path, opts) {
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
 }
+
+// decimals is the number of digits of the minor unit of an ISO 4217
+// currency, from the browser's CLDR data as the daemon's
+// golang.org/x/text/currency has it: 2 for CNY, 0 for JPY, 3 for BHD.
+function decimals(cur) {
+  try {
+    return new Intl.NumberFormat("en", {style: "currency", currency: cur}).resolvedOptions().maximumFractionDigits;
+  } catch (e) {
+    return 2; // as the daemon, for an unknown code
+  }
+}
+
+// formatMinor writes v minor units of cur with its decimals: 1234 is
+// "12.34" in CNY, "1234" in JPY, "1.234" in BHD.
+function formatMinor(v, cur) {
+  const d = decimals(cur), sign = v < 0 ? "-" : "", a = Math.abs(v);
+  if (d === 0) return sign + a;
+  const p = 10 ** d;
+  return sign + Math.floor(a / p) + "." + String(a % p).padStart(d, "0");
+}
+
+// parseMinor reads an amount typed in cur into its minor units, or null
+// if the page cannot tell; the API has the last word on amounts.
+function parseMinor(s, cur) {
+  const d = decimals(cur);
+  const m = (d === 0 ? /^\s*(\d{1,12})\s*$/ : new RegExp("^\\s*(\\d{1,12})(?:\\.(\\d{1," + d + "}))?\\s*$")).exec(s);
+  return m ? Number(m[1]) * 10 ** d + Number((m[2] || "").padEnd(d, "0")) : null;
+}
