@@ -178,6 +178,10 @@ type Service struct {
 	// ledgerMu serialises read-modify-write of payments between the
 	// link's results, the driver and the cashier.
 	ledgerMu sync.Mutex
+	// closeMu is held for reading while a new payment is committed and
+	// for writing while the day closes, so that each new payment is either
+	// in the closed day's stored report or on the next business day.
+	closeMu sync.RWMutex
 	// offlineMu makes the offline limit check and the append one step.
 	offlineMu sync.Mutex
 	// orderMu makes a split part's remaining-amount check and its append one step.
@@ -282,8 +286,16 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 	}
 	b, _ := json.Marshal(body)
 	saved := *p
+	s.closeMu.RLock()
 	e, err := s.Store.Append(ctx, outbox.Record{Key: p.ID, Type: RecordPaymentAuth, Schema: 1, Body: b,
 		Write: func(tx *sql.Tx) error {
+			// The day is read in the transaction: a close committed just
+			// before moves the payment to the next day (businessday.go).
+			day, err := businessDay(context.WithoutCancel(ctx), tx, saved.Created)
+			if err != nil {
+				return err
+			}
+			saved.Day = day
 			if err := savePayment(tx, &saved); err != nil {
 				return err
 			}
@@ -292,6 +304,7 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 			}
 			return nil
 		}})
+	s.closeMu.RUnlock()
 	if offline {
 		s.offlineMu.Unlock()
 	}
@@ -301,7 +314,7 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 	if err != nil {
 		return nil, fmt.Errorf("checkout: store payment: %w", err)
 	}
-	p.Seq = e.Seq
+	p.Seq, p.Day = e.Seq, saved.Day
 	s.changed(*p)
 	if offline {
 		return p, nil

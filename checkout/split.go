@@ -45,7 +45,11 @@ func (s *Service) NewOrder(ctx context.Context, total int64) (*Order, error) {
 		return nil, fmt.Errorf("%w: order total must be more than zero and at most %s", ErrInput, FormatMinor(MaxAmount, s.Currency))
 	}
 	now := s.now()
-	o := &Order{ID: "ord-" + strings.TrimPrefix(newID(now), "pay-"), Total: total, Currency: s.Currency, Parts: []string{}, Created: now, Day: dayOf(now)}
+	day, err := s.BusinessDay(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := &Order{ID: "ord-" + strings.TrimPrefix(newID(now), "pay-"), Total: total, Currency: s.Currency, Parts: []string{}, Created: now, Day: day}
 	if err := s.Store.Update(ctx, func(tx *sql.Tx) error { return saveOrder(tx, o) }); err != nil {
 		return nil, fmt.Errorf("checkout: store order: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/guichet/guichet/checkout"
 )
@@ -48,11 +47,9 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		reply(w)(s.Till.Receipt(r.Context(), r.PathValue("id")))
 	})
 	mux.HandleFunc("GET /api/report", func(w http.ResponseWriter, r *http.Request) {
-		day := r.URL.Query().Get("day")
-		if day == "" {
-			day = time.Now().Local().Format(time.DateOnly) // the business day, as the flow counts it
-		}
-		reply(w)(s.Till.Report(r.Context(), day))
+		// No day: the flow's business day, which is tomorrow's date once
+		// today is closed.
+		reply(w)(s.Till.Report(r.Context(), r.URL.Query().Get("day")))
 	})
 	mux.HandleFunc("POST /api/day/close", func(w http.ResponseWriter, r *http.Request) {
 		reply(w)(s.Till.CloseDay(r.Context()))

@@ -21,8 +21,8 @@ func init() {
 	register("refund", "refund all or part of an approved payment through the running daemon", runRefund)
 	register("void", "void a payment of today, before the day is closed", runVoid)
 	register("receipt", "print a payment's receipt (code masked)", runReceipt)
-	register("report", "print the end-of-day report of a day (default today)", runReport)
-	register("close-day", "close today: store and send the end-of-day report", runCloseDay)
+	register("report", "print the end-of-day report of a business day (default the current one)", runReport)
+	register("close-day", "close the business day: store and send its report; later payments count on the next day", runCloseDay)
 }
 
 var amountShape = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,3})?$`)
@@ -114,19 +114,23 @@ func runReceipt(ctx context.Context, e *env, args []string) error {
 
 func runReport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "report", "[--day 2006-01-02] [--json]")
-	day := fs.String("day", time.Now().Format(time.DateOnly), "business `DAY`")
+	day := fs.String("day", "", "business `DAY` (default: the current business day, tomorrow's date once today is closed)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, err := time.Parse(time.DateOnly, *day); err != nil {
-		return fmt.Errorf("%w: --day %q: want 2006-01-02", errUsage, *day)
+	q := ""
+	if *day != "" {
+		if _, err := time.Parse(time.DateOnly, *day); err != nil {
+			return fmt.Errorf("%w: --day %q: want 2006-01-02", errUsage, *day)
+		}
+		q = "?day=" + url.QueryEscape(*day)
 	}
 	base, err := daemonURL(e)
 	if err != nil {
 		return err
 	}
-	return printReport(ctx, e, http.MethodGet, base+"/api/report?day="+url.QueryEscape(*day), *asJSON)
+	return printReport(ctx, e, http.MethodGet, base+"/api/report"+q, *asJSON)
 }
 
 func runCloseDay(ctx context.Context, e *env, args []string) error {
