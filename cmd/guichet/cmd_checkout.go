@@ -19,7 +19,7 @@ import (
 
 func init() {
 	register("refund", "refund all or part of an approved payment through the running daemon", runRefund)
-	register("void", "void a payment of today, before the day is closed", runVoid)
+	register("void", "void a payment of the current business day, before the day is closed", runVoid)
 	register("receipt", "print a payment's receipt (code masked)", runReceipt)
 	register("report", "print the end-of-day report of a business day (default the current one)", runReport)
 	register("close-day", "close the business day: store and send its report; later payments count on the next day", runCloseDay)
