@@ -32,6 +32,17 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestCurrencies: any ISO 4217 code x/text/currency knows is accepted,
+// whatever its decimals.
+func TestCurrencies(t *testing.T) {
+	for _, code := range []string{"CNY", "JPY", "BHD", "EUR", "KRW"} {
+		c, err := LoadDaemon(writeConf(t, minimal+"checkout: {currency: "+code+"}\n"))
+		if err != nil || c.Checkout.Currency != code {
+			t.Errorf("currency %s: %v", code, err)
+		}
+	}
+}
+
 func TestBadFilesNameTheField(t *testing.T) {
 	cases := []struct{ name, conf, want string }{
 		{"empty", "", "empty file"},
