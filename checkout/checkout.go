@@ -178,6 +178,10 @@ type Service struct {
 	// ledgerMu serialises read-modify-write of payments between the
 	// link's results, the driver and the cashier.
 	ledgerMu sync.Mutex
+	// closeMu is held for reading while a new payment is committed and
+	// for writing while the day closes, so that each new payment is either
+	// in the closed day's stored report or on the next business day.
+	closeMu sync.RWMutex
 	// offlineMu makes the offline limit check and the append one step.
 	offlineMu sync.Mutex
 	// orderMu makes a split part's remaining-amount check and its append one step.
@@ -202,41 +206,11 @@ var ErrState = errors.New("not possible now")
 // (999 999 999.99), so sums over a day cannot overflow.
 const MaxAmount = 99999999999
 
-// ParseAmount reads a decimal amount such as "12.34" in minor units.
-func ParseAmount(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 2 || len(whole) > 9 {
-		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, clip(s))
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	w, err1 := strconv.ParseUint(whole, 10, 40)
-	f, err2 := strconv.ParseUint(frac, 10, 8)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%w: amount %q: want a number such as 12.34", ErrInput, clip(s))
-	}
-	v := int64(w)*100 + int64(f)
-	if v <= 0 {
-		return 0, fmt.Errorf("%w: amount must be more than zero", ErrInput)
-	}
-	return v, nil
-}
-
 func clip(s string) string {
 	if len(s) > 32 {
 		return s[:32] + "..."
 	}
 	return s
-}
-
-// FormatAmount writes minor units as "12.34".
-func FormatAmount(v int64) string {
-	if v < 0 {
-		return "-" + FormatAmount(-v)
-	}
-	return fmt.Sprintf("%d.%02d", v/100, v%100)
 }
 
 // newID returns a time-ordered unique payment id, also its idempotency key.
@@ -271,7 +245,7 @@ func (s *Service) Pay(ctx context.Context, amount int64, code string) (*Payment,
 // prepare checks the input and builds the payment and its auth body.
 func (s *Service) prepare(amount int64, code, order string, promo bool) (*Payment, AuthBody, error) {
 	if amount <= 0 || amount > MaxAmount {
-		return nil, AuthBody{}, fmt.Errorf("%w: amount must be more than zero and at most %s", ErrInput, FormatAmount(MaxAmount))
+		return nil, AuthBody{}, fmt.Errorf("%w: amount must be more than zero and at most %s", ErrInput, FormatMinor(MaxAmount, s.Currency))
 	}
 	pc, err := paycode.Classify(code)
 	if err != nil {
@@ -312,8 +286,16 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 	}
 	b, _ := json.Marshal(body)
 	saved := *p
+	s.closeMu.RLock()
 	e, err := s.Store.Append(ctx, outbox.Record{Key: p.ID, Type: RecordPaymentAuth, Schema: 1, Body: b,
 		Write: func(tx *sql.Tx) error {
+			// The day is read in the transaction: a close committed just
+			// before moves the payment to the next day (businessday.go).
+			day, err := businessDay(context.WithoutCancel(ctx), tx, saved.Created)
+			if err != nil {
+				return err
+			}
+			saved.Day = day
 			if err := savePayment(tx, &saved); err != nil {
 				return err
 			}
@@ -322,6 +304,7 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 			}
 			return nil
 		}})
+	s.closeMu.RUnlock()
 	if offline {
 		s.offlineMu.Unlock()
 	}
@@ -331,7 +314,7 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 	if err != nil {
 		return nil, fmt.Errorf("checkout: store payment: %w", err)
 	}
-	p.Seq = e.Seq
+	p.Seq, p.Day = e.Seq, saved.Day
 	s.changed(*p)
 	if offline {
 		return p, nil

@@ -23,40 +23,6 @@ func newService(t testing.TB) (*Service, *outbox.Store) {
 	return &Service{Store: ob, Currency: "CNY", WaitOnline: 50 * time.Millisecond}, ob
 }
 
-func TestParseAmount(t *testing.T) {
-	good := map[string]int64{"12.34": 1234, "1": 100, "0.5": 50, " 7.05 ": 705, "999999999.99": 99999999999}
-	for in, want := range good {
-		if got, err := ParseAmount(in); err != nil || got != want {
-			t.Errorf("ParseAmount(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "0.00", "-1", "1.234", "abc", "1e5", ".5", "1.", "1,5", "+3", "1000000000", strings.Repeat("9", 1<<20), "1.-1"} {
-		if v, err := ParseAmount(in); err == nil && in != "1." {
-			t.Errorf("ParseAmount(%q) = %d, accepted", in, v)
-		} else if err != nil && !errors.Is(err, ErrInput) {
-			t.Errorf("ParseAmount(%q): error %v does not wrap ErrInput", in, err)
-		}
-	}
-}
-
-func FuzzParseAmount(f *testing.F) {
-	for _, s := range []string{"12.34", "0", "1.2.3", "-5", "  9 "} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseAmount(s)
-		if err != nil {
-			return
-		}
-		if v <= 0 {
-			t.Fatalf("ParseAmount(%q) = %d", s, v)
-		}
-		if back, err := ParseAmount(FormatAmount(v)); err != nil || back != v {
-			t.Fatalf("round trip of %d: %d, %v", v, back, err)
-		}
-	})
-}
-
 func TestPayQueuedThenApproved(t *testing.T) {
 	s, ob := newService(t)
 	ctx := context.Background()

@@ -544,7 +544,12 @@ func TestReportPerScheme(t *testing.T) {
 	if len(rep.Schemes) != 2 || rep.Schemes[0] != want[0] || rep.Schemes[1] != want[1] || rep.Declined != 1 || rep.Sales != 700 {
 		t.Fatalf("report %+v", rep)
 	}
-	for _, bad := range []string{"", "2026-13-01", "yesterday", strings.Repeat("9", 1<<20)} {
+	// An empty day is the business day (not an error since the business
+	// day can be tomorrow's date: issue 11 item 5).
+	if cur, err := s.Report(ctx, ""); err != nil || cur.Day != ps[0].Day || cur.Sales != 700 {
+		t.Errorf("Report(\"\") = %+v, %v; want the business day %s", cur, err, ps[0].Day)
+	}
+	for _, bad := range []string{"2026-13-01", "yesterday", strings.Repeat("9", 1<<20)} {
 		if _, err := s.Report(ctx, bad); !errors.Is(err, ErrInput) {
 			t.Errorf("Report(%.20q): %v", bad, err)
 		}

@@ -14,7 +14,8 @@ type Merchant struct {
 
 // numericCurrency maps the currencies the appliance is set up for to their
 // ISO 4217 numeric codes, which EMV QR codes carry.
-var numericCurrency = map[string]string{"CNY": "156", "EUR": "978", "USD": "840", "HKD": "344", "GBP": "826", "JPY": "392"}
+var numericCurrency = map[string]string{"CNY": "156", "EUR": "978", "USD": "840", "HKD": "344", "GBP": "826", "JPY": "392",
+	"KRW": "410", "BHD": "048", "SGD": "702", "THB": "764"}
 
 // MerchantQR builds the dynamic EMVCo merchant-presented QR payload for
 // amount (minor units), for the customer to scan with a wallet app; ref is
@@ -36,7 +37,7 @@ func MerchantQR(m Merchant, currency string, amount int64, ref string) (string, 
 	}
 	if amount > 0 {
 		p.Initiation = "12"
-		p.Amount = emv.Amount(amount, 2)
+		p.Amount = emv.Amount(amount, Scale(currency)) // 1234 is "1234" in JPY, "12.34" in CNY
 		p.Additional = &emv.AdditionalData{ReferenceLabel: ref}
 	}
 	s, err := p.Build()

@@ -27,6 +27,16 @@ func TestMerchantQR(t *testing.T) {
 	if p, _ := emv.Parse(static); p.Initiation != "11" || p.Amount != "" {
 		t.Fatalf("static payload %+v", p)
 	}
+	// The amount is written in the currency's decimals.
+	for code, want := range map[string]string{"JPY": "1234", "BHD": "1.234", "EUR": "12.34"} {
+		s, err := MerchantQR(m, code, 1234, "ord-43")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := emv.Parse(s); err != nil || p.Amount != want {
+			t.Errorf("MerchantQR(%s, 1234): amount %q, %v; want %q", code, p.Amount, err, want)
+		}
+	}
 	if _, err := MerchantQR(m, "XXX", 100, ""); !errors.Is(err, ErrInput) {
 		t.Fatalf("unknown currency: %v", err)
 	}

@@ -77,12 +77,12 @@ func (r *Receipt) Text() string {
 	line("Scheme", r.Scheme)
 	line("Code", r.Code)
 	if r.Discount > 0 {
-		line("Amount", FormatAmount(r.Original))
-		line(clipTo(r.Promo, 20), "-"+FormatAmount(r.Discount))
+		line("Amount", FormatMinor(r.Original, r.Currency))
+		line(clipTo(r.Promo, 20), "-"+FormatMinor(r.Discount, r.Currency))
 	}
-	line("TOTAL "+r.Currency, FormatAmount(r.Amount))
+	line("TOTAL "+r.Currency, FormatMinor(r.Amount, r.Currency))
 	if r.Refunded > 0 {
-		line("Refunded", "-"+FormatAmount(r.Refunded))
+		line("Refunded", "-"+FormatMinor(r.Refunded, r.Currency))
 	}
 	status := strings.ToUpper(strings.ReplaceAll(r.Status, "_", " "))
 	if r.Offline && r.Status == StatusApprovedOffline {

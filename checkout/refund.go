@@ -94,7 +94,7 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 			return nil, false, fmt.Errorf("checkout: refund of a payment %s: %w", p.Status, ErrState)
 		}
 		if left := p.Amount - p.Refunded; amount > left {
-			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatAmount(amount), FormatAmount(left))
+			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatMinor(amount, p.Currency), FormatMinor(left, p.Currency))
 		}
 		n := strconv.Itoa(len(p.Refunds) + 1)
 		p.Refunds = append(p.Refunds, Refund{N: n, Amount: amount, Status: "pending", At: s.now()})
@@ -106,17 +106,17 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 // Void cancels a payment the same business day, before the day is closed
 // (settlement), when nothing of it was refunded.
 func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
-	today := dayOf(s.now())
 	return s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
-		// Under ledgerMu, which CloseDay holds too: no void slips past a close.
-		closed, err := s.dayClosed(ctx, today)
+		// Under ledgerMu, which CloseDay holds too: no void slips past a
+		// close. The business day is never a closed one.
+		day, err := s.BusinessDay(ctx)
 		if err != nil {
 			return nil, false, err
 		}
 		switch {
 		case p.Status != StatusApproved && p.Status != StatusApprovedOffline:
 			return nil, false, fmt.Errorf("checkout: void of a payment %s: %w", p.Status, ErrState)
-		case p.Day != today || closed:
+		case p.Day != day:
 			return nil, false, fmt.Errorf("checkout: void after the day of the payment was closed, refund instead: %w", ErrState)
 		case p.Refunded > 0:
 			return nil, false, fmt.Errorf("checkout: void of a payment partly refunded: %w", ErrState)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -52,9 +53,17 @@ type Report struct {
 	OfflineDeclinedCount int   `json:"offline_declined_count"`
 }
 
-// Report computes the report of day (2006-01-02, local time); a closed
-// day's report is the one stored when it was closed.
+// Report computes the report of day (2006-01-02, local time), or of the
+// business day if day is empty; a closed day's report is the one stored
+// when it was closed.
 func (s *Service) Report(ctx context.Context, day string) (*Report, error) {
+	if day == "" {
+		d, err := s.BusinessDay(ctx)
+		if err != nil {
+			return nil, err
+		}
+		day = d
+	}
 	if _, err := time.Parse(time.DateOnly, day); err != nil {
 		return nil, fmt.Errorf("%w: day %q: want 2006-01-02", ErrInput, clip(day))
 	}
@@ -78,12 +87,8 @@ func (s *Service) closedReport(ctx context.Context, day string) (*Report, error)
 }
 
 // compute sums the day's payments, grouped in SQL over the index on the
-// business day, and the refunds made that day, over the index on their time.
+// business day, and the refunds made that business day, over theirs.
 func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
-	start, err := time.ParseInLocation(time.DateOnly, day, time.Local)
-	if err != nil {
-		return nil, fmt.Errorf("%w: day %q: want 2006-01-02", ErrInput, clip(day))
-	}
 	r := &Report{Day: day, Currency: s.Currency, Schemes: []SchemeTotal{}}
 	schemes := map[string]*SchemeTotal{}
 	db := s.Store.Reader()
@@ -135,9 +140,9 @@ func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("checkout: report %s: %w", day, err)
 	}
-	// Refunds made this day, whatever the payment's day.
-	if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(amount), 0) FROM refunds WHERE at >= ? AND at < ? AND status != ?`,
-		start.UnixMilli(), start.AddDate(0, 0, 1).UnixMilli(), StatusDeclined).Scan(&r.RefundCount, &r.Refunds); err != nil {
+	// Refunds made this business day, whatever the payment's day.
+	if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(amount), 0) FROM refunds WHERE day = ? AND status != ?`,
+		day, StatusDeclined).Scan(&r.RefundCount, &r.Refunds); err != nil {
 		return nil, fmt.Errorf("checkout: report %s: refunds: %w", day, err)
 	}
 	for _, st := range schemes {
@@ -148,35 +153,61 @@ func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
 	return r, nil
 }
 
-func (s *Service) dayClosed(ctx context.Context, day string) (bool, error) {
-	r, err := s.closedReport(ctx, day)
-	return r != nil, err
-}
-
-// CloseDay closes today (settlement): it stores the day's report, sends
-// it to the platform as a day.close record, and from then on the day's
-// payments can be refunded but no longer voided. Closing a closed day
-// returns its report again.
+// CloseDay closes the business day (settlement): it stores the day's
+// report, sends it to the platform as a day.close record, and from then
+// on the day's payments can be refunded but no longer voided, and new
+// payments belong to the next day. Closing again the same calendar day
+// returns the closed day's report again: the next business day is closed
+// on its own date, not ahead of it.
 func (s *Service) CloseDay(ctx context.Context) (*Report, error) {
-	day := dayOf(s.now())
+	now := s.now()
 	s.ledgerMu.Lock()
 	defer s.ledgerMu.Unlock()
-	if r, err := s.closedReport(ctx, day); err != nil || r != nil {
-		return r, err
+	day, err := s.BusinessDay(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if today := dayOf(now); day > today {
+		return s.closedReport(ctx, today)
+	}
+	// New payments are not under ledgerMu but wait on closeMu, so none is
+	// written between compute and the insert. The insert still checks
+	// that the day's rows are those counted, else computes again.
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	for attempt := 1; ; attempt++ {
+		r, err := s.closeOnce(ctx, day, now)
+		if errors.Is(err, errDayMoved) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("checkout: close day %s: %w", day, err)
+		}
+		s.log().Info("day closed", "day", day, "count", r.Count, "sales", r.Sales)
+		return r, nil
+	}
+}
+
+func (s *Service) closeOnce(ctx context.Context, day string, now time.Time) (*Report, error) {
+	n, err := dayRows(ctx, s.Store.Reader(), day)
+	if err != nil {
+		return nil, err
 	}
 	r, err := s.compute(ctx, day)
 	if err != nil {
 		return nil, err
 	}
-	r.Closed, r.ClosedAt = true, s.now()
+	r.Closed, r.ClosedAt = true, now
 	b, _ := json.Marshal(r)
-	if _, err := s.Store.Append(ctx, outbox.Record{Key: "day-" + day, Type: RecordDayClose, Schema: 1, Body: b,
+	_, err = s.Store.Append(ctx, outbox.Record{Key: "day-" + day, Type: RecordDayClose, Schema: 1, Body: b,
 		Write: func(tx *sql.Tx) error {
+			if m, err := dayRows(context.WithoutCancel(ctx), tx, day); err != nil {
+				return err
+			} else if m != n {
+				return errDayMoved
+			}
 			_, err := tx.Exec(`INSERT INTO days(day, report) VALUES(?, ?) ON CONFLICT(day) DO NOTHING`, day, b)
 			return err
-		}}); err != nil {
-		return nil, fmt.Errorf("checkout: close day %s: %w", day, err)
-	}
-	s.log().Info("day closed", "day", day, "count", r.Count, "sales", r.Sales)
-	return r, nil
+		}})
+	return r, err
 }

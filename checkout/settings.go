@@ -137,7 +137,7 @@ func checkPromotions(ps []Promotion) error {
 		case p.PercentOff < 1 || p.PercentOff > 100:
 			return bad("percent_off must be 1 to 100")
 		case p.MinAmount < 0 || p.MinAmount > MaxAmount || p.MaxOff < 0 || p.MaxOff > MaxAmount:
-			return bad("min_amount and max_off must be between 0 and " + FormatAmount(MaxAmount))
+			return bad("min_amount and max_off must be between 0 and " + strconv.FormatInt(MaxAmount, 10) + " minor units")
 		case p.From.IsZero() || p.Until.IsZero() || !p.Until.After(p.From):
 			return bad("from and until must be set, until after from")
 		case len(p.Label) > 80:
@@ -303,14 +303,14 @@ func (s *Service) OfflinePending(ctx context.Context) (int, int64, error) {
 func (s *Service) offlineAllowed(ctx context.Context, amount int64) error {
 	lim := s.Limits(ctx)
 	if amount > lim.PerTransaction {
-		return fmt.Errorf("%w (%s above the %s allowed per payment offline)", ErrNeedsNetwork, FormatAmount(amount), FormatAmount(lim.PerTransaction))
+		return fmt.Errorf("%w (%s above the %s allowed per payment offline)", ErrNeedsNetwork, FormatMinor(amount, s.Currency), FormatMinor(lim.PerTransaction, s.Currency))
 	}
 	_, pending, err := s.OfflinePending(ctx)
 	if err != nil {
 		return fmt.Errorf("checkout: offline total: %w", err)
 	}
 	if pending+amount > lim.Total {
-		return fmt.Errorf("%w (%s already approved offline, total allowed %s)", ErrNeedsNetwork, FormatAmount(pending), FormatAmount(lim.Total))
+		return fmt.Errorf("%w (%s already approved offline, total allowed %s)", ErrNeedsNetwork, FormatMinor(pending, s.Currency), FormatMinor(lim.Total, s.Currency))
 	}
 	return nil
 }

@@ -42,10 +42,14 @@ const (
 // NewOrder opens a split bill of total (minor units).
 func (s *Service) NewOrder(ctx context.Context, total int64) (*Order, error) {
 	if total <= 0 || total > MaxAmount {
-		return nil, fmt.Errorf("%w: order total must be more than zero and at most %s", ErrInput, FormatAmount(MaxAmount))
+		return nil, fmt.Errorf("%w: order total must be more than zero and at most %s", ErrInput, FormatMinor(MaxAmount, s.Currency))
 	}
 	now := s.now()
-	o := &Order{ID: "ord-" + strings.TrimPrefix(newID(now), "pay-"), Total: total, Currency: s.Currency, Parts: []string{}, Created: now, Day: dayOf(now)}
+	day, err := s.BusinessDay(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := &Order{ID: "ord-" + strings.TrimPrefix(newID(now), "pay-"), Total: total, Currency: s.Currency, Parts: []string{}, Created: now, Day: day}
 	if err := s.Store.Update(ctx, func(tx *sql.Tx) error { return saveOrder(tx, o) }); err != nil {
 		return nil, fmt.Errorf("checkout: store order: %w", err)
 	}
@@ -113,7 +117,7 @@ func (s *Service) PayPart(ctx context.Context, id string, amount int64, code str
 		return nil, fmt.Errorf("checkout: order %s has nothing left to pay: %w", id, ErrState)
 	case amount > v.Remaining:
 		s.orderMu.Unlock()
-		return nil, fmt.Errorf("%w: %s is more than the %s left to pay", ErrInput, FormatAmount(amount), FormatAmount(v.Remaining))
+		return nil, fmt.Errorf("%w: %s is more than the %s left to pay", ErrInput, FormatMinor(amount, s.Currency), FormatMinor(v.Remaining, s.Currency))
 	case len(v.Parts) >= MaxParts:
 		s.orderMu.Unlock()
 		return nil, fmt.Errorf("checkout: order %s has %d parts already: %w", id, MaxParts, ErrState)

@@ -35,10 +35,15 @@ func savePayment(tx *sql.Tx, p *Payment) error {
 		return fmt.Errorf("checkout: save payment %s: %w", p.ID, err)
 	}
 	// Refunds are only ever added or answered, never removed.
+	// A refund's business day is set once, when it is first written.
 	for _, f := range p.Refunds {
-		if _, err := tx.Exec(`INSERT INTO refunds(payment, n, amount, status, at) VALUES(?,?,?,?,?)
+		day, err := businessDay(context.Background(), tx, f.At)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO refunds(payment, n, amount, status, at, day) VALUES(?,?,?,?,?,?)
 			ON CONFLICT(payment, n) DO UPDATE SET status=excluded.status`,
-			p.ID, f.N, f.Amount, f.Status, f.At.UnixMilli()); err != nil {
+			p.ID, f.N, f.Amount, f.Status, f.At.UnixMilli(), day); err != nil {
 			return fmt.Errorf("checkout: save refund %s/%s: %w", p.ID, f.N, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/currency"
 	"gopkg.in/yaml.v3"
 )
 
@@ -402,8 +403,10 @@ func (c *Daemon) Validate() error {
 			return fieldErr(fmt.Sprintf("ui.languages[%d]", i), "unknown language %q (want zh, en or fr)", l)
 		}
 	}
-	if len(c.Checkout.Currency) != 3 || strings.ToUpper(c.Checkout.Currency) != c.Checkout.Currency {
-		return fieldErr("checkout.currency", "must be an ISO 4217 code such as CNY, not %q", c.Checkout.Currency)
+	// Amounts are read and shown in the currency's minor units, so the
+	// code must be one golang.org/x/text/currency knows the decimals of.
+	if u, err := currency.ParseISO(c.Checkout.Currency); err != nil || u.String() != c.Checkout.Currency {
+		return fieldErr("checkout.currency", "must be an ISO 4217 code in upper case such as CNY or JPY, not %q", c.Checkout.Currency)
 	}
 	if c.Checkout.WaitOnline.D() <= 0 || c.Checkout.WaitOnline.D() > time.Minute {
 		return fieldErr("checkout.wait_online", "must be between 0 and 1m")

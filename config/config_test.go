@@ -32,6 +32,17 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestCurrencies: any ISO 4217 code x/text/currency knows is accepted,
+// whatever its decimals.
+func TestCurrencies(t *testing.T) {
+	for _, code := range []string{"CNY", "JPY", "BHD", "EUR", "KRW"} {
+		c, err := LoadDaemon(writeConf(t, minimal+"checkout: {currency: "+code+"}\n"))
+		if err != nil || c.Checkout.Currency != code {
+			t.Errorf("currency %s: %v", code, err)
+		}
+	}
+}
+
 func TestBadFilesNameTheField(t *testing.T) {
 	cases := []struct{ name, conf, want string }{
 		{"empty", "", "empty file"},
@@ -54,6 +65,8 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"bad listen", minimal + "ui: {listen: localhost}\n", "ui.listen"},
 		{"bad language", minimal + "ui: {languages: [de]}\n", "ui.languages[0]"},
 		{"bad currency", minimal + "checkout: {currency: yuan}\n", "checkout.currency"},
+		{"unknown currency", minimal + "checkout: {currency: ABC}\n", "checkout.currency"},
+		{"lower-case currency", minimal + "checkout: {currency: jpy}\n", "checkout.currency"},
 		{"short retention", minimal + "checkout: {retention: 1h}\n", "checkout.retention"},
 		{"negative retention", minimal + "checkout: {retention: -24h}\n", "checkout.retention"},
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},

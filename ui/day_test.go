@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -46,6 +47,28 @@ func TestDayPageRefundVoidAndReport(t *testing.T) {
 	day.waitResult("error", 10*time.Second)
 	if got := day.text("#report"); !contains(got, "Net", "15.00", "Refunds", "5.00") {
 		t.Fatalf("report shows %q", got)
+	}
+
+	// Closing the day shows the closed report; a payment taken after it
+	// counts on the next business day, which the page shows next.
+	var today string
+	day.eval(`document.getElementById("report").dataset.day`, &today)
+	day.run("close the day", chromedp.Click("#closeday", chromedp.ByID))
+	day.waitFor(`document.querySelector('#report td[data-key="Closed"]')?.textContent === "✓"`, 10*time.Second, "closed report")
+	if got := day.text("#report"); !contains(got, "Business day", today, "Net", "15.00") {
+		t.Fatalf("closed report shows %q", got)
+	}
+	cashier.pay("3.00", codeOK)
+	cashier.waitResult("approved", 10*time.Second)
+	day.run("reload", chromedp.Reload())
+	day.waitFor(`document.getElementById("report").dataset.net === "300"`, 10*time.Second, "next business day with 3.00 net")
+	var next string
+	day.eval(`document.getElementById("report").dataset.day`, &next)
+	if next <= today {
+		t.Fatalf("after closing %s the page shows day %s", today, next)
+	}
+	if rep, err := r.co.Report(context.Background(), today); err != nil || rep.Net != 1500 || !rep.Closed {
+		t.Fatalf("closed day's report changed: %+v %v", rep, err)
 	}
 }
 

@@ -71,7 +71,7 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
 		OnChange: func(p checkout.Payment) {
-			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
+			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 		}}
 	rt := link.NewRouter()
 	rt.HandleResults(r.co.OnResult, checkout.ResultTypes...)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/guichet/guichet/checkout"
 )
@@ -34,7 +33,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
-		amount, err := checkout.ParseAmount(req.Amount)
+		amount, err := checkout.ParseAmount(req.Amount, s.Currency)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -48,11 +47,9 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		reply(w)(s.Till.Receipt(r.Context(), r.PathValue("id")))
 	})
 	mux.HandleFunc("GET /api/report", func(w http.ResponseWriter, r *http.Request) {
-		day := r.URL.Query().Get("day")
-		if day == "" {
-			day = time.Now().Local().Format(time.DateOnly) // the business day, as the flow counts it
-		}
-		reply(w)(s.Till.Report(r.Context(), day))
+		// No day: the flow's business day, which is tomorrow's date once
+		// today is closed.
+		reply(w)(s.Till.Report(r.Context(), r.URL.Query().Get("day")))
 	})
 	mux.HandleFunc("POST /api/day/close", func(w http.ResponseWriter, r *http.Request) {
 		reply(w)(s.Till.CloseDay(r.Context()))
@@ -64,7 +61,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
-		total, err := checkout.ParseAmount(req.Total)
+		total, err := checkout.ParseAmount(req.Total, s.Currency)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -79,7 +76,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
-		amount, err := checkout.ParseAmount(req.Amount)
+		amount, err := checkout.ParseAmount(req.Amount, s.Currency)
 		if err != nil {
 			writeErr(w, err)
 			return

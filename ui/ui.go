@@ -40,6 +40,9 @@ type Screen interface {
 // Server serves the UI.
 type Server struct {
 	Checkout Checkout
+	// Currency is the till's ISO 4217 code: amounts typed by the cashier
+	// are read in its minor units (no decimals for JPY, three for BHD).
+	Currency string
 	Screen   Screen
 	// Status returns what `guichet status` and the technician page show.
 	Status func() any
@@ -147,7 +150,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{"request: " + err.Error()})
 		return
 	}
-	amount, err := checkout.ParseAmount(req.Amount)
+	amount, err := checkout.ParseAmount(req.Amount, s.Currency)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
@@ -267,7 +270,7 @@ func (s *Server) merchantQR(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	amount, err := checkout.ParseAmount(req.Amount)
+	amount, err := checkout.ParseAmount(req.Amount, s.Currency)
 	if err != nil {
 		writeErr(w, err)
 		return

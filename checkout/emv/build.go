@@ -14,7 +14,7 @@ func (p Payload) Build() (string, error) {
 	if p.FormatIndicator == "" {
 		p.FormatIndicator = "01"
 	}
-	if err := p.check(true); err != nil {
+	if err := p.check(true, nil); err != nil {
 		return "", err
 	}
 	var b strings.Builder
@@ -113,7 +113,18 @@ func twoDigits(i int) string {
 // enforced beyond the 99 characters any value can have: Parse reads what
 // wallets in the field accept, Build writes only what the specification
 // allows.
-func (p *Payload) check(strict bool) *Error {
+//
+// With missing not nil (ParseLenient), a mandatory merchant data object
+// that is absent (52, 53, 58, 59, 60) is appended to *missing instead of
+// failing the check; one that is present is checked as always.
+func (p *Payload) check(strict bool, missing *[]Missing) *Error {
+	absent := func(id, v string) bool {
+		if v != "" || missing == nil {
+			return false
+		}
+		*missing = append(*missing, Missing{ID: id, Name: names[id]})
+		return true
+	}
 	lim := func(n int) int {
 		if strict {
 			return n
@@ -162,11 +173,15 @@ func (p *Payload) check(strict bool) *Error {
 		}
 	}
 
-	if err := checkDigits("52", p.MCC, 4); err != nil {
-		return err
+	if !absent("52", p.MCC) {
+		if err := checkDigits("52", p.MCC, 4); err != nil {
+			return err
+		}
 	}
-	if err := checkDigits("53", p.Currency, 3); err != nil {
-		return err
+	if !absent("53", p.Currency) {
+		if err := checkDigits("53", p.Currency, 3); err != nil {
+			return err
+		}
 	}
 	if p.Amount != "" {
 		if err := checkAmount("54", p.Amount, 13); err != nil {
@@ -200,17 +215,23 @@ func (p *Payload) check(strict bool) *Error {
 			return err
 		}
 	}
-	if p.Country == "" {
-		return errorf(ErrMissing, "58", -1, "no country code")
+	if !absent("58", p.Country) {
+		if p.Country == "" {
+			return errorf(ErrMissing, "58", -1, "no country code")
+		}
+		if len(p.Country) != 2 || !isUpper(p.Country[0]) || !isUpper(p.Country[1]) {
+			return errorf(ErrValue, "58", -1, "country code %q is not two upper-case letters (ISO 3166-1 alpha-2)", p.Country)
+		}
 	}
-	if len(p.Country) != 2 || !isUpper(p.Country[0]) || !isUpper(p.Country[1]) {
-		return errorf(ErrValue, "58", -1, "country code %q is not two upper-case letters (ISO 3166-1 alpha-2)", p.Country)
+	if !absent("59", p.MerchantName) {
+		if err := checkMandatory("59", p.MerchantName, lim(25)); err != nil {
+			return err
+		}
 	}
-	if err := checkMandatory("59", p.MerchantName, lim(25)); err != nil {
-		return err
-	}
-	if err := checkMandatory("60", p.City, lim(15)); err != nil {
-		return err
+	if !absent("60", p.City) {
+		if err := checkMandatory("60", p.City, lim(15)); err != nil {
+			return err
+		}
 	}
 	if err := checkText("61", p.PostalCode, lim(10)); err != nil {
 		return err

@@ -74,6 +74,37 @@ func split(s string, base int, parent string) ([]object, error) {
 // exceed the specification's maximum lengths, as payloads in the field do,
 // up to the 99 characters the format allows; Build is strict.
 func Parse(s string) (*Payload, error) {
+	return parse(s, nil)
+}
+
+// Missing names a mandatory data object that a payload leaves out.
+type Missing struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// String says "52 merchant category code missing".
+func (m Missing) String() string { return m.ID + " " + m.Name + " missing" }
+
+// ParseLenient reads a payload as Parse does, except that the mandatory
+// merchant data objects that national schemes' codes often leave out
+// (52 merchant category code, 53 transaction currency, 58 country code,
+// 59 merchant name, 60 merchant city) may be absent: it returns the
+// payload and names each one missing, in ID order. Everything else is
+// refused as Parse refuses it: structure, lengths, CRC, a field present
+// with a bad value, and a payload with no merchant account information.
+// It is for reading codes from elsewhere (`guichet emv parse`); the
+// till's own codes go through Build and Parse, which stay strict.
+func ParseLenient(s string) (*Payload, []Missing, error) {
+	missing := []Missing{}
+	p, err := parse(s, &missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, missing, nil
+}
+
+func parse(s string, missing *[]Missing) (*Payload, error) {
 	if len(s) > MaxLen+64 {
 		// Refuse before trimming, so that junk costs nothing.
 		return nil, errorf(ErrTooLong, "", -1, "%d bytes, more than the %d a QR code can hold", len(s), MaxLen)
@@ -124,7 +155,7 @@ func Parse(s string) (*Payload, error) {
 			return nil, err
 		}
 	}
-	if err := p.check(false); err != nil {
+	if err := p.check(false, missing); err != nil {
 		if n, ok := idNumber(topID(err.ID)); ok && err.Offset < 0 {
 			err.Offset = offsets[n]
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/guichet/guichet/checkout"
@@ -18,11 +19,13 @@ import (
 
 func init() {
 	register("refund", "refund all or part of an approved payment through the running daemon", runRefund)
-	register("void", "void a payment of today, before the day is closed", runVoid)
+	register("void", "void a payment of the current business day, before the day is closed", runVoid)
 	register("receipt", "print a payment's receipt (code masked)", runReceipt)
-	register("report", "print the end-of-day report of a day (default today)", runReport)
-	register("close-day", "close today: store and send the end-of-day report", runCloseDay)
+	register("report", "print the end-of-day report of a business day (default the current one)", runReport)
+	register("close-day", "close the business day: store and send its report; later payments count on the next day", runCloseDay)
 }
+
+var amountShape = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,3})?$`)
 
 // RefundRequest is the body of POST /api/payments/{id}/refund.
 type RefundRequest struct {
@@ -51,8 +54,10 @@ func runRefund(ctx context.Context, e *env, args []string) error {
 	if *id == "" || *amount == "" {
 		return fmt.Errorf("%w: --id and --amount are required", errUsage)
 	}
-	if _, err := checkout.ParseAmount(*amount); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	// The daemon reads the amount in its currency's minor units; only the
+	// shape is checked here.
+	if !amountShape.MatchString(*amount) {
+		return fmt.Errorf("%w: --amount %q: want a number such as 1.00 (or 100 in a currency without decimals)", errUsage, *amount)
 	}
 	base, err := daemonURL(e)
 	if err != nil {
@@ -109,19 +114,23 @@ func runReceipt(ctx context.Context, e *env, args []string) error {
 
 func runReport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "report", "[--day 2006-01-02] [--json]")
-	day := fs.String("day", time.Now().Format(time.DateOnly), "business `DAY`")
+	day := fs.String("day", "", "business `DAY` (default: the current business day, tomorrow's date once today is closed)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, err := time.Parse(time.DateOnly, *day); err != nil {
-		return fmt.Errorf("%w: --day %q: want 2006-01-02", errUsage, *day)
+	q := ""
+	if *day != "" {
+		if _, err := time.Parse(time.DateOnly, *day); err != nil {
+			return fmt.Errorf("%w: --day %q: want 2006-01-02", errUsage, *day)
+		}
+		q = "?day=" + url.QueryEscape(*day)
 	}
 	base, err := daemonURL(e)
 	if err != nil {
 		return err
 	}
-	return printReport(ctx, e, http.MethodGet, base+"/api/report?day="+url.QueryEscape(*day), *asJSON)
+	return printReport(ctx, e, http.MethodGet, base+"/api/report"+q, *asJSON)
 }
 
 func runCloseDay(ctx context.Context, e *env, args []string) error {
@@ -157,13 +166,13 @@ func printReport(ctx context.Context, e *env, method, u string, asJSON bool) err
 	w := e.stdout
 	fmt.Fprintf(w, "day %s (%s) %s\n", r.Day, state, r.Currency)
 	for _, s := range r.Schemes {
-		fmt.Fprintf(w, "  %-12s %5d %14s\n", s.Scheme, s.Count, checkout.FormatAmount(s.Amount))
+		fmt.Fprintf(w, "  %-12s %5d %14s\n", s.Scheme, s.Count, checkout.FormatMinor(s.Amount, r.Currency))
 	}
-	fmt.Fprintf(w, "sales %s (%d), discounts %s\n", checkout.FormatAmount(r.Sales), r.Count, checkout.FormatAmount(r.Discounts))
-	fmt.Fprintf(w, "refunds %s (%d), voids %s (%d), net %s\n", checkout.FormatAmount(r.Refunds), r.RefundCount,
-		checkout.FormatAmount(r.Voids), r.VoidCount, checkout.FormatAmount(r.Net))
+	fmt.Fprintf(w, "sales %s (%d), discounts %s\n", checkout.FormatMinor(r.Sales, r.Currency), r.Count, checkout.FormatMinor(r.Discounts, r.Currency))
+	fmt.Fprintf(w, "refunds %s (%d), voids %s (%d), net %s\n", checkout.FormatMinor(r.Refunds, r.Currency), r.RefundCount,
+		checkout.FormatMinor(r.Voids, r.Currency), r.VoidCount, checkout.FormatMinor(r.Net, r.Currency))
 	fmt.Fprintf(w, "declined %d, reversed %d, waiting for the customer %d\n", r.Declined, r.Reversed, r.UserPaying)
-	fmt.Fprintf(w, "offline pending %s (%d), offline declined (loss) %s (%d)\n", checkout.FormatAmount(r.OfflinePending),
-		r.OfflinePendingCount, checkout.FormatAmount(r.OfflineDeclined), r.OfflineDeclinedCount)
+	fmt.Fprintf(w, "offline pending %s (%d), offline declined (loss) %s (%d)\n", checkout.FormatMinor(r.OfflinePending, r.Currency),
+		r.OfflinePendingCount, checkout.FormatMinor(r.OfflineDeclined, r.Currency), r.OfflineDeclinedCount)
 	return nil
 }

@@ -26,29 +26,47 @@ func runEMV(ctx context.Context, e *env, args []string) error {
 	case "mpm":
 		return runEMVMPM(e, args[1:])
 	case "-h", "--help", "-help":
-		fmt.Fprintln(e.stdout, "usage: guichet emv parse PAYLOAD\n       guichet emv mpm --merchant-name N --city C --mcc MCC --currency NUM --country CC --account-gui GUI [--account-id ID] [--amount A] [--static] [--png FILE]")
+		fmt.Fprintln(e.stdout, "usage: guichet emv parse [--strict] PAYLOAD\n       guichet emv mpm --merchant-name N --city C --mcc MCC --currency NUM --country CC --account-gui GUI [--account-id ID] [--amount A] [--static] [--png FILE]")
 		return nil
 	}
 	return fmt.Errorf("%w: unknown emv command %q (want parse or mpm)", errUsage, args[0])
 }
 
-// runEMVParse prints the fields of a payload as JSON.
+// runEMVParse prints the fields of a payload as JSON. Codes from national
+// schemes often leave out fields that EMVCo calls mandatory (merchant
+// category, name, city): they are parsed all the same, the JSON lists
+// them under "missing" and stderr names each one; --strict refuses them
+// as the till refuses its own codes. A bad structure, length or CRC is
+// refused in both modes.
 func runEMVParse(e *env, args []string) error {
-	fs := newFlags(e, "emv parse", "PAYLOAD")
+	fs := newFlags(e, "emv parse", "[--strict] PAYLOAD")
+	strict := fs.Bool("strict", false, "refuse a payload that lacks a mandatory field, as the till's own codes")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: want one PAYLOAD argument (quote it: payloads hold spaces)", errUsage)
 	}
-	p, err := emv.Parse(fs.Arg(0))
+	var out struct {
+		*emv.Payload
+		Missing []emv.Missing `json:"missing,omitempty"`
+	}
+	var err error
+	if *strict {
+		out.Payload, err = emv.Parse(fs.Arg(0))
+	} else {
+		out.Payload, out.Missing, err = emv.ParseLenient(fs.Arg(0))
+	}
 	if err != nil {
 		return err
+	}
+	for _, m := range out.Missing {
+		fmt.Fprintf(e.stderr, "emv parse: %s\n", m)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(p)
+	return enc.Encode(out)
 }
 
 // runEMVMPM builds a payload from flags and prints it.

@@ -129,3 +129,39 @@ func TestEMVMPMFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestEMVParseNamesMissing: a national scheme's code without merchant
+// category, name or city is parsed and what is missing named; --strict
+// refuses it as the till refuses its own codes.
+func TestEMVParseNamesMissing(t *testing.T) {
+	payload := withCRCForTest("000201010211" + "29370016A000000677010111" + "01130066812345678" + "5303764" + "5802TH")
+	var out, errb bytes.Buffer
+	if rc := run([]string{"emv", "parse", payload}, &out, &errb); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, errb.String())
+	}
+	var got struct {
+		Country string        `json:"country_code"`
+		Missing []emv.Missing `json:"missing"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if got.Country != "TH" || len(got.Missing) != 3 || got.Missing[0] != (emv.Missing{ID: "52", Name: "merchant category code"}) {
+		t.Fatalf("parsed %+v", got)
+	}
+	want := "emv parse: 52 merchant category code missing\nemv parse: 59 merchant name missing\nemv parse: 60 merchant city missing\n"
+	if errb.String() != want {
+		t.Fatalf("stderr %q, want %q", errb.String(), want)
+	}
+	out.Reset()
+	errb.Reset()
+	if rc := run([]string{"emv", "parse", "--strict", payload}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "missing mandatory field in 52") {
+		t.Fatalf("--strict: exit %d, stderr %q", rc, errb.String())
+	}
+	// A bad CRC is refused without --strict too.
+	out.Reset()
+	errb.Reset()
+	if rc := run([]string{"emv", "parse", payload[:len(payload)-1] + "0"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "bad CRC") || out.Len() != 0 {
+		t.Fatalf("bad CRC: exit %d, stderr %q, stdout %q", rc, errb.String(), out.String())
+	}
+}

@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		Retention: cfg.Checkout.Retention.D(),
 		Link:      online, Site: cfg.Device.Site,
 		OnChange: func(p checkout.Payment) {
-			show(display.Screen{Lines: []string{checkout.FormatAmount(p.Amount) + " " + p.Currency, p.Status}})
+			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 			signalLines(p)
 		}}
 	// The e-ID counter and the QR verifier, where configured.
@@ -172,13 +172,13 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	scans := ui.NewScans()
 	merchant := checkout.Merchant(cfg.Checkout.Merchant)
-	srv := &ui.Server{Checkout: co, Till: co, Screen: screen,
+	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Screen: screen,
 		MerchantQR: func(ctx context.Context, amount int64) (string, error) {
 			qr, err := checkout.MerchantQR(merchant, cfg.Checkout.Currency, amount, fmt.Sprintf("%s-%d", cfg.Device.ID, time.Now().UnixMilli()))
 			if err != nil {
 				return "", err
 			}
-			show(display.Screen{QR: qr, Lines: []string{checkout.FormatAmount(amount) + " " + cfg.Checkout.Currency}})
+			show(display.Screen{QR: qr, Lines: []string{checkout.FormatMinor(amount, cfg.Checkout.Currency) + " " + cfg.Checkout.Currency}})
 			return qr, nil
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {

@@ -167,6 +167,12 @@ func TestMigrateRelease1(t *testing.T) {
 		t.Errorf("refunds of the closed day: %+v", r)
 	}
 
+	// Migration 5: every refund has the local date of its time as its day.
+	var undated int
+	if err := ob.Reader().QueryRow(`SELECT count(*) FROM refunds WHERE day != date(at / 1000, 'unixepoch', 'localtime') OR day = ''`).Scan(&undated); err != nil || undated != 0 {
+		t.Errorf("refunds without their day: %d, %v", undated, err)
+	}
+
 	// Activations.
 	for aid, v := range old["eid-act"] {
 		var want counter.Stored

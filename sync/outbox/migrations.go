@@ -156,6 +156,13 @@ var migrations = []migration{
 	// 4: the outbox's identity, and the rejected and skipped records
 	// (identity.go).
 	migrationIdentity,
+
+	// 5: refunds belong to a business day, as payments do: one made after
+	// the day was closed counts in the next day's report. Earlier refunds
+	// get the local calendar day of their time, as the report counted them.
+	{sql: `ALTER TABLE refunds ADD COLUMN day TEXT NOT NULL DEFAULT '';
+	UPDATE refunds SET day = date(at / 1000, 'unixepoch', 'localtime');
+	CREATE INDEX refunds_day ON refunds(day);`},
 }
 
 // migration is one step: sql, then fn (if any).

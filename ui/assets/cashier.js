@@ -10,7 +10,7 @@ function showPayment(p) {
   result.className = "result " + p.status;
   result.dataset.status = p.status;
   result.dataset.id = p.id;
-  result.textContent = t(p.status) + " · " + (p.amount / 100).toFixed(2) + " " + p.currency + (p.reason ? " · " + p.reason : "");
+  result.textContent = t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency + (p.reason ? " · " + p.reason : "");
 }
 
 let busy = false;
@@ -66,7 +66,7 @@ async function refreshRecent() {
     const tb = document.querySelector("#recent tbody");
     tb.replaceChildren(...ps.map(p => {
       const tr = document.createElement("tr");
-      for (const v of [new Date(p.created).toLocaleTimeString(LANG), (p.amount / 100).toFixed(2), t("scheme_" + p.scheme), t(p.status)]) {
+      for (const v of [new Date(p.created).toLocaleTimeString(LANG), formatMinor(p.amount, p.currency), t("scheme_" + p.scheme), t(p.status)]) {
         const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
       }
       return tr;

@@ -25,30 +25,33 @@ document.getElementById("dovoid").addEventListener("click", () => {
   act("/api/payments/" + encodeURIComponent(rform.pid.value) + "/void");
 });
 document.getElementById("closeday").addEventListener("click", async () => {
-  try { await api("/api/day/close", {method: "POST"}); } catch (e) { say("error", t("error") + ": " + e.message); }
-  refreshReport();
+  // The closed day's report stays on the page; the next refresh shows the
+  // next business day, where payments taken from now on count.
+  try { drawReport(await api("/api/day/close", {method: "POST"})); } catch (e) { say("error", t("error") + ": " + e.message); refreshReport(); }
 });
 
-const money = v => (v / 100).toFixed(2);
 async function refreshReport() {
-  try {
-    const r = await api("/api/report");
-    const rows = [[t("sales"), money(r.sales) + " (" + r.count + ")"], [t("refunds"), money(r.refunds) + " (" + r.refund_count + ")"],
-                  [t("voids"), money(r.voids) + " (" + r.void_count + ")"], [t("net"), money(r.net)],
-                  [t("offline_pending"), money(r.offline_pending) + " (" + r.offline_pending_count + ")"],
-                  [t("offline_declined"), money(r.offline_declined) + " (" + r.offline_declined_count + ")"],
-                  [t("closed"), r.closed ? "✓" : "-"]];
-    for (const s of r.schemes || []) rows.splice(1, 0, [t("scheme_" + s.scheme), money(s.amount) + " (" + s.count + ")"]);
-    const tb = document.querySelector("#report tbody");
-    tb.replaceChildren(...rows.map(([k, v]) => {
-      const tr = document.createElement("tr");
-      const th = document.createElement("th"); th.textContent = k;
-      const td = document.createElement("td"); td.textContent = v; td.dataset.key = k;
-      tr.append(th, td);
-      return tr;
-    }));
-    document.getElementById("report").dataset.net = r.net;
-  } catch (e) {}
+  try { drawReport(await api("/api/report")); } catch (e) {}
+}
+
+function drawReport(r) {
+  const money = v => formatMinor(v, r.currency);
+  const rows = [[t("business_day"), r.day], [t("sales"), money(r.sales) + " (" + r.count + ")"], [t("refunds"), money(r.refunds) + " (" + r.refund_count + ")"],
+                [t("voids"), money(r.voids) + " (" + r.void_count + ")"], [t("net"), money(r.net)],
+                [t("offline_pending"), money(r.offline_pending) + " (" + r.offline_pending_count + ")"],
+                [t("offline_declined"), money(r.offline_declined) + " (" + r.offline_declined_count + ")"],
+                [t("closed"), r.closed ? "✓" : "-"]];
+  for (const s of r.schemes || []) rows.splice(2, 0, [t("scheme_" + s.scheme), money(s.amount) + " (" + s.count + ")"]);
+  const tb = document.querySelector("#report tbody");
+  tb.replaceChildren(...rows.map(([k, v]) => {
+    const tr = document.createElement("tr");
+    const th = document.createElement("th"); th.textContent = k;
+    const td = document.createElement("td"); td.textContent = v; td.dataset.key = k;
+    tr.append(th, td);
+    return tr;
+  }));
+  document.getElementById("report").dataset.net = r.net;
+  document.getElementById("report").dataset.day = r.day;
 }
 document.addEventListener("langchange", refreshReport);
 refreshReport();

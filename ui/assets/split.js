@@ -2,20 +2,14 @@
 const orderForm = document.getElementById("order");
 const partForm = document.getElementById("part");
 const result = document.getElementById("result");
-const money = v => (v / 100).toFixed(2);
+// money writes minor units in the order's currency.
+const money = v => formatMinor(v, view ? view.currency : "");
 
 let view = null;      // the order as last read from the API
 let lastPart = null;  // the part whose answer the result line shows
 let lastError = null; // {key, arg} or {msg}, kept to redraw it in another language
 let busy = false;
 let seq = 0, shown = 0; // so that a slow answer does not overwrite a newer one
-
-// cents reads "12.34" as 1234, or null if the page cannot tell; the API
-// has the last word on amounts.
-function cents(s) {
-  const m = /^\s*(\d{1,9})(?:\.(\d{0,2}))?\s*$/.exec(s);
-  return m ? Number(m[1]) * 100 + Number((m[2] || "").padEnd(2, "0")) : null;
-}
 
 function say(status, text) {
   result.className = "result " + status;
@@ -186,7 +180,7 @@ partForm.addEventListener("submit", async ev => {
   } else {
     // The API's words for the case a cashier meets most often are
     // English; the page knows enough to say it in the cashier's language.
-    const c = cents(amount);
+    const c = parseMinor(amount, view.currency);
     if (c !== null && view.remaining > 0 && c > view.remaining) showError({key: "above_remaining", arg: money(view.remaining) + " " + view.currency});
     else showError({msg: err.message});
   }
