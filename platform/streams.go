@@ -138,6 +138,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 				return err
 			}
 			defer tx.Rollback()
+			// Another process (the CLI beside guichet-platform run) may
+			// have run this step since user_version was read: the
+			// transaction holds the write lock (_txlock=immediate), so
+			// what it reads now is settled.
+			var now int
+			if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&now); err != nil {
+				return err
+			}
+			if now >= n {
+				return nil
+			}
 			if _, err := tx.ExecContext(ctx, migrations[n-1]); err != nil {
 				return err
 			}
