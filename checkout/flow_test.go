@@ -227,11 +227,11 @@ func TestOfflineWithinLimits(t *testing.T) {
 	if err != nil || p1.Status != StatusApprovedOffline || !p1.Offline {
 		t.Fatalf("offline payment %+v %v", p1, err)
 	}
-	if _, err := s.Pay(ctx, 5001, wx); !errors.Is(err, ErrNeedsNetwork) {
-		t.Fatalf("above per-transaction limit: %v", err)
-	}
-	if _, err := s.Pay(ctx, 3001, wx); !errors.Is(err, ErrNeedsNetwork) {
-		t.Fatalf("above total limit: %v", err)
+	// Over the limits: declined, stored for the day's list, never sent.
+	for _, amount := range []int64{5001, 3001} {
+		if p, err := s.Pay(ctx, amount, wx); err != nil || p.Status != StatusDeclined || p.Reason != ReasonOverLimit {
+			t.Fatalf("%d above the offline limits: %+v %v", amount, p, err)
+		}
 	}
 	p2, err := s.Pay(ctx, 3000, "2812345678901234")
 	if err != nil || p2.Status != StatusApprovedOffline {
@@ -268,10 +268,15 @@ func TestOfflineWithinLimits(t *testing.T) {
 	if _, err := s.Pay(ctx, 5000, wx); err != nil {
 		t.Fatal(err)
 	}
-	// Online again: no limit.
+	// Online again but the platform silent: the limits still decide, and
+	// the payment sent is reversed after it.
 	lk.on.Store(true)
-	if p, err := s.Pay(ctx, 90000, wx); err != nil || p.Status != StatusQueued {
-		t.Fatalf("online payment %+v %v", p, err)
+	p3, err := s.Pay(ctx, 90000, wx)
+	if err != nil || p3.Status != StatusDeclined || p3.Reason != ReasonOverLimit {
+		t.Fatalf("online payment, platform silent %+v %v", p3, err)
+	}
+	if recs := pending(t, ob); recs[p3.ID] == nil || recs[p3.ID+":reverse"] == nil {
+		t.Fatalf("auth and reverse of %s not both sent: %v", p3.ID, recs)
 	}
 }
 
@@ -280,15 +285,15 @@ func TestOfflineLimitsFromPlatform(t *testing.T) {
 	ctx := context.Background()
 	s.Link = &linkFlag{}
 	s.OfflinePerTransaction, s.OfflineTotal = 100, 100
-	if _, err := s.Pay(ctx, 1000, wx); !errors.Is(err, ErrNeedsNetwork) {
-		t.Fatal("default limit not applied")
+	if p, err := s.Pay(ctx, 1000, wx); err != nil || p.Reason != ReasonOverLimit {
+		t.Fatalf("default limit not applied: %+v %v", p, err)
 	}
 	err := s.ApplyCommand(ctx, &envelope.Command{ID: "c1", Name: CommandOfflineLimits, Args: []byte(`{"per_transaction":2000,"total":3000}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Pay(ctx, 1000, wx); err != nil {
-		t.Fatalf("platform limit not applied: %v", err)
+	if p, err := s.Pay(ctx, 1000, wx); err != nil || p.Status != StatusApprovedOffline {
+		t.Fatalf("platform limit not applied: %+v %v", p, err)
 	}
 	// A new Service over the same store reads the limits from its tables.
 	s2 := &Service{Store: s.Store, Currency: "CNY", Link: &linkFlag{}}
@@ -515,8 +520,10 @@ func TestPromotionAppliedAndOnReceipt(t *testing.T) {
 	if strings.Contains(string(b), wx) {
 		t.Fatal("receipt JSON shows the code")
 	}
+	// big was approved offline when the platform kept silent: its
+	// discount counts too.
 	rep, _ := s.Report(ctx, p.Day)
-	if rep.Discounts != 123 {
+	if rep.Discounts != 123+500 {
 		t.Fatalf("report discounts %d", rep.Discounts)
 	}
 }

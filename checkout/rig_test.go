@@ -198,11 +198,11 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 		t.Fatalf("offline payment %+v %v", bad, err)
 	}
 	last := r.ob.Stats().LastSeq
-	if _, err := r.s.Pay(ctx, 1001, "134567890123456780"); err == nil {
-		t.Fatal("payment above the total offline limit accepted")
+	if p, err := r.s.Pay(ctx, 1001, "134567890123456780"); err != nil || p.Reason != checkout.ReasonOverLimit {
+		t.Fatalf("payment above the total offline limit: %+v %v", p, err)
 	}
-	if _, err := r.s.Pay(ctx, 5001, "134567890123456780"); err == nil {
-		t.Fatal("payment above the per-payment offline limit accepted")
+	if p, err := r.s.Pay(ctx, 5001, "134567890123456780"); err != nil || p.Reason != checkout.ReasonOverLimit {
+		t.Fatalf("payment above the per-payment offline limit: %+v %v", p, err)
 	}
 	if r.ob.Stats().LastSeq != last {
 		t.Fatal("a refused offline payment was stored")
