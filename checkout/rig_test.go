@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,14 @@ import (
 type rigDecider struct {
 	blocked []string
 	wallet  *wallet.SimWallet
+	// delay makes the platform slow: each record waits this long (ns).
+	delay atomic.Int64
 }
 
 func (d *rigDecider) Decide(rec *envelope.Record) envelope.Result {
+	if n := d.delay.Load(); n > 0 {
+		time.Sleep(time.Duration(n))
+	}
 	var b checkout.AuthBody
 	if rec.Type == checkout.RecordPaymentAuth && json.Unmarshal(rec.Body, &b) == nil && slices.Contains(d.blocked, b.Code) {
 		return envelope.Result{Status: checkout.StatusDeclined, Reason: "wallet refused the code"}
@@ -48,6 +54,10 @@ type rig struct {
 	ob     *outbox.Store
 	lk     *link.Link
 	s      *checkout.Service
+	dec    *rigDecider
+	// stopPlatform stops the platform's server, the broker staying up;
+	// startPlatform starts a new one over the same store.
+	stopPlatform, startPlatform func()
 }
 
 const blockedCode = "134567890123456789"
@@ -85,13 +95,22 @@ func newRig(t *testing.T) *rig {
 	}
 	r.s.Link = linkOnline{r.lk}
 	wallet := &wallet.SimWallet{ConfirmPrefixes: []string{"1555"}, AbandonPrefixes: []string{"1556"}, ConfirmAfter: 500 * time.Millisecond}
-	r.srv = platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: platKey,
-		BatchMax: 100, BatchDelay: time.Millisecond, Logger: quiet}, r.store, &rigDecider{blocked: []string{blockedCode}, wallet: wallet})
-
+	r.dec = &rigDecider{blocked: []string{blockedCode}, wallet: wallet}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); r.srv.Run(ctx) }()
+	var stopSrv func()
+	r.startPlatform = func() {
+		r.srv = platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: platKey,
+			BatchMax: 100, BatchDelay: time.Millisecond, Logger: quiet}, r.store, r.dec)
+		sctx, scancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		wg.Add(1)
+		go func() { defer wg.Done(); defer close(done); r.srv.Run(sctx) }()
+		stopSrv = func() { scancel(); <-done }
+	}
+	r.stopPlatform = func() { stopSrv() }
+	r.startPlatform()
+	wg.Add(2)
 	go func() { defer wg.Done(); r.lk.Run(ctx) }()
 	go func() { defer wg.Done(); r.s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -216,5 +235,68 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 	}
 	if a := r.applied(t); a[ok.ID] != checkout.StatusApproved || len(a) != 2 {
 		t.Fatalf("platform applied %v", a)
+	}
+}
+
+// TestRigDecisionInEveryOutage plays each outage against a real broker
+// and platform: within wait_online the cashier gets approved offline or
+// declined "offline, over the limit", never queued; once the outage ends,
+// every decided payment is applied by the platform as the cashier saw it
+// (approved), or never sent, or refunded (declined after it was sent).
+func TestRigDecisionInEveryOutage(t *testing.T) {
+	outages := []struct {
+		name       string
+		start, end func(r *rig)
+		sent       bool // the over-limit payment reached the broker
+	}{
+		{"broker down", func(r *rig) {
+			r.broker.Kill()
+			eventually(t, "link down", func() bool { return !r.lk.Status().Connected })
+		}, func(r *rig) { r.broker.Restart() }, false},
+		{"platform down, broker up", func(r *rig) { r.stopPlatform() }, func(r *rig) { r.startPlatform() }, true},
+		{"platform slow", func(r *rig) { r.dec.delay.Store(int64(time.Second)) }, func(r *rig) { r.dec.delay.Store(0) }, true},
+	}
+	for _, o := range outages {
+		t.Run(o.name, func(t *testing.T) {
+			r := newRig(t)
+			ctx := context.Background()
+			r.s.WaitOnline = 300 * time.Millisecond
+			if err := r.s.ApplyCommand(ctx, &envelope.Command{ID: "lim", Name: checkout.CommandOfflineLimits,
+				Args: []byte(`{"per_transaction":5000,"total":8000}`)}); err != nil {
+				t.Fatal(err)
+			}
+			o.start(r)
+			ok, err := r.s.Pay(ctx, 4000, "134567890123456780")
+			if err != nil || ok.Status != checkout.StatusApprovedOffline {
+				t.Fatalf("within the limits: %+v %v", ok, err)
+			}
+			over, err := r.s.Pay(ctx, 5001, "134567890123456781")
+			if err != nil || over.Status != checkout.StatusDeclined || over.Reason != checkout.ReasonOverLimit {
+				t.Fatalf("over the limits: %+v %v", over, err)
+			}
+			o.end(r)
+			eventually(t, "offline payment approved by the platform", func() bool { return r.status(t, ok.ID) == checkout.StatusApproved })
+			eventually(t, "outbox drained", func() bool { return r.ob.Stats().Depth == 0 })
+			a := r.applied(t)
+			if a[ok.ID] != checkout.StatusApproved {
+				t.Fatalf("platform applied %v", a)
+			}
+			got, _ := r.s.Get(ctx, over.ID)
+			if got.Status != checkout.StatusDeclined {
+				t.Fatalf("declined payment became %+v", got)
+			}
+			if !o.sent {
+				if _, seen := a[over.ID]; seen {
+					t.Fatalf("declined offline payment sent: %v", a)
+				}
+				return
+			}
+			// Sent before the decision: the platform took it, the device
+			// refunds it in full.
+			eventually(t, "declined payment refunded", func() bool {
+				q, _ := r.s.Get(ctx, over.ID)
+				return q.LateRefund && len(q.Refunds) == 1 && q.Refunds[0].Status == checkout.ResultRefunded
+			})
+		})
 	}
 }
