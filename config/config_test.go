@@ -30,6 +30,14 @@ func TestDefaults(t *testing.T) {
 	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Checkout.Retention.D() != 400*24*time.Hour || c.Device.Tenant != "default" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
+	if l := c.Checkout.OfflineLimits; l == nil || *l != DefaultOfflineLimits {
+		t.Fatalf("offline limits default %+v", l)
+	}
+	// Written, they are kept as written: 0 approves nothing offline.
+	c, err = LoadDaemon(writeConf(t, minimal+"checkout: {offline_limits: {per_transaction: 0, total: 0}}\n"))
+	if err != nil || *c.Checkout.OfflineLimits != (OfflineLimits{}) {
+		t.Fatalf("offline limits written as 0: %+v %v", c, err)
+	}
 }
 
 func TestBadFilesNameTheField(t *testing.T) {
@@ -56,6 +64,11 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"bad currency", minimal + "checkout: {currency: yuan}\n", "checkout.currency"},
 		{"short retention", minimal + "checkout: {retention: 1h}\n", "checkout.retention"},
 		{"negative retention", minimal + "checkout: {retention: -24h}\n", "checkout.retention"},
+		{"negative offline limit", minimal + "checkout: {offline_limits: {per_transaction: -1, total: 100}}\n", "checkout.offline_limits.per_transaction"},
+		{"offline limit above total", minimal + "checkout: {offline_limits: {per_transaction: 200, total: 100}}\n", "checkout.offline_limits.per_transaction"},
+		{"huge offline total", minimal + "checkout: {offline_limits: {per_transaction: 1, total: 100000000000}}\n", "checkout.offline_limits.total"},
+		{"offline limits not numbers", minimal + "checkout: {offline_limits: {per_transaction: lots}}\n", "lots"},
+		{"offline limits unknown field", minimal + "checkout: {offline_limits: {daily: 5}}\n", "daily"},
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},
 		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
 		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},
