@@ -141,6 +141,9 @@ type AuthBody struct {
 	// Offline is set when the device already approved the payment.
 	Offline bool   `json:"offline,omitempty"`
 	Order   string `json:"order,omitempty"`
+	// At is when the code was scanned (Unix milliseconds): a wallet
+	// declines a code that reaches it too long after.
+	At int64 `json:"at,omitempty"`
 }
 
 // Service runs the flow.
@@ -301,7 +304,7 @@ func (s *Service) prepare(amount int64, code, order string, promo bool) (*Paymen
 		}
 	}
 	body := AuthBody{ID: p.ID, Amount: p.Amount, Currency: s.Currency, Scheme: p.Scheme, Code: pc.Text,
-		Original: p.Original, Promo: p.Promo, Order: order}
+		Original: p.Original, Promo: p.Promo, Order: order, At: now.UnixMilli()}
 	return p, body, nil
 }
 

@@ -136,7 +136,8 @@ func TestPlatformRules(t *testing.T) {
 	}
 	r := c.Rules
 	if !slices.Equal(r.ConfirmPrefixes, []string{"1555"}) || !slices.Equal(r.AbandonPrefixes, []string{"1556"}) ||
-		r.ConfirmAbove != 100000 || r.ConfirmAfter.D() != 3*time.Second || r.MaxAmount != 500000 {
+		r.ConfirmAbove != 100000 || r.ConfirmAfter.D() != 3*time.Second || r.MaxAmount != 500000 ||
+		r.CodeTTL.D() != time.Minute || r.OfflineWindow.D() != 24*time.Hour {
 		t.Fatalf("rules defaults: %+v", r)
 	}
 	c, err = LoadPlatform(writeConf(t, base+"rules: {confirm_prefixes: [\"1345\", \"hQVD\"], abandon_prefixes: [], confirm_above: 2000, confirm_after: 500ms}\n"))
@@ -165,6 +166,11 @@ func TestPlatformRules(t *testing.T) {
 		{"amount as text", `{confirm_above: lots}`, "line 4"},
 		{"negative delay", `{confirm_after: -1s}`, "rules.confirm_after"},
 		{"long delay", `{confirm_after: 11m}`, "rules.confirm_after"},
+		{"tiny code ttl", `{code_ttl: 1ms}`, "rules.code_ttl"},
+		{"long code ttl", `{code_ttl: 2h}`, "rules.code_ttl"},
+		{"negative code ttl", `{code_ttl: -1m}`, "rules.code_ttl"},
+		{"window under ttl", `{code_ttl: 2m, offline_window: 1m}`, "rules.offline_window"},
+		{"window too long", `{offline_window: 1000h}`, "rules.offline_window"},
 		{"delay without unit", `{confirm_after: 3}`, "duration"},
 		{"unknown rule", `{confirm_maybe: true}`, "confirm_maybe"},
 	}
