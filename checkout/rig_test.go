@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/internal/benchfig"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/platform/wallet"
@@ -62,7 +64,7 @@ type rig struct {
 
 const blockedCode = "134567890123456789"
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	r := &rig{broker: brokertest.StartMosquitto(t)}
 	dir := t.TempDir()
@@ -118,7 +120,7 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
+func eventually(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !ok() {
@@ -129,7 +131,7 @@ func eventually(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func (r *rig) status(t *testing.T, id string) string {
+func (r *rig) status(t testing.TB, id string) string {
 	p, err := r.s.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +140,7 @@ func (r *rig) status(t *testing.T, id string) string {
 }
 
 // applied returns the keys and results the platform stored.
-func (r *rig) applied(t *testing.T) map[string]string {
+func (r *rig) applied(t testing.TB) map[string]string {
 	recs, err := r.store.Records(context.Background(), "t1", "d1")
 	if err != nil {
 		t.Fatal(err)
@@ -238,25 +240,31 @@ func TestRigOfflineForwardedAndLimitsFromPlatform(t *testing.T) {
 	}
 }
 
+// outage is one kind of outage: start begins it on a rig, end ends it.
+type outage struct {
+	name, fig  string
+	start, end func(r *rig)
+	sent       bool // a payment taken during it reaches the broker
+}
+
+func outageKinds(tb testing.TB) []outage {
+	return []outage{
+		{"broker down", "broker_down", func(r *rig) {
+			r.broker.Kill()
+			eventually(tb, "link down", func() bool { return !r.lk.Status().Connected })
+		}, func(r *rig) { r.broker.Restart() }, false},
+		{"platform down, broker up", "platform_down", func(r *rig) { r.stopPlatform() }, func(r *rig) { r.startPlatform() }, true},
+		{"platform slow", "platform_slow", func(r *rig) { r.dec.delay.Store(int64(2 * time.Second)) }, func(r *rig) { r.dec.delay.Store(0) }, true},
+	}
+}
+
 // TestRigDecisionInEveryOutage plays each outage against a real broker
 // and platform: within wait_online the cashier gets approved offline or
 // declined "offline, over the limit", never queued; once the outage ends,
 // every decided payment is applied by the platform as the cashier saw it
 // (approved), or never sent, or refunded (declined after it was sent).
 func TestRigDecisionInEveryOutage(t *testing.T) {
-	outages := []struct {
-		name       string
-		start, end func(r *rig)
-		sent       bool // the over-limit payment reached the broker
-	}{
-		{"broker down", func(r *rig) {
-			r.broker.Kill()
-			eventually(t, "link down", func() bool { return !r.lk.Status().Connected })
-		}, func(r *rig) { r.broker.Restart() }, false},
-		{"platform down, broker up", func(r *rig) { r.stopPlatform() }, func(r *rig) { r.startPlatform() }, true},
-		{"platform slow", func(r *rig) { r.dec.delay.Store(int64(time.Second)) }, func(r *rig) { r.dec.delay.Store(0) }, true},
-	}
-	for _, o := range outages {
+	for _, o := range outageKinds(t) {
 		t.Run(o.name, func(t *testing.T) {
 			r := newRig(t)
 			ctx := context.Background()
@@ -299,4 +307,62 @@ func TestRigDecisionInEveryOutage(t *testing.T) {
 			})
 		})
 	}
+}
+
+// BenchmarkOfflineDecision measures offline_decision_ms_<kind>: how long
+// Pay takes to give the cashier a decision in each kind of outage, with
+// wait_online at 500 ms (the target: within wait_online + 300 ms), next
+// to pay_online_ms, the same payment answered by the platform, through
+// the real outbox, link, Mosquitto and reference platform.
+func BenchmarkOfflineDecision(b *testing.B) {
+	const n = 9
+	const wait = 500 * time.Millisecond
+	ctx := context.Background()
+	r := newRig(b)
+	r.s.WaitOnline = wait
+	var online []float64
+	for i := 0; i < n+1; i++ {
+		t0 := time.Now()
+		p, err := r.s.Pay(ctx, 100, fmt.Sprintf("13%016d", i))
+		if err != nil || p.Status != checkout.StatusApproved {
+			b.Fatalf("online payment %+v %v", p, err)
+		}
+		if i > 0 {
+			online = append(online, float64(time.Since(t0).Microseconds())/1000)
+		}
+	}
+	benchfig.Report(b, "pay_online_ms", median(online), "ms")
+	benchfig.Report(b, "wait_online_ms", float64(wait.Milliseconds()), "ms")
+	for _, o := range outageKinds(b) {
+		r := newRig(b)
+		r.s.WaitOnline = wait
+		if err := r.s.ApplyCommand(ctx, &envelope.Command{ID: "lim", Name: checkout.CommandOfflineLimits,
+			Args: []byte(`{"per_transaction":5000,"total":1000000}`)}); err != nil {
+			b.Fatal(err)
+		}
+		o.start(r)
+		var took []float64
+		for i := 0; i < n; i++ {
+			amount := int64(100) // approved offline, and every third over the limit
+			if i%3 == 2 {
+				amount = 5001
+			}
+			t0 := time.Now()
+			p, err := r.s.Pay(ctx, amount, fmt.Sprintf("13%016d", i))
+			d := time.Since(t0)
+			if err != nil || (p.Status != checkout.StatusApprovedOffline && p.Reason != checkout.ReasonOverLimit) {
+				b.Fatalf("%s: payment %+v %v", o.name, p, err)
+			}
+			took = append(took, float64(d.Microseconds())/1000)
+		}
+		o.end(r)
+		benchfig.Report(b, "offline_decision_ms_"+o.fig, median(took), "ms")
+		b.Logf("offline_decision_ms_%s: %v", o.fig, took)
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
