@@ -9,7 +9,7 @@ const TEXTS = {
        link: "连接", scheme_wechat_pay: "微信支付", scheme_alipay: "支付宝", scheme_unionpay: "银联", scheme_emvco_cpm: "EMV 二维码",
        nav_split: "分单收款", order_total: "订单总额", open_order: "开始分单", order_id: "订单号", paid_sum: "已收", pending_sum: "等待确认", remaining: "待收",
        part_amount: "本次金额", pay_part: "收取这部分", parts: "分单明细", code_tail: "付款码尾号", new_order: "新订单", order_paid: "订单已付清",
-       parts_pending: "其余部分等待网络确认", above_remaining: "金额超过待收的 {}", user_paying: "等待顾客确认", reversed: "已冲正", approved_offline: "离线批准", voided: "已撤销"},
+       parts_pending: "其余部分等待网络确认", above_remaining: "金额超过待收的 {}", user_paying: "等待顾客确认", reversed: "已冲正", approved_offline: "离线批准", over_limit: "离线，超出限额", voided: "已撤销"},
   en: {nav_day: "Day", payment_id: "Payment id", refund: "Refund", void: "Void", report: "Today's report", close_day: "Close the day", done: "Done", sales: "Sales", refunds: "Refunds", voids: "Voids", net: "Net", offline_pending: "Offline, pending", offline_declined: "Offline, declined", closed: "Closed", title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
        code: "Payment code", pay: "Take payment", show_qr: "Show the shop's QR (customer scans)", qr_shown: "QR code shown on the customer screen", recent: "Recent payments", time: "Time", scheme: "Wallet",
        status: "Status", approved: "Paid", declined: "Declined", queued: "Saved, waiting for the network",
@@ -18,7 +18,7 @@ const TEXTS = {
        link: "Link", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "EMV QR",
        nav_split: "Split bill", order_total: "Order total", open_order: "Start the split bill", order_id: "Order", paid_sum: "Paid", pending_sum: "Waiting for an answer", remaining: "Left to pay",
        part_amount: "Amount of this part", pay_part: "Take this part", parts: "Parts", code_tail: "Code ends", new_order: "New order", order_paid: "Order paid",
-       parts_pending: "The rest waits for the network", above_remaining: "the amount is more than the {} left to pay", user_paying: "Waiting for the customer", reversed: "Reversed", approved_offline: "Approved offline", voided: "Voided"},
+       parts_pending: "The rest waits for the network", above_remaining: "the amount is more than the {} left to pay", user_paying: "Waiting for the customer", reversed: "Reversed", approved_offline: "Approved offline", over_limit: "offline, over the limit", voided: "Voided"},
   fr: {nav_day: "Journée", payment_id: "N° de paiement", refund: "Rembourser", void: "Annuler", report: "Rapport du jour", close_day: "Clôturer la journée", done: "Fait", sales: "Ventes", refunds: "Remboursements", voids: "Annulations", net: "Net", offline_pending: "Hors ligne, en attente", offline_declined: "Hors ligne, refusés", closed: "Clôturée", title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
        code: "Code de paiement", pay: "Encaisser", show_qr: "Afficher le QR du magasin (le client scanne)", qr_shown: "QR affiché sur l'écran client", recent: "Derniers paiements", time: "Heure", scheme: "Portefeuille",
        status: "État", approved: "Payé", declined: "Refusé", queued: "Enregistré, en attente du réseau",
@@ -28,7 +28,7 @@ const TEXTS = {
        link: "Liaison", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "QR EMV",
        nav_split: "Addition partagée", order_total: "Total de la commande", open_order: "Commencer le partage", order_id: "Commande", paid_sum: "Payé", pending_sum: "En attente de réponse", remaining: "Reste à payer",
        part_amount: "Montant de cette part", pay_part: "Encaisser cette part", parts: "Parts", code_tail: "Fin du code", new_order: "Nouvelle commande", order_paid: "Commande payée",
-       parts_pending: "Le reste attend le réseau", above_remaining: "le montant dépasse les {} restant à payer", user_paying: "En attente du client", reversed: "Contre-passé", approved_offline: "Approuvé hors ligne", voided: "Annulé"},
+       parts_pending: "Le reste attend le réseau", above_remaining: "le montant dépasse les {} restant à payer", user_paying: "En attente du client", reversed: "Contre-passé", approved_offline: "Approuvé hors ligne", over_limit: "hors ligne, au-delà de la limite", voided: "Annulé"},
 };
 let LANG = localStorage.getItem("lang") || "zh";
 function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key.replace(/^scheme_/, ""); }
@@ -53,3 +53,7 @@ async function api(path, opts) {
   if (!r.ok) throw new Error(body.error || r.statusText);
   return body;
 }
+
+// reasonText translates the reasons the device itself gives; the
+// platform's reasons are shown as they come.
+function reasonText(r) { return r === "offline, over the limit" ? t("over_limit") : r; }
