@@ -114,7 +114,7 @@ type Payers struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	stored  []string // payment ids answered approved, declined or queued
+	stored  []string // payment ids answered approved (online or offline), declined by the platform, or queued
 	status  map[string]int
 	failed  int
 	started time.Time
@@ -162,7 +162,13 @@ func (p *Payers) loop(ctx context.Context, rng *rand.Rand) {
 			p.note("", "", true)
 			continue
 		}
-		p.note(pay.ID, pay.Status, false)
+		status := pay.Status
+		if status == "declined" && pay.Reason == "offline, over the limit" {
+			// The device's own decline: with the link down it never sends
+			// the payment, so it is not one the platform must apply.
+			status = "declined_offline"
+		}
+		p.note(pay.ID, status, false)
 	}
 }
 
@@ -175,7 +181,7 @@ func (p *Payers) note(id, status string, failed bool) {
 	}
 	p.status[status]++
 	switch status {
-	case "approved", "declined", "queued":
+	case "approved", "declined", "approved_offline", "queued":
 		if id != "" {
 			p.stored = append(p.stored, id)
 		}
