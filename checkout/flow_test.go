@@ -690,3 +690,46 @@ func TestRunPrunesAtStart(t *testing.T) {
 		t.Fatalf("order kept: %v", err)
 	}
 }
+
+// TestSilentPlatformLateAnswers: the platform silent past WaitOnline with
+// the link up; its late answers then decide. An offline approval the
+// wallet declines as expired is the shop's loss in the day report; a
+// payment declined over the limit that the platform still approved is
+// refunded in full.
+func TestSilentPlatformLateAnswers(t *testing.T) {
+	s, ob, _ := newClocked(t)
+	ctx := context.Background()
+	lk := &linkFlag{}
+	lk.on.Store(true)
+	s.Link = lk
+	s.OfflinePerTransaction, s.OfflineTotal = 5000, 5000
+	ok, err := s.Pay(ctx, 4000, wx)
+	if err != nil || ok.Status != StatusApprovedOffline || !ok.Offline || ok.Seq != 1 {
+		t.Fatalf("within the limits: %+v %v", ok, err)
+	}
+	over, err := s.Pay(ctx, 1001, wx) // above the total left
+	if err != nil || over.Status != StatusDeclined || over.Reason != ReasonOverLimit || over.Offline {
+		t.Fatalf("over the total: %+v %v", over, err)
+	}
+	if recs := pending(t, ob); recs[over.ID+":reverse"] == nil {
+		t.Fatal("no reverse after the payment declined over the limit")
+	}
+	s.OnResult(envelope.Result{Seq: 1, Key: ok.ID, Status: StatusDeclined, Reason: "expired"})
+	s.OnResult(envelope.Result{Seq: 2, Key: over.ID, Status: StatusApproved})
+	if got := mustGet(t, s, ok.ID); got.Status != StatusDeclined || !got.Loss || got.Reason != "expired" {
+		t.Fatalf("expired offline payment %+v", got)
+	}
+	got := mustGet(t, s, over.ID)
+	if got.Status != StatusDeclined || !got.LateRefund || got.Refunded != 1001 || pending(t, ob)[over.ID+":refund:late"] == nil {
+		t.Fatalf("declined payment the platform approved: %+v", got)
+	}
+	// The reverse refused as the order is paid: no second refund.
+	s.OnResult(envelope.Result{Key: over.ID + ":reverse", Status: StatusDeclined, Reason: "already paid: refund it"})
+	if got := mustGet(t, s, over.ID); len(got.Refunds) != 1 {
+		t.Fatalf("refunded twice: %+v", got.Refunds)
+	}
+	rep, err := s.Report(ctx, ok.Day)
+	if err != nil || rep.OfflineDeclined != 4000 || rep.OfflineDeclinedCount != 1 || rep.Sales != 0 || rep.Declined != 2 {
+		t.Fatalf("report %+v %v", rep, err)
+	}
+}
