@@ -232,6 +232,11 @@ func (r *Rig) AppliedPayments() []string {
 	}
 	ids := make([]string, 0, len(recs))
 	for _, rec := range recs {
+		if rec.Type != "payment.auth" {
+			// A reverse or a refund the device sent after its own
+			// decision: the same payment, not a second one.
+			continue
+		}
 		var b struct {
 			ID string `json:"id"`
 		}
