@@ -220,6 +220,18 @@ func (p *Payers) String() string {
 // the platform's own store. The id comes from the record's body, so a
 // payment applied twice under two idempotency keys still shows twice.
 func (r *Rig) AppliedPayments() []string {
+	ids, _ := r.applied()
+	return ids
+}
+
+// AppliedRecords returns how many records of the device the platform
+// stored: payments, and the reverses and refunds that follow some.
+func (r *Rig) AppliedRecords() int {
+	_, n := r.applied()
+	return n
+}
+
+func (r *Rig) applied() ([]string, int) {
 	r.T.Helper()
 	st, err := platform.OpenStore(filepath.Join(r.Dir, "platform", "platform.db"))
 	if err != nil {
@@ -248,7 +260,7 @@ func (r *Rig) AppliedPayments() []string {
 		}
 		ids = append(ids, b.ID)
 	}
-	return ids
+	return ids, len(recs)
 }
 
 // Log returns a program's log, for failure messages.
