@@ -108,7 +108,7 @@ func run(db string, pay bool, payers int, syncMode string, limit time.Duration) 
 		// gives when the platform is late (the limits let every one in).
 		WaitOnline:            time.Nanosecond,
 		OfflinePerTransaction: checkout.MaxAmount, OfflineTotal: checkout.MaxAmount,
-		Log:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
