@@ -1,6 +1,9 @@
 // Package checkout is the cashier's flow: take an amount and a customer's
-// payment code, commit the payment to the durable outbox, and report the
-// platform's answer, or "queued" when the platform does not answer in time.
+// payment code, commit the payment to the durable outbox, and give the
+// cashier a decision: the platform's answer when it comes within
+// WaitOnline, else the device's own, offline: approved within the offline
+// limits, or declined "offline, over the limit". "queued" is a sync state
+// of the payment, never the cashier's answer.
 //
 // Beyond the first answer it drives each order to an end: it polls the
 // platform while the customer confirms on the phone ("user_paying"),
@@ -138,6 +141,9 @@ type AuthBody struct {
 	// Offline is set when the device already approved the payment.
 	Offline bool   `json:"offline,omitempty"`
 	Order   string `json:"order,omitempty"`
+	// At is when the code was scanned (Unix milliseconds): a wallet
+	// declines a code that reaches it too long after.
+	At int64 `json:"at,omitempty"`
 }
 
 // Service runs the flow.
@@ -194,9 +200,15 @@ type Service struct {
 // ErrInput is wrapped by errors caused by what the cashier entered.
 var ErrInput = errors.New("bad input")
 
-// ErrNeedsNetwork is returned when a payment is above the offline limits
-// while the platform is unreachable; nothing was stored.
+// ErrNeedsNetwork is wrapped by the reason a payment is above the offline
+// limits. Pay no longer returns it: it declines the payment with
+// ReasonOverLimit instead; it stays for callers that test for it.
 var ErrNeedsNetwork = errors.New("checkout: this payment needs the network: above the offline limits")
+
+// ReasonOverLimit is the reason of a payment the device declined because
+// the platform did not answer in time and the payment is above the
+// offline limits.
+const ReasonOverLimit = "offline, over the limit"
 
 // ErrState is wrapped when an operation does not fit the payment's state
 // (refund of a declined payment, void of yesterday's payment...).
@@ -230,10 +242,15 @@ func (s *Service) now() time.Time {
 func dayOf(t time.Time) string { return t.Local().Format(time.DateOnly) }
 
 // Pay takes a payment of amount (minor units) with the customer's code. It
-// returns once the payment is durably stored, with the platform's answer if
-// it came within WaitOnline, else with status queued. While the link is
-// down it approves the payment offline within the offline limits, or
-// returns ErrNeedsNetwork and stores nothing.
+// returns once the payment is durably stored, with a decision: the
+// platform's answer if it came within WaitOnline; else, whatever kept the
+// platform silent (link down, platform down or slow, half-open link), the
+// device's own: approved offline within the offline limits, or declined
+// with ReasonOverLimit. While the link is known to be down it decides at
+// once, and a payment over the limits is stored declined and never sent;
+// when the link is up but the platform silent, the payment was already
+// sent, so a decline sends a payment.reverse after it, and a success that
+// still comes is refunded (see answer).
 func (s *Service) Pay(ctx context.Context, amount int64, code string) (*Payment, error) {
 	p, body, err := s.prepare(amount, code, "", true)
 	if err != nil {
@@ -261,7 +278,7 @@ func (s *Service) prepare(amount int64, code, order string, promo bool) (*Paymen
 		}
 	}
 	body := AuthBody{ID: p.ID, Amount: p.Amount, Currency: s.Currency, Scheme: p.Scheme, Code: pc.Text,
-		Original: p.Original, Promo: p.Promo, Order: order}
+		Original: p.Original, Promo: p.Promo, Order: order, At: now.UnixMilli()}
 	return p, body, nil
 }
 
@@ -275,6 +292,31 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 	if offline {
 		s.offlineMu.Lock()
 		err := s.offlineAllowed(context.WithoutCancel(ctx), p.Amount)
+		if errors.Is(err, ErrNeedsNetwork) {
+			// Stored declined, for the day's list and report; nothing
+			// is sent: the platform never sees this code.
+			s.offlineMu.Unlock()
+			s.log().Info("declined offline", "payment", p.ID, "why", err)
+			p.Status, p.Reason = StatusDeclined, ReasonOverLimit
+			saved := *p
+			err := s.Store.Update(ctx, func(tx *sql.Tx) error {
+				if err := savePayment(tx, &saved); err != nil {
+					return err
+				}
+				if extra != nil {
+					return extra(tx)
+				}
+				return nil
+			})
+			if committed != nil {
+				committed()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("checkout: store payment: %w", err)
+			}
+			s.changed(*p)
+			return p, nil
+		}
 		if err != nil {
 			s.offlineMu.Unlock()
 			if committed != nil {
@@ -330,11 +372,48 @@ func (s *Service) take(ctx context.Context, p *Payment, body AuthBody, extra fun
 		p.Status, p.Reason = r.Status, r.Reason
 		return p, nil
 	case <-t.C:
-		return p, nil
 	case <-ctx.Done():
-		// The payment is stored and will be sent: say so rather than fail.
+		// The payment is stored and will be sent: decide it now rather
+		// than leave it undecided.
+	}
+	return s.decideOffline(context.WithoutCancel(ctx), p)
+}
+
+// decideOffline gives the cashier the device's decision on payment p,
+// sent to a platform that did not answer within WaitOnline: approved
+// offline within the limits, else declined with ReasonOverLimit and a
+// payment.reverse sent after the auth, so that the platform cancels what
+// it may still apply. An answer that came meanwhile wins.
+func (s *Service) decideOffline(ctx context.Context, p *Payment) (*Payment, error) {
+	s.offlineMu.Lock()
+	defer s.offlineMu.Unlock()
+	got, err := s.update(ctx, p.ID, func(q *Payment) (*outbox.Record, bool, error) {
+		if q.Status != StatusQueued {
+			return nil, false, nil
+		}
+		if q.Seq == 0 {
+			// The row was written before its record's seq was known.
+			q.Seq = p.Seq
+		}
+		err := s.offlineAllowed(ctx, q.Amount)
+		switch {
+		case err == nil:
+			q.Status, q.Offline, q.Reason = StatusApprovedOffline, true, ""
+			return nil, true, nil
+		case errors.Is(err, ErrNeedsNetwork):
+			s.log().Info("declined offline", "payment", q.ID, "why", err)
+			q.Status, q.Reason = StatusDeclined, ReasonOverLimit
+			b, _ := json.Marshal(ReverseBody{ID: q.ID, Amount: q.Amount, Reason: "timeout"})
+			return &outbox.Record{Key: q.ID + ":reverse", Type: RecordPaymentReverse, Schema: 1, Body: b}, true, nil
+		}
+		return nil, false, err
+	})
+	if err != nil {
+		// The payment is stored and sent; its answer will show in the list.
+		s.log().Error("offline decision", "payment", p.ID, "err", err)
 		return p, nil
 	}
+	return got, nil
 }
 
 func tail(s string) string {
@@ -476,7 +555,7 @@ func (s *Service) answer(p *Payment, r envelope.Result, what string) (*outbox.Re
 			p.Status, p.Reason = StatusApproved, ""
 			return nil, true, nil
 		}
-		if p.Status == StatusReversed && !p.LateRefund {
+		if (p.Status == StatusReversed || p.Status == StatusDeclined && p.Reason == ReasonOverLimit) && !p.LateRefund {
 			// The customer paid after we gave up: give the money back.
 			p.LateRefund = true
 			p.Refunds = append(p.Refunds, Refund{N: "late", Amount: p.Amount, Status: "pending", At: s.now()})

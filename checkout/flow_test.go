@@ -227,11 +227,11 @@ func TestOfflineWithinLimits(t *testing.T) {
 	if err != nil || p1.Status != StatusApprovedOffline || !p1.Offline {
 		t.Fatalf("offline payment %+v %v", p1, err)
 	}
-	if _, err := s.Pay(ctx, 5001, wx); !errors.Is(err, ErrNeedsNetwork) {
-		t.Fatalf("above per-transaction limit: %v", err)
-	}
-	if _, err := s.Pay(ctx, 3001, wx); !errors.Is(err, ErrNeedsNetwork) {
-		t.Fatalf("above total limit: %v", err)
+	// Over the limits: declined, stored for the day's list, never sent.
+	for _, amount := range []int64{5001, 3001} {
+		if p, err := s.Pay(ctx, amount, wx); err != nil || p.Status != StatusDeclined || p.Reason != ReasonOverLimit {
+			t.Fatalf("%d above the offline limits: %+v %v", amount, p, err)
+		}
 	}
 	p2, err := s.Pay(ctx, 3000, "2812345678901234")
 	if err != nil || p2.Status != StatusApprovedOffline {
@@ -268,10 +268,15 @@ func TestOfflineWithinLimits(t *testing.T) {
 	if _, err := s.Pay(ctx, 5000, wx); err != nil {
 		t.Fatal(err)
 	}
-	// Online again: no limit.
+	// Online again but the platform silent: the limits still decide, and
+	// the payment sent is reversed after it.
 	lk.on.Store(true)
-	if p, err := s.Pay(ctx, 90000, wx); err != nil || p.Status != StatusQueued {
-		t.Fatalf("online payment %+v %v", p, err)
+	p3, err := s.Pay(ctx, 90000, wx)
+	if err != nil || p3.Status != StatusDeclined || p3.Reason != ReasonOverLimit {
+		t.Fatalf("online payment, platform silent %+v %v", p3, err)
+	}
+	if recs := pending(t, ob); recs[p3.ID] == nil || recs[p3.ID+":reverse"] == nil {
+		t.Fatalf("auth and reverse of %s not both sent: %v", p3.ID, recs)
 	}
 }
 
@@ -280,15 +285,15 @@ func TestOfflineLimitsFromPlatform(t *testing.T) {
 	ctx := context.Background()
 	s.Link = &linkFlag{}
 	s.OfflinePerTransaction, s.OfflineTotal = 100, 100
-	if _, err := s.Pay(ctx, 1000, wx); !errors.Is(err, ErrNeedsNetwork) {
-		t.Fatal("default limit not applied")
+	if p, err := s.Pay(ctx, 1000, wx); err != nil || p.Reason != ReasonOverLimit {
+		t.Fatalf("default limit not applied: %+v %v", p, err)
 	}
 	err := s.ApplyCommand(ctx, &envelope.Command{ID: "c1", Name: CommandOfflineLimits, Args: []byte(`{"per_transaction":2000,"total":3000}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Pay(ctx, 1000, wx); err != nil {
-		t.Fatalf("platform limit not applied: %v", err)
+	if p, err := s.Pay(ctx, 1000, wx); err != nil || p.Status != StatusApprovedOffline {
+		t.Fatalf("platform limit not applied: %+v %v", p, err)
 	}
 	// A new Service over the same store reads the limits from its tables.
 	s2 := &Service{Store: s.Store, Currency: "CNY", Link: &linkFlag{}}
@@ -515,8 +520,10 @@ func TestPromotionAppliedAndOnReceipt(t *testing.T) {
 	if strings.Contains(string(b), wx) {
 		t.Fatal("receipt JSON shows the code")
 	}
+	// big was approved offline when the platform kept silent: its
+	// discount counts too.
 	rep, _ := s.Report(ctx, p.Day)
-	if rep.Discounts != 123 {
+	if rep.Discounts != 123+500 {
 		t.Fatalf("report discounts %d", rep.Discounts)
 	}
 }
@@ -686,5 +693,48 @@ func TestRunPrunesAtStart(t *testing.T) {
 	// The order is gone with its last payment.
 	if _, err := s.GetOrder(ctx, o.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("order kept: %v", err)
+	}
+}
+
+// TestSilentPlatformLateAnswers: the platform silent past WaitOnline with
+// the link up; its late answers then decide. An offline approval the
+// wallet declines as expired is the shop's loss in the day report; a
+// payment declined over the limit that the platform still approved is
+// refunded in full.
+func TestSilentPlatformLateAnswers(t *testing.T) {
+	s, ob, _ := newClocked(t)
+	ctx := context.Background()
+	lk := &linkFlag{}
+	lk.on.Store(true)
+	s.Link = lk
+	s.OfflinePerTransaction, s.OfflineTotal = 5000, 5000
+	ok, err := s.Pay(ctx, 4000, wx)
+	if err != nil || ok.Status != StatusApprovedOffline || !ok.Offline || ok.Seq != 1 {
+		t.Fatalf("within the limits: %+v %v", ok, err)
+	}
+	over, err := s.Pay(ctx, 1001, wx) // above the total left
+	if err != nil || over.Status != StatusDeclined || over.Reason != ReasonOverLimit || over.Offline {
+		t.Fatalf("over the total: %+v %v", over, err)
+	}
+	if recs := pending(t, ob); recs[over.ID+":reverse"] == nil {
+		t.Fatal("no reverse after the payment declined over the limit")
+	}
+	s.OnResult(envelope.Result{Seq: 1, Key: ok.ID, Status: StatusDeclined, Reason: "expired"})
+	s.OnResult(envelope.Result{Seq: 2, Key: over.ID, Status: StatusApproved})
+	if got := mustGet(t, s, ok.ID); got.Status != StatusDeclined || !got.Loss || got.Reason != "expired" {
+		t.Fatalf("expired offline payment %+v", got)
+	}
+	got := mustGet(t, s, over.ID)
+	if got.Status != StatusDeclined || !got.LateRefund || got.Refunded != 1001 || pending(t, ob)[over.ID+":refund:late"] == nil {
+		t.Fatalf("declined payment the platform approved: %+v", got)
+	}
+	// The reverse refused as the order is paid: no second refund.
+	s.OnResult(envelope.Result{Key: over.ID + ":reverse", Status: StatusDeclined, Reason: "already paid: refund it"})
+	if got := mustGet(t, s, over.ID); len(got.Refunds) != 1 {
+		t.Fatalf("refunded twice: %+v", got.Refunds)
+	}
+	rep, err := s.Report(ctx, ok.Day)
+	if err != nil || rep.OfflineDeclined != 4000 || rep.OfflineDeclinedCount != 1 || rep.Sales != 0 || rep.Declined != 2 {
+		t.Fatalf("report %+v %v", rep, err)
 	}
 }

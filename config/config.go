@@ -130,8 +130,12 @@ const DefaultRetention = 400 * 24 * time.Hour
 type Checkout struct {
 	Currency string `yaml:"currency"` // ISO 4217 alpha, e.g. CNY
 	// WaitOnline is how long the cashier's screen waits for the platform's
-	// answer before it says "queued".
+	// answer before the device decides offline, within OfflineLimits.
 	WaitOnline Duration `yaml:"wait_online"`
+	// OfflineLimits are what the device may approve when the platform
+	// does not answer, until the platform pushes its own; left out,
+	// DefaultOfflineLimits.
+	OfflineLimits *OfflineLimits `yaml:"offline_limits"`
 	// Merchant is what the merchant-presented QR code says of the shop.
 	Merchant Merchant `yaml:"merchant"`
 	// Retention is how long settled payments are kept before they are
@@ -140,6 +144,34 @@ type Checkout struct {
 	Retention Duration `yaml:"retention"`
 	// Receipt heads the receipts the printer prints.
 	Receipt Receipt `yaml:"receipt"`
+}
+
+// OfflineLimits bound the payments approved without the platform, in
+// minor units: each at most PerTransaction, those not yet decided by the
+// platform at most Total together. 0 approves nothing offline.
+type OfflineLimits struct {
+	PerTransaction int64 `yaml:"per_transaction"`
+	Total          int64 `yaml:"total"`
+}
+
+// DefaultOfflineLimits are checkout.offline_limits' default: 200.00 a
+// payment, 1,000.00 in all: a small shop's few sales of an outage, a loss
+// the shop can bear if the wallets decline some afterwards.
+var DefaultOfflineLimits = OfflineLimits{PerTransaction: 20000, Total: 100000}
+
+// maxOfflineAmount is checkout.MaxAmount, the largest amount a payment may have.
+const maxOfflineAmount = 99999999999
+
+func (l OfflineLimits) validate() error {
+	switch {
+	case l.PerTransaction < 0 || l.PerTransaction > maxOfflineAmount:
+		return fieldErr("checkout.offline_limits.per_transaction", "must be between 0 and %d (minor units), not %d", int64(maxOfflineAmount), l.PerTransaction)
+	case l.Total < 0 || l.Total > maxOfflineAmount:
+		return fieldErr("checkout.offline_limits.total", "must be between 0 and %d (minor units), not %d", int64(maxOfflineAmount), l.Total)
+	case l.PerTransaction > l.Total:
+		return fieldErr("checkout.offline_limits.per_transaction", "must not be above the total (%d), not %d", l.Total, l.PerTransaction)
+	}
+	return nil
 }
 
 // Receipt is the letterhead of the printed receipt.
@@ -319,6 +351,10 @@ func (c *Daemon) setDefaults() {
 	if c.Checkout.Retention == 0 {
 		c.Checkout.Retention = Duration(DefaultRetention)
 	}
+	if c.Checkout.OfflineLimits == nil {
+		l := DefaultOfflineLimits
+		c.Checkout.OfflineLimits = &l
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -419,6 +455,9 @@ func (c *Daemon) Validate() error {
 	}
 	if m := c.Checkout.Merchant; len(m.Country) != 2 || strings.ToUpper(m.Country) != m.Country {
 		return fieldErr("checkout.merchant.country", "must be an ISO 3166 code such as CN, not %q", m.Country)
+	}
+	if err := c.Checkout.OfflineLimits.validate(); err != nil {
+		return err
 	}
 	if err := c.Checkout.Receipt.validate(); err != nil {
 		return err

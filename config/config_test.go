@@ -30,6 +30,14 @@ func TestDefaults(t *testing.T) {
 	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Checkout.Retention.D() != 400*24*time.Hour || c.Device.Tenant != "default" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
+	if l := c.Checkout.OfflineLimits; l == nil || *l != DefaultOfflineLimits {
+		t.Fatalf("offline limits default %+v", l)
+	}
+	// Written, they are kept as written: 0 approves nothing offline.
+	c, err = LoadDaemon(writeConf(t, minimal+"checkout: {offline_limits: {per_transaction: 0, total: 0}}\n"))
+	if err != nil || *c.Checkout.OfflineLimits != (OfflineLimits{}) {
+		t.Fatalf("offline limits written as 0: %+v %v", c, err)
+	}
 }
 
 // TestCurrencies: any ISO 4217 code x/text/currency knows is accepted,
@@ -69,6 +77,11 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"lower-case currency", minimal + "checkout: {currency: jpy}\n", "checkout.currency"},
 		{"short retention", minimal + "checkout: {retention: 1h}\n", "checkout.retention"},
 		{"negative retention", minimal + "checkout: {retention: -24h}\n", "checkout.retention"},
+		{"negative offline limit", minimal + "checkout: {offline_limits: {per_transaction: -1, total: 100}}\n", "checkout.offline_limits.per_transaction"},
+		{"offline limit above total", minimal + "checkout: {offline_limits: {per_transaction: 200, total: 100}}\n", "checkout.offline_limits.per_transaction"},
+		{"huge offline total", minimal + "checkout: {offline_limits: {per_transaction: 1, total: 100000000000}}\n", "checkout.offline_limits.total"},
+		{"offline limits not numbers", minimal + "checkout: {offline_limits: {per_transaction: lots}}\n", "lots"},
+		{"offline limits unknown field", minimal + "checkout: {offline_limits: {daily: 5}}\n", "daily"},
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},
 		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
 		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},
@@ -136,7 +149,8 @@ func TestPlatformRules(t *testing.T) {
 	}
 	r := c.Rules
 	if !slices.Equal(r.ConfirmPrefixes, []string{"1555"}) || !slices.Equal(r.AbandonPrefixes, []string{"1556"}) ||
-		r.ConfirmAbove != 100000 || r.ConfirmAfter.D() != 3*time.Second || r.MaxAmount != 500000 {
+		r.ConfirmAbove != 100000 || r.ConfirmAfter.D() != 3*time.Second || r.MaxAmount != 500000 ||
+		r.CodeTTL.D() != time.Minute || r.OfflineWindow.D() != 24*time.Hour {
 		t.Fatalf("rules defaults: %+v", r)
 	}
 	c, err = LoadPlatform(writeConf(t, base+"rules: {confirm_prefixes: [\"1345\", \"hQVD\"], abandon_prefixes: [], confirm_above: 2000, confirm_after: 500ms}\n"))
@@ -165,6 +179,11 @@ func TestPlatformRules(t *testing.T) {
 		{"amount as text", `{confirm_above: lots}`, "line 4"},
 		{"negative delay", `{confirm_after: -1s}`, "rules.confirm_after"},
 		{"long delay", `{confirm_after: 11m}`, "rules.confirm_after"},
+		{"tiny code ttl", `{code_ttl: 1ms}`, "rules.code_ttl"},
+		{"long code ttl", `{code_ttl: 2h}`, "rules.code_ttl"},
+		{"negative code ttl", `{code_ttl: -1m}`, "rules.code_ttl"},
+		{"window under ttl", `{code_ttl: 2m, offline_window: 1m}`, "rules.offline_window"},
+		{"window too long", `{offline_window: 1000h}`, "rules.offline_window"},
 		{"delay without unit", `{confirm_after: 3}`, "duration"},
 		{"unknown rule", `{confirm_maybe: true}`, "confirm_maybe"},
 	}

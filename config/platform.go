@@ -52,6 +52,15 @@ type Rules struct {
 	AbandonPrefixes []string `yaml:"abandon_prefixes"`
 	ConfirmAbove    int64    `yaml:"confirm_above"`
 	ConfirmAfter    Duration `yaml:"confirm_after"`
+	// CodeTTL is how long a customer's code is good after the till
+	// scanned it, as the wallets' codes last about a minute (default 1m):
+	// forwarded later, the payment is declined "expired", unless the till
+	// approved it offline and it comes within OfflineWindow (default
+	// 24h: an outage of a whole business day still clears the next
+	// morning, and the wallet's risk on a stolen code stays one day of a
+	// till's offline limits).
+	CodeTTL       Duration `yaml:"code_ttl"`
+	OfflineWindow Duration `yaml:"offline_window"`
 }
 
 // Bounds of the simulated customer's settings: enough for any test or
@@ -95,6 +104,12 @@ func (c *Platform) setDefaults() {
 	}
 	if c.Rules.ConfirmAbove == 0 {
 		c.Rules.ConfirmAbove = 100000
+	}
+	if c.Rules.CodeTTL == 0 {
+		c.Rules.CodeTTL = Duration(time.Minute)
+	}
+	if c.Rules.OfflineWindow == 0 {
+		c.Rules.OfflineWindow = Duration(24 * time.Hour)
 	}
 	if c.Rules.ConfirmAfter == 0 {
 		c.Rules.ConfirmAfter = Duration(3 * time.Second)
@@ -174,6 +189,12 @@ func (r *Rules) validateCustomer() error {
 	}
 	if r.ConfirmAbove < 0 || r.ConfirmAbove > maxRuleAmount {
 		return fieldErr("rules.confirm_above", "must be between 1 and %d (minor units), not %d", int64(maxRuleAmount), r.ConfirmAbove)
+	}
+	if d := r.CodeTTL.D(); d < time.Second || d > time.Hour {
+		return fieldErr("rules.code_ttl", "must be between 1s and 1h, not %v", d)
+	}
+	if d := r.OfflineWindow.D(); d < r.CodeTTL.D() || d > 30*24*time.Hour {
+		return fieldErr("rules.offline_window", "must be between rules.code_ttl (%v) and 720h, not %v", r.CodeTTL.D(), d)
 	}
 	if d := r.ConfirmAfter.D(); d < 0 || d > maxRuleConfirmAge {
 		return fieldErr("rules.confirm_after", "must be between 0 and %v, not %v", maxRuleConfirmAge, d)

@@ -235,15 +235,17 @@ func TestCashierInBrowser(t *testing.T) {
 		status.waitFor(`document.getElementById("fact-queue")?.textContent === "0"`, 5*time.Second, "status page: empty queue")
 		r.stopPlatform()
 		cashier.pay("66.60", codeOK)
-		got := cashier.waitResult("queued", 10*time.Second)
-		mustContain(t, "result", got, "已保存，等待网络", "66.60 CNY")
+		// The platform silent: a decision within wait_online, approved
+		// offline, never "queued".
+		got := cashier.waitResult("approved_offline", 10*time.Second)
+		mustContain(t, "result", got, "离线批准", "66.60 CNY")
 		status.waitFor(`document.getElementById("fact-queue")?.textContent === "1"`, 5*time.Second, "status page: one record waiting")
 		customer.waitFor(`document.getElementById("lines").innerText.includes("66.60 CNY")`, 5*time.Second, "customer screen: amount")
 		if st := r.ob.Stats(); st.Depth != 1 {
 			t.Fatalf("outbox depth %d with the platform down, want 1", st.Depth)
 		}
 		r.startPlatform()
-		// The page follows the queued payment to the platform's answer.
+		// The page follows the offline payment to the platform's answer.
 		got = cashier.waitResult("approved", 20*time.Second)
 		mustContain(t, "result", got, "支付成功", "66.60 CNY")
 		status.waitFor(`document.getElementById("fact-queue")?.textContent === "0"`, 10*time.Second, "status page: queue drained")

@@ -48,7 +48,7 @@ type rig struct {
 }
 
 // newRig starts everything but the platform. waitOnline is how long a
-// payment waits for the platform before the page says "queued".
+// payment waits for the platform before the device decides offline.
 func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
@@ -70,6 +70,7 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	t.Cleanup(func() { r.ob.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
+		OfflinePerTransaction: 10000, OfflineTotal: 100000,
 		OnChange: func(p checkout.Payment) {
 			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 		}}

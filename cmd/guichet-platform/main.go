@@ -151,7 +151,8 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 		Shared: cfg.Shared, Key: key, BatchMax: cfg.BatchMax, BatchDelay: cfg.BatchDelay.D(), Logger: log, Handlers: svc.Handlers(),
 	}, store, &authz.Rules{MaxAmount: cfg.Rules.MaxAmount, DeclineCodes: cfg.Rules.DeclineCodes,
 		ConfirmPrefixes: cfg.Rules.ConfirmPrefixes, AbandonPrefixes: cfg.Rules.AbandonPrefixes,
-		ConfirmAbove: cfg.Rules.ConfirmAbove, ConfirmAfter: cfg.Rules.ConfirmAfter.D()})
+		ConfirmAbove: cfg.Rules.ConfirmAbove, ConfirmAfter: cfg.Rules.ConfirmAfter.D(),
+		CodeTTL: cfg.Rules.CodeTTL.D(), OfflineWindow: cfg.Rules.OfflineWindow.D()})
 	log.Info("guichet-platform running", "instance", cfg.Instance, "brokers", cfg.Broker.URLs)
 	err = srv.Run(ctx)
 	if errors.Is(err, context.Canceled) {

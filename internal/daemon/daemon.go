@@ -118,8 +118,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
-		Retention: cfg.Checkout.Retention.D(),
-		Link:      online, Site: cfg.Device.Site,
+		Retention:             cfg.Checkout.Retention.D(),
+		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
+		Link: online, Site: cfg.Device.Site,
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 			signalLines(p)

@@ -125,6 +125,13 @@ func (r *Rig) StartPlatform() {
 	r.platform = r.start("guichet-platform", "--config", r.PlatConf, "run")
 }
 
+// FreezePlatform stops guichet-platform with SIGSTOP, a platform that
+// stops answering with its connections open; ThawPlatform resumes it.
+func (r *Rig) FreezePlatform() { r.platform.Process.Signal(syscall.SIGSTOP) }
+
+// ThawPlatform resumes a frozen guichet-platform with SIGCONT.
+func (r *Rig) ThawPlatform() { r.platform.Process.Signal(syscall.SIGCONT) }
+
 // StopPlatform stops it with SIGTERM.
 func (r *Rig) StopPlatform() { stop(r.platform); r.platform = nil }
 
@@ -284,15 +291,17 @@ func TestPaymentOnlineThenOfflineThenBack(t *testing.T) {
 	}
 
 	r.StopPlatform()
+	// The platform down, the broker up: a decision after wait_online,
+	// approved offline within the default limits, never queued.
 	queued := r.Pay("5.00", goodCode)
-	if queued.Status != "queued" {
-		t.Fatalf("payment with the platform down: %+v, want queued", queued)
+	if queued.Status != "approved_offline" {
+		t.Fatalf("payment with the platform down: %+v, want approved_offline", queued)
 	}
 	if d := r.Status().Queue.Depth; d != 1 {
 		t.Fatalf("queue depth %d with the platform down, want 1", d)
 	}
 	r.StartPlatform()
-	r.Eventually(20*time.Second, "queued payment approved", func() bool { return r.Payment(queued.ID).Status == "approved" })
+	r.Eventually(20*time.Second, "offline payment approved", func() bool { return r.Payment(queued.ID).Status == "approved" })
 	r.Eventually(10*time.Second, "queue drained", func() bool { return r.Status().Queue.Depth == 0 })
 	if s := r.Stats(); s.Applied != 3 || s.Rejected != 0 {
 		t.Fatalf("platform stats %+v, want 3 applied, none rejected", s)

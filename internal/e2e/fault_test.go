@@ -45,8 +45,8 @@ func finishFault(t *testing.T, r *Rig, p *Payers, scenario string, runs int) fau
 	if st.Rejected != 0 {
 		r.fatalfLogs("%s: the platform rejected %d records", scenario, st.Rejected)
 	}
-	if uint64(s.Applied) != st.Applied {
-		r.fatalfLogs("%s: %d payments in the platform's records, its counter says %d", scenario, s.Applied, st.Applied)
+	if n := r.AppliedRecords(); uint64(n) != st.Applied {
+		r.fatalfLogs("%s: %d records in the platform's store, its counter says %d", scenario, n, st.Applied)
 	}
 	return s
 }
@@ -104,6 +104,63 @@ func TestFaultBrokerLoss(t *testing.T) {
 	}
 	sleepRand(rng, 300*time.Millisecond, 800*time.Millisecond)
 	finishFault(t, r, p, "broker_loss", runs)
+}
+
+// TestFaultPlatformDown stops the platform with the broker up, three
+// times: the cashier gets a decision after wait_online (approved offline
+// or declined over the limit), and every payment decided and sent is
+// applied once the platform is back.
+func TestFaultPlatformDown(t *testing.T) {
+	r := NewRig(t)
+	r.StartPlatform()
+	r.StartDaemon()
+	r.WaitConnected(10 * time.Second)
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	p := r.StartPayers(payers, seed)
+	const runs = 3
+	for i := 0; i < runs; i++ {
+		sleepRand(rng, 300*time.Millisecond, 800*time.Millisecond)
+		r.StopPlatform()
+		sleepRand(rng, 4*time.Second, 7*time.Second) // longer than wait_online
+		r.StartPlatform()
+	}
+	sleepRand(rng, 300*time.Millisecond, 800*time.Millisecond)
+	s := finishFault(t, r, p, "platform_down", runs)
+	if p.status["approved_offline"]+p.status["declined_offline"] == 0 {
+		t.Fatalf("%s: no offline decision while the platform was down: %v", s, p.status)
+	}
+	if p.status["queued"] != 0 {
+		t.Fatalf("%s: the cashier was told queued %d times", s, p.status["queued"])
+	}
+}
+
+// TestFaultPlatformSlow freezes the platform (SIGSTOP: connections open,
+// nothing answered) longer than wait_online, three times, then resumes it:
+// the late answers decide the payments approved offline meanwhile.
+func TestFaultPlatformSlow(t *testing.T) {
+	r := NewRig(t)
+	r.StartPlatform()
+	r.StartDaemon()
+	r.WaitConnected(10 * time.Second)
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	p := r.StartPayers(payers, seed)
+	const runs = 3
+	for i := 0; i < runs; i++ {
+		sleepRand(rng, 300*time.Millisecond, 800*time.Millisecond)
+		r.FreezePlatform()
+		sleepRand(rng, 4*time.Second, 7*time.Second)
+		r.ThawPlatform()
+	}
+	sleepRand(rng, 300*time.Millisecond, 800*time.Millisecond)
+	s := finishFault(t, r, p, "platform_slow", runs)
+	if p.status["approved_offline"]+p.status["declined_offline"] == 0 {
+		t.Fatalf("%s: no offline decision while the platform was slow: %v", s, p.status)
+	}
+	if p.status["queued"] != 0 {
+		t.Fatalf("%s: the cashier was told queued %d times", s, p.status["queued"])
+	}
 }
 
 // brokerAddr is the host:port of the rig's Mosquitto.

@@ -114,7 +114,7 @@ type Payers struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	stored  []string // payment ids answered approved, declined or queued
+	stored  []string // payment ids answered approved (online or offline), declined by the platform, or queued
 	status  map[string]int
 	failed  int
 	started time.Time
@@ -162,7 +162,13 @@ func (p *Payers) loop(ctx context.Context, rng *rand.Rand) {
 			p.note("", "", true)
 			continue
 		}
-		p.note(pay.ID, pay.Status, false)
+		status := pay.Status
+		if status == "declined" && pay.Reason == "offline, over the limit" {
+			// The device's own decline: with the link down it never sends
+			// the payment, so it is not one the platform must apply.
+			status = "declined_offline"
+		}
+		p.note(pay.ID, status, false)
 	}
 }
 
@@ -175,7 +181,7 @@ func (p *Payers) note(id, status string, failed bool) {
 	}
 	p.status[status]++
 	switch status {
-	case "approved", "declined", "queued":
+	case "approved", "declined", "approved_offline", "queued":
 		if id != "" {
 			p.stored = append(p.stored, id)
 		}
@@ -214,6 +220,18 @@ func (p *Payers) String() string {
 // the platform's own store. The id comes from the record's body, so a
 // payment applied twice under two idempotency keys still shows twice.
 func (r *Rig) AppliedPayments() []string {
+	ids, _ := r.applied()
+	return ids
+}
+
+// AppliedRecords returns how many records of the device the platform
+// stored: payments, and the reverses and refunds that follow some.
+func (r *Rig) AppliedRecords() int {
+	_, n := r.applied()
+	return n
+}
+
+func (r *Rig) applied() ([]string, int) {
 	r.T.Helper()
 	st, err := platform.OpenStore(filepath.Join(r.Dir, "platform", "platform.db"))
 	if err != nil {
@@ -226,6 +244,11 @@ func (r *Rig) AppliedPayments() []string {
 	}
 	ids := make([]string, 0, len(recs))
 	for _, rec := range recs {
+		if rec.Type != "payment.auth" {
+			// A reverse or a refund the device sent after its own
+			// decision: the same payment, not a second one.
+			continue
+		}
 		var b struct {
 			ID string `json:"id"`
 		}
@@ -237,7 +260,7 @@ func (r *Rig) AppliedPayments() []string {
 		}
 		ids = append(ids, b.ID)
 	}
-	return ids
+	return ids, len(recs)
 }
 
 // Log returns a program's log, for failure messages.

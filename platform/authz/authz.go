@@ -54,6 +54,12 @@ type Rules struct {
 	AbandonPrefixes []string
 	ConfirmAbove    int64
 	ConfirmAfter    time.Duration
+	// CodeTTL, OfflineWindow and SingleUse are the life of a customer's
+	// code (wallet.SimWallet documents them); zero keeps codes forever
+	// and reusable.
+	CodeTTL       time.Duration
+	OfflineWindow time.Duration
+	SingleUse     bool
 
 	once   sync.Once
 	wallet wallet.SimWallet
@@ -64,6 +70,7 @@ func (r *Rules) init() {
 	r.wallet.AbandonPrefixes = orDefault(r.AbandonPrefixes, defaultAbandonPrefixes)
 	r.wallet.ConfirmAbove = cmp.Or(r.ConfirmAbove, defaultConfirmAbove)
 	r.wallet.ConfirmAfter = cmp.Or(r.ConfirmAfter, defaultConfirmAfter)
+	r.wallet.CodeTTL, r.wallet.OfflineWindow, r.wallet.SingleUse = r.CodeTTL, r.OfflineWindow, r.SingleUse
 }
 
 func orDefault(list, def []string) []string {

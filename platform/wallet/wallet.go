@@ -1,6 +1,8 @@
 package wallet
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -34,7 +36,22 @@ import (
 // reverse only what is not paid); the caller applies its authorisation
 // rules (blocked codes, limits) before calling Decide or DecideIn for a
 // payment.auth.
+//
+// Like a real wallet's, a customer's code is good for one payment
+// (SingleUse) and for CodeTTL after it was scanned (AuthBody.At): a code
+// that reaches the wallet later is declined "expired", unless the device
+// approved the payment offline and it comes within OfflineWindow, the
+// wallet's allowance for offline payments forwarded when the link is back.
 type SimWallet struct {
+	// CodeTTL is how long a code is good after the scan; 0: forever.
+	// Wallets' codes last about a minute (DefaultCodeTTL).
+	CodeTTL time.Duration
+	// OfflineWindow is how long after the scan a payment the device
+	// approved offline is still accepted (when longer than CodeTTL).
+	OfflineWindow time.Duration
+	// SingleUse declines a code seen before for another payment.
+	SingleUse bool
+
 	ConfirmPrefixes []string
 	AbandonPrefixes []string
 	ConfirmAbove    int64
@@ -67,8 +84,52 @@ type simOrder struct {
 	Refunded  int64  `json:"r,omitempty"`
 }
 
-// orderPrefix keeps the orders apart from other users of a shared store.
-const orderPrefix = "simwallet/order/"
+// orderPrefix keeps the orders apart from other users of a shared store;
+// codePrefix keeps the codes used, for every device: a code is the
+// customer's, whatever till scanned it.
+const (
+	orderPrefix = "simwallet/order/"
+	codePrefix  = "simwallet/code/"
+)
+
+// Defaults of the code's life, for the platform's configuration.
+// DefaultOfflineWindow is a day: an outage that lasts the business day
+// still clears when the link is back the next morning, and a wallet that
+// accepts offline payments bounds its risk on a stolen code to one day's
+// offline limits; beyond it the shop bears the loss, shown in its report.
+const (
+	DefaultCodeTTL       = time.Minute
+	DefaultOfflineWindow = 24 * time.Hour
+)
+
+// codeRefused says why the code of b cannot pay now, or "".
+func (w *SimWallet) codeRefused(st OrderStore, b checkout.AuthBody) (string, error) {
+	if w.CodeTTL > 0 && b.At > 0 {
+		limit := w.CodeTTL
+		if b.Offline && w.OfflineWindow > limit {
+			limit = w.OfflineWindow
+		}
+		if w.now().Sub(time.UnixMilli(b.At)) > limit {
+			return "expired", nil
+		}
+	}
+	if !w.SingleUse {
+		return "", nil
+	}
+	sum := sha256.Sum256([]byte(b.Code))
+	key := codePrefix + hex.EncodeToString(sum[:16])
+	v, ok, err := st.Get(key)
+	if err != nil {
+		return "", fmt.Errorf("sim wallet: read code: %w", err)
+	}
+	if ok && string(v) != b.ID {
+		return "code already used", nil
+	}
+	if err := st.Put(key, []byte(b.ID)); err != nil {
+		return "", fmt.Errorf("sim wallet: write code: %w", err)
+	}
+	return "", nil
+}
 
 // maxSimOrders bounds the memory of Decide's store: when it is full,
 // orders no longer waiting for the customer are forgotten.
@@ -109,6 +170,9 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 		var b checkout.AuthBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil || b.ID == "" || b.Amount <= 0 {
 			return envelope.Result{Status: checkout.StatusDeclined, Reason: "unreadable payment"}, nil
+		}
+		if why, err := w.codeRefused(st, b); err != nil || why != "" {
+			return envelope.Result{Status: checkout.StatusDeclined, Reason: why}, err
 		}
 		o := &simOrder{Amount: b.Amount, State: "paid"}
 		res := envelope.Result{Status: checkout.StatusApproved}

@@ -10,7 +10,7 @@ function showPayment(p) {
   result.className = "result " + p.status;
   result.dataset.status = p.status;
   result.dataset.id = p.id;
-  result.textContent = t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency + (p.reason ? " · " + p.reason : "");
+  result.textContent = t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency + (p.reason ? " · " + reasonText(p.reason) : "");
 }
 
 let busy = false;
@@ -38,7 +38,7 @@ form.addEventListener("submit", async ev => {
       body: JSON.stringify({amount: form.amount.value, code: form.code.value})});
     showPayment(p);
     form.code.value = "";
-    if (p.status === "queued") follow(p.id);
+    if (p.status === "queued" || p.status === "approved_offline") follow(p.id);
   } catch (e) {
     showError(e.message);
   } finally {
@@ -48,14 +48,14 @@ form.addEventListener("submit", async ev => {
   }
 });
 
-// A queued payment is followed until the platform answers.
+// A payment approved offline (or still queued) is followed until the platform answers.
 async function follow(id) {
   for (;;) {
     await new Promise(r => setTimeout(r, 1000));
     try {
       const p = await api("/api/payments/" + encodeURIComponent(id));
       if (lastError === null && lastPayment && lastPayment.id === id) showPayment(p);
-      if (p.status !== "queued") { refreshRecent(); return; }
+      if (p.status !== "queued" && p.status !== "approved_offline") { refreshRecent(); return; }
     } catch (e) { /* keep trying: the daemon may be restarting */ }
   }
 }

@@ -1,5 +1,5 @@
 // The customer-facing screen: shows what the display device was told.
-const STATUS_WORDS = ["approved", "declined", "queued"];
+const STATUS_WORDS = ["approved", "declined", "queued", "approved_offline"];
 async function watch() {
   let v = 0;
   for (;;) {

@@ -1,7 +1,7 @@
 // Texts of the UI in Chinese, English and French; the language is kept in
 // localStorage per browser (each kiosk screen keeps its own).
 const TEXTS = {
-  zh: {nav_day: "日结", payment_id: "交易号", refund: "退款", void: "撤销", report: "今日报表", close_day: "日结", done: "完成", sales: "销售", refunds: "退款", voids: "撤销", net: "净额", offline_pending: "离线待确认", offline_declined: "离线被拒", closed: "已日结", business_day: "营业日", title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
+  zh: {nav_day: "日结", payment_id: "交易号", refund: "退款", void: "撤销", report: "今日报表", close_day: "日结", done: "完成", sales: "销售", refunds: "退款", voids: "撤销", net: "净额", offline_pending: "离线待确认", offline_declined: "离线被拒（商户损失）", closed: "已日结", business_day: "营业日", title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
        pay: "收款", show_qr: "显示收款码（顾客扫码）", qr_shown: "收款码已显示在顾客屏", recent: "最近交易", time: "时间", scheme: "方式", status: "状态", approved: "支付成功",
        declined: "支付失败", queued: "已保存，等待网络", sending: "处理中…", welcome: "欢迎光临", to_pay: "应付",
        queue: "待同步", online: "在线", offline: "离线", last_sync: "上次同步", sync_now: "立即同步",
@@ -9,8 +9,8 @@ const TEXTS = {
        link: "连接", scheme_wechat_pay: "微信支付", scheme_alipay: "支付宝", scheme_unionpay: "银联", scheme_emvco_cpm: "EMV 二维码",
        nav_split: "分单收款", order_total: "订单总额", open_order: "开始分单", order_id: "订单号", paid_sum: "已收", pending_sum: "等待确认", remaining: "待收",
        part_amount: "本次金额", pay_part: "收取这部分", parts: "分单明细", code_tail: "付款码尾号", new_order: "新订单", order_paid: "订单已付清",
-       parts_pending: "其余部分等待网络确认", above_remaining: "金额超过待收的 {}", user_paying: "等待顾客确认", reversed: "已冲正", approved_offline: "离线批准", voided: "已撤销"},
-  en: {nav_day: "Day", payment_id: "Payment id", refund: "Refund", void: "Void", report: "Today's report", close_day: "Close the day", done: "Done", sales: "Sales", refunds: "Refunds", voids: "Voids", net: "Net", offline_pending: "Offline, pending", offline_declined: "Offline, declined", closed: "Closed", business_day: "Business day", title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
+       parts_pending: "其余部分等待网络确认", above_remaining: "金额超过待收的 {}", user_paying: "等待顾客确认", reversed: "已冲正", approved_offline: "离线批准", over_limit: "离线，超出限额", voided: "已撤销"},
+  en: {nav_day: "Day", payment_id: "Payment id", refund: "Refund", void: "Void", report: "Today's report", close_day: "Close the day", done: "Done", sales: "Sales", refunds: "Refunds", voids: "Voids", net: "Net", offline_pending: "Offline, pending", offline_declined: "Offline, declined later: shop's loss", closed: "Closed", business_day: "Business day", title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
        code: "Payment code", pay: "Take payment", show_qr: "Show the shop's QR (customer scans)", qr_shown: "QR code shown on the customer screen", recent: "Recent payments", time: "Time", scheme: "Wallet",
        status: "Status", approved: "Paid", declined: "Declined", queued: "Saved, waiting for the network",
        sending: "Processing…", welcome: "Welcome", to_pay: "To pay", queue: "Waiting to sync", online: "Online",
@@ -18,8 +18,8 @@ const TEXTS = {
        link: "Link", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "EMV QR",
        nav_split: "Split bill", order_total: "Order total", open_order: "Start the split bill", order_id: "Order", paid_sum: "Paid", pending_sum: "Waiting for an answer", remaining: "Left to pay",
        part_amount: "Amount of this part", pay_part: "Take this part", parts: "Parts", code_tail: "Code ends", new_order: "New order", order_paid: "Order paid",
-       parts_pending: "The rest waits for the network", above_remaining: "the amount is more than the {} left to pay", user_paying: "Waiting for the customer", reversed: "Reversed", approved_offline: "Approved offline", voided: "Voided"},
-  fr: {nav_day: "Journée", payment_id: "N° de paiement", refund: "Rembourser", void: "Annuler", report: "Rapport du jour", close_day: "Clôturer la journée", done: "Fait", sales: "Ventes", refunds: "Remboursements", voids: "Annulations", net: "Net", offline_pending: "Hors ligne, en attente", offline_declined: "Hors ligne, refusés", closed: "Clôturée", business_day: "Journée comptable", title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
+       parts_pending: "The rest waits for the network", above_remaining: "the amount is more than the {} left to pay", user_paying: "Waiting for the customer", reversed: "Reversed", approved_offline: "Approved offline", over_limit: "offline, over the limit", voided: "Voided"},
+  fr: {nav_day: "Journée", payment_id: "N° de paiement", refund: "Rembourser", void: "Annuler", report: "Rapport du jour", close_day: "Clôturer la journée", done: "Fait", sales: "Ventes", refunds: "Remboursements", voids: "Annulations", net: "Net", offline_pending: "Hors ligne, en attente", offline_declined: "Hors ligne, refusés ensuite : perte du magasin", closed: "Clôturée", business_day: "Journée comptable", title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
        code: "Code de paiement", pay: "Encaisser", show_qr: "Afficher le QR du magasin (le client scanne)", qr_shown: "QR affiché sur l'écran client", recent: "Derniers paiements", time: "Heure", scheme: "Portefeuille",
        status: "État", approved: "Payé", declined: "Refusé", queued: "Enregistré, en attente du réseau",
        sending: "En cours…", welcome: "Bienvenue", to_pay: "À payer", queue: "En attente de synchronisation",
@@ -28,7 +28,7 @@ const TEXTS = {
        link: "Liaison", scheme_wechat_pay: "WeChat Pay", scheme_alipay: "Alipay", scheme_unionpay: "UnionPay", scheme_emvco_cpm: "QR EMV",
        nav_split: "Addition partagée", order_total: "Total de la commande", open_order: "Commencer le partage", order_id: "Commande", paid_sum: "Payé", pending_sum: "En attente de réponse", remaining: "Reste à payer",
        part_amount: "Montant de cette part", pay_part: "Encaisser cette part", parts: "Parts", code_tail: "Fin du code", new_order: "Nouvelle commande", order_paid: "Commande payée",
-       parts_pending: "Le reste attend le réseau", above_remaining: "le montant dépasse les {} restant à payer", user_paying: "En attente du client", reversed: "Contre-passé", approved_offline: "Approuvé hors ligne", voided: "Annulé"},
+       parts_pending: "Le reste attend le réseau", above_remaining: "le montant dépasse les {} restant à payer", user_paying: "En attente du client", reversed: "Contre-passé", approved_offline: "Approuvé hors ligne", over_limit: "hors ligne, au-delà de la limite", voided: "Annulé"},
 };
 let LANG = localStorage.getItem("lang") || "zh";
 function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key.replace(/^scheme_/, ""); }
@@ -81,3 +81,6 @@ function parseMinor(s, cur) {
   const m = (d === 0 ? /^\s*(\d{1,12})\s*$/ : new RegExp("^\\s*(\\d{1,12})(?:\\.(\\d{1," + d + "}))?\\s*$")).exec(s);
   return m ? Number(m[1]) * 10 ** d + Number((m[2] || "").padEnd(d, "0")) : null;
 }
+// reasonText translates the reasons the device itself gives; the
+// platform's reasons are shown as they come.
+function reasonText(r) { return r === "offline, over the limit" ? t("over_limit") : r; }

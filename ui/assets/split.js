@@ -20,7 +20,7 @@ function say(status, text) {
 function showPart(p) {
   lastPart = p;
   lastError = null;
-  say(p.status, t(p.status) + " · " + money(p.amount) + " " + p.currency + (p.reason ? " · " + p.reason : ""));
+  say(p.status, t(p.status) + " · " + money(p.amount) + " " + p.currency + (p.reason ? " · " + reasonText(p.reason) : ""));
   result.dataset.id = p.id;
 }
 
@@ -75,7 +75,7 @@ function render(v) {
     tr.className = p.status;
     tr.dataset.status = p.status;
     tr.dataset.id = p.id;
-    for (const s of [String(i + 1), money(p.amount), t("scheme_" + p.scheme), "…" + p.code_tail, t(p.status) + (p.reason ? " · " + p.reason : "")]) {
+    for (const s of [String(i + 1), money(p.amount), t("scheme_" + p.scheme), "…" + p.code_tail, t(p.status) + (p.reason ? " · " + reasonText(p.reason) : "")]) {
       const td = document.createElement("td"); td.textContent = s; tr.appendChild(td);
     }
     return tr;
@@ -86,7 +86,7 @@ function render(v) {
     const p = v.payments.find(x => x.id === lastPart.id);
     if (p && p.status !== lastPart.status) showPart(p);
   }
-  if (v.payments.some(p => p.status === "queued" || p.status === "user_paying")) follow(v.id);
+  if (v.payments.some(p => p.status === "queued" || p.status === "user_paying" || p.status === "approved_offline")) follow(v.id);
 }
 
 function showOrder(on) {
@@ -113,7 +113,7 @@ async function follow(id) {
     if (!view || view.id !== id) break;
     try {
       await refresh();
-      if (!view.payments.some(p => p.status === "queued" || p.status === "user_paying")) break;
+      if (!view.payments.some(p => p.status === "queued" || p.status === "user_paying" || p.status === "approved_offline")) break;
     } catch (e) { /* keep trying: the daemon may be restarting */ }
   }
   if (following === id) following = null;
