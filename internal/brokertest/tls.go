@@ -1,6 +1,7 @@
 package brokertest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -78,10 +79,20 @@ func (ca *CA) Issue(t testing.TB, cn string, server bool) (certPath, keyPath str
 	return certPath, keyPath
 }
 
-// CAFile writes the CA certificate and returns its path.
+// CAFile writes the CA certificate and returns its path. The file is
+// written once, through a rename: a broker started earlier may be reading it
+// while a second broker's configuration asks for it again, and a rewrite in
+// place showed that broker an empty file ("no certificate or crl found").
 func (ca *CA) CAFile(t testing.TB) string {
 	p := filepath.Join(ca.dir, "ca.pem")
-	if err := os.WriteFile(p, ca.PEM, 0o600); err != nil {
+	if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, ca.PEM) {
+		return p
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
 	}
 	return p
