@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
-		Link: online, Site: cfg.Device.Site,
+		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer,
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 			signalLines(p)
@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	scans := ui.NewScans()
 	merchant := checkout.Merchant(cfg.Checkout.Merchant)
-	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Screen: screen,
+	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
 		MerchantQR: func(ctx context.Context, amount int64) (string, error) {
 			qr, err := checkout.MerchantQR(merchant, cfg.Checkout.Currency, amount, fmt.Sprintf("%s-%d", cfg.Device.ID, time.Now().UnixMilli()))
 			if err != nil {
