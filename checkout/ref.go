@@ -27,7 +27,8 @@ func ParseReference(s string) (string, error) {
 	}
 	id := strings.ToLower(strings.TrimSpace(s))
 	if len(id) != refLen || !strings.HasPrefix(id, "pay-") || id[17] != '-' || !isHex(id[4:17]) || !isHex(id[18:]) {
-		return "", fmt.Errorf("%w: %q is not a receipt reference (pay- and 13 and 12 hex digits)", ErrInput, clip(strings.ToValidUTF8(id, "?")))
+		// What was read is not echoed: it may be anything a camera saw.
+		return "", fmt.Errorf("%w: not a receipt reference (pay-, 13 hex digits, -, 12 hex digits)", ErrInput)
 	}
 	return id, nil
 }
