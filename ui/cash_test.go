@@ -190,7 +190,7 @@ func TestCashSaleInBrowser(t *testing.T) {
 
 	day := open(t, b, r.url("/day.html"))
 	day.setLang("en")
-	day.waitFor(`document.getElementById("report").dataset.cash === "2500"`, 10*time.Second, "cash in the report")
+	day.waitFor(`document.getElementById("report").dataset.cash === "2500" && document.getElementById("report").textContent.includes("Cash sales")`, 10*time.Second, "cash in the report")
 	mustContain(t, "report", day.text("#report"), "Cash sales", "25.00 (1)", "Wallet sales", "0.00 (0)", "Cash in the drawer")
 }
 
@@ -245,6 +245,8 @@ func TestVoidFoundByScanningReceipt(t *testing.T) {
 	// The receipt's QR code holds the payment's id (checkout/slip).
 	cashier.setLang("en")
 	r.scans.Add(codereader.Code{Format: "QR_CODE", Text: id, Source: "camera", At: time.Now()})
+	// The page navigates: wait on the DOM, which outlives it, first.
+	cashier.run("day page shown", chromedp.WaitVisible(`#sel:not([hidden])`, chromedp.ByQuery))
 	cashier.waitFor(`location.pathname === "/day.html" && document.getElementById("sel")?.dataset.id === "`+id+`"`, 10*time.Second, "receipt scanned at the till opens it on the day page")
 	if len(recent(t, r)) != n {
 		t.Fatal("a scanned receipt was taken for a payment code")
