@@ -177,16 +177,19 @@ func TestCashSaleInBrowser(t *testing.T) {
 		t.Fatalf("stored %+v %v", p, err)
 	}
 	cashier.waitFor(`document.querySelector("#recent tbody tr")?.textContent.includes("Cash")`, 5*time.Second, "cash sale in the recent list")
-	// An empty amount is refused on the page: nothing stored, no drawer.
-	n := len(recent(t, r))
-	cashier.run("cash without an amount", clear("amount"), chromedp.Click("#cash", chromedp.ByID))
-	time.Sleep(500 * time.Millisecond)
-	if len(recent(t, r)) != n || r.drawer.Openings() != 1 {
-		t.Fatal("a cash sale without an amount was taken")
-	}
 	inLanguages(t, cashier, "cashier-cash", func(l string) string {
 		return `document.getElementById("result").textContent.includes(` + map[string]string{"zh": `"现金"`, "en": `"Cash"`, "fr": `"Espèces"`}[l] + `)`
 	})
+	// An empty amount is refused on the page: nothing stored, no drawer.
+	n := len(recent(t, r))
+	// The click's handler refuses before any await: had it sent the sale,
+	// the result line would say "sending" when the click returns.
+	var status string
+	cashier.run("cash without an amount", clear("amount"), chromedp.Click("#cash", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("result").dataset.status`, &status))
+	if status != "approved" || len(recent(t, r)) != n || r.drawer.Openings() != 1 {
+		t.Fatal("a cash sale without an amount was taken")
+	}
 
 	day := open(t, b, r.url("/day.html"))
 	day.setLang("en")

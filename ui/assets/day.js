@@ -20,7 +20,7 @@ function select(p) {
   const money = v => formatMinor(v, p.currency) + " " + p.currency;
   const left = p.amount - (p.refunded || 0);
   const rows = [[t("time"), new Date(p.created).toLocaleString(LANG)], [t("amount"), money(p.amount)],
-                [t("scheme"), t("scheme_" + p.scheme) + (p.code_tail ? " ··" + p.code_tail : "")], [t("status"), t(p.status)],
+                [t("scheme"), t("scheme_" + p.scheme) + (p.code_tail ? " (…" + p.code_tail + ")" : "")], [t("status"), t(p.status)],
                 [t("refunded"), money(p.refunded || 0)]];
   const dl = document.getElementById("sel");
   dl.replaceChildren(...rows.flatMap(([k, v]) => {
@@ -33,18 +33,19 @@ function select(p) {
   dl.hidden = false;
   document.getElementById("nosel").hidden = true;
   rform.hidden = false;
-  rform.ramount.value = left > 0 ? formatMinor(left, p.currency) : "";
-  document.getElementById("dorefund").disabled = p.status !== "approved" || left <= 0;
+  const refundable = p.status === "approved" && left > 0;
+  rform.ramount.value = refundable ? formatMinor(left, p.currency) : "";
+  document.getElementById("dorefund").disabled = !refundable;
   document.getElementById("dovoid").disabled = (p.status !== "approved" && p.status !== "approved_offline") || (p.refunded || 0) > 0;
   drawList();
 }
 
-async function act(path, body) {
+// act refunds or voids the selected payment; what says what was done.
+async function act(path, body, what) {
   if (!selected) return;
   try {
     const p = await api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
-    say("approved", t("done") + " · " + formatMinor(p.amount, p.currency) + " " + p.currency + " · " + t(p.status) +
-      (p.drawer_error ? " · " + t("drawer_failed") : ""));
+    say("approved", t("done") + " · " + what(p) + (p.drawer_error ? " · " + t("drawer_failed") : ""));
     select(p);
   } catch (e) { say("error", t("error") + ": " + e.message); }
   refresh();
@@ -52,10 +53,13 @@ async function act(path, body) {
 
 rform.addEventListener("submit", ev => {
   ev.preventDefault();
-  act("/api/payments/" + encodeURIComponent(selected.id) + "/refund", {amount: rform.ramount.value});
+  const amount = rform.ramount.value;
+  act("/api/payments/" + encodeURIComponent(selected.id) + "/refund", {amount},
+    p => t("refund") + " " + amount + " " + p.currency + (p.scheme === "cash" ? " · " + t("scheme_cash") : ""));
 });
 document.getElementById("dovoid").addEventListener("click", () => {
-  act("/api/payments/" + encodeURIComponent(selected.id) + "/void");
+  act("/api/payments/" + encodeURIComponent(selected.id) + "/void", null,
+    p => t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency);
 });
 
 // find looks a receipt's reference up: typed, scanned into the field by a
