@@ -217,6 +217,10 @@ type Receipt struct {
 	Address []string `yaml:"address"`
 	// Lang is the language of the receipt's labels: en (default), fr, zh.
 	Lang string `yaml:"lang"`
+	// AutoPrint prints the receipt of every payment once it is approved
+	// (online, offline or in cash), without the cashier asking; it needs
+	// devices.printer.
+	AutoPrint bool `yaml:"auto_print"`
 }
 
 func (r Receipt) validate() error {
@@ -498,6 +502,9 @@ func (c *Daemon) Validate() error {
 	}
 	if err := c.Checkout.Receipt.validate(); err != nil {
 		return err
+	}
+	if c.Checkout.Receipt.AutoPrint && c.Devices.Printer.Driver == "" {
+		return fieldErr("checkout.receipt.auto_print", "needs a printer at devices.printer")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -85,6 +85,7 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},
 		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
 		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},
+		{"auto print without a printer", minimal + "checkout: {receipt: {auto_print: true}}\n", "checkout.receipt.auto_print"},
 		{"unknown drawer", minimal + "devices: {drawer: {via: usb}}\n", "devices.drawer.via"},
 		{"drawer on no printer", minimal + "devices: {drawer: {via: printer}}\n", "devices.drawer.via"},
 		{"printer drawer with a pulse", minimal + "devices: {printer: {driver: sim}, drawer: {via: printer, pulse: 50ms}}\n", "devices.drawer.pulse"},
@@ -234,6 +235,7 @@ func TestDrawerAccepted(t *testing.T) {
 		"devices: {drawer: {via: gpio}}\n",
 		"devices: {printer: {driver: escpos, options: {port: /dev/ttyUSB0}}, drawer: {via: printer}}\n",
 		"devices: {drawer: {}}\n",
+		"devices: {printer: {driver: sim}}\ncheckout: {receipt: {auto_print: true}}\n",
 	} {
 		c, err := LoadDaemon(writeConf(t, minimal+conf))
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/printer/escpos"
 	"github.com/guichet/guichet/internal/escposemu"
 )
@@ -63,6 +64,27 @@ func TestCashSaleAtTheWire(t *testing.T) {
 	for _, l := range lines {
 		if len(l) >= 9 && l[:9] == "付款码" {
 			t.Errorf("a cash slip prints a code line %q", l)
+		}
+	}
+}
+
+func TestFirstApproval(t *testing.T) {
+	for _, c := range []struct {
+		p    checkout.Payment
+		want bool
+	}{
+		{checkout.Payment{Status: checkout.StatusApproved}, true},
+		{checkout.Payment{Status: checkout.StatusApproved, Scheme: checkout.SchemeCash}, true},
+		{checkout.Payment{Status: checkout.StatusApprovedOffline, Offline: true}, true},
+		{checkout.Payment{Status: checkout.StatusApproved, Offline: true}, false}, // the platform confirmed an offline approval
+		{checkout.Payment{Status: checkout.StatusQueued}, false},
+		{checkout.Payment{Status: checkout.StatusUserPaying}, false},
+		{checkout.Payment{Status: checkout.StatusDeclined}, false},
+		{checkout.Payment{Status: checkout.StatusVoided}, false},
+		{checkout.Payment{Status: checkout.StatusReversed}, false},
+	} {
+		if got := FirstApproval(c.p); got != c.want {
+			t.Errorf("%s offline=%v: %v", c.p.Status, c.p.Offline, got)
 		}
 	}
 }

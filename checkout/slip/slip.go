@@ -127,3 +127,12 @@ func (s *Slips) Print(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// FirstApproval reports whether p's change is the one that approved it,
+// when a receipt printed by itself is due: approved offline, or approved
+// without having been approved offline before (online, after the
+// customer confirmed, in cash). The platform's later approval of an
+// offline payment prints no second slip.
+func FirstApproval(p checkout.Payment) bool {
+	return p.Status == checkout.StatusApprovedOffline || p.Status == checkout.StatusApproved && !p.Offline
+}
