@@ -226,6 +226,11 @@ func TestRefundPickedFromDayList(t *testing.T) {
 	inLanguages(t, day, "day-refund-picked", func(l string) string {
 		return `document.querySelector("#report").textContent.includes(` + map[string]string{"zh": `"现金退款"`, "en": `"Cash refunds"`, "fr": `"Remboursements en espèces"`}[l] + `)`
 	})
+	day.setLang("en")
+	day.run("scroll to the report", chromedp.Evaluate(`document.getElementById("report").scrollIntoView()`, nil))
+	day.waitFor(`document.getElementById("report").textContent.includes("Cash in the drawer")`, 5*time.Second, "report in English")
+	mustContain(t, "report", day.text("#report"), "Wallet sales0.00 (0)", "Cash sales40.00 (1)", "Cash refunds15.00", "Cash in the drawer (beyond the float)25.00")
+	screenshot(t, day, "day-report-cash-en")
 }
 
 // TestVoidFoundByScanningReceipt voids a wallet payment found by scanning

@@ -8,10 +8,14 @@ const findForm = document.getElementById("find");
 let selected = null; // the payment refunds and voids are for
 let dayList = [];
 
+// say shows the result line; text is a function, called again when the
+// language changes.
+let lastSay = null;
 function say(status, text) {
+  lastSay = [status, text];
   rresult.className = "result " + status;
   rresult.dataset.status = status;
-  rresult.textContent = text;
+  rresult.textContent = text();
 }
 
 // select shows payment p, with what can be done to it.
@@ -45,9 +49,9 @@ async function act(path, body, what) {
   if (!selected) return;
   try {
     const p = await api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
-    say("approved", t("done") + " · " + what(p) + (p.drawer_error ? " · " + t("drawer_failed") : ""));
+    say("approved", () => t("done") + " · " + what(p) + (p.drawer_error ? " · " + t("drawer_failed") : ""));
     select(p);
-  } catch (e) { say("error", t("error") + ": " + e.message); }
+  } catch (e) { say("error", () => t("error") + ": " + e.message); }
   refresh();
 }
 
@@ -67,9 +71,10 @@ document.getElementById("dovoid").addEventListener("click", () => {
 async function find(ref) {
   try {
     select(await api("/api/lookup?ref=" + encodeURIComponent(ref)));
-    say("found", t("selected") + " · " + formatMinor(selected.amount, selected.currency) + " " + selected.currency);
+    const p = selected;
+    say("found", () => t("selected") + " · " + formatMinor(p.amount, p.currency) + " " + p.currency);
     findForm.ref.value = "";
-  } catch (e) { say("error", t("error") + ": " + e.message); }
+  } catch (e) { say("error", () => t("error") + ": " + e.message); }
 }
 findForm.addEventListener("submit", ev => { ev.preventDefault(); find(findForm.ref.value); });
 
@@ -106,7 +111,7 @@ function drawList() {
     const td = document.createElement("td");
     const b = document.createElement("button");
     b.type = "button"; b.className = "pick"; b.textContent = t("pick");
-    b.addEventListener("click", () => { select(p); say("found", t("selected") + " · " + formatMinor(p.amount, p.currency) + " " + p.currency); });
+    b.addEventListener("click", () => { select(p); say("found", () => t("selected") + " · " + formatMinor(p.amount, p.currency) + " " + p.currency); });
     td.appendChild(b); tr.appendChild(td);
     return tr;
   }));
@@ -115,7 +120,7 @@ function drawList() {
 document.getElementById("closeday").addEventListener("click", async () => {
   // The closed day's report stays on the page; the next refresh shows the
   // next business day, where payments taken from now on count.
-  try { drawReport(await api("/api/day/close", {method: "POST"})); } catch (e) { say("error", t("error") + ": " + e.message); refreshReport(); }
+  try { drawReport(await api("/api/day/close", {method: "POST"})); } catch (e) { say("error", () => t("error") + ": " + e.message); refreshReport(); }
 });
 
 async function refreshReport() {
@@ -135,7 +140,8 @@ function drawReport(r) {
                 [t("offline_pending"), money(r.offline_pending) + " (" + r.offline_pending_count + ")"],
                 [t("offline_declined"), money(r.offline_declined) + " (" + r.offline_declined_count + ")"],
                 [t("closed"), r.closed ? "✓" : "-"]];
-  for (const s of r.schemes || []) rows.splice(2, 0, [t("scheme_" + s.scheme), money(s.amount) + " (" + s.count + ")"]);
+  // Each wallet under the wallets' line; cash has its own.
+  for (const s of (r.schemes || []).filter(s => s.scheme !== "cash").reverse()) rows.splice(3, 0, ["· " + t("scheme_" + s.scheme), money(s.amount) + " (" + s.count + ")"]);
   const tb = document.querySelector("#report tbody");
   tb.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");
@@ -150,7 +156,7 @@ function drawReport(r) {
   rep.dataset.cash = r.cash || 0;
   rep.dataset.cashDrawer = r.cash_drawer || 0;
 }
-document.addEventListener("langchange", () => { refresh(); if (selected) select(selected); });
+document.addEventListener("langchange", () => { refresh(); if (selected) select(selected); if (lastSay) say(...lastSay); });
 refresh();
 // Payments taken at the till meanwhile join the list.
 setInterval(refresh, 5000);
