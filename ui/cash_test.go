@@ -226,6 +226,14 @@ func TestRefundPickedFromDayList(t *testing.T) {
 	inLanguages(t, day, "day-refund-picked", func(l string) string {
 		return `document.querySelector("#report").textContent.includes(` + map[string]string{"zh": `"现金退款"`, "en": `"Cash refunds"`, "fr": `"Remboursements en espèces"`}[l] + `)`
 	})
+	// The receipt printed again, with the refund on it.
+	day.run("print the receipt", chromedp.Click("#doprint", chromedp.ByID))
+	// The page is in French, the last language of the screenshots.
+	day.waitFor(`document.getElementById("result").textContent.includes("Ticket imprimé")`, 10*time.Second, "receipt printed")
+	slips := r.drawer.Slips()
+	if len(slips) != 1 || !strings.Contains(slips[0].Text(48), "[QR "+id+"]") || !strings.Contains(slips[0].Text(48), "-15.00") {
+		t.Fatalf("printed %d slips: %v", len(slips), slips)
+	}
 	day.setLang("en")
 	day.run("scroll to the report", chromedp.Evaluate(`document.getElementById("report").scrollIntoView()`, nil))
 	day.waitFor(`document.getElementById("report").textContent.includes("Cash in the drawer")`, 5*time.Second, "report in English")

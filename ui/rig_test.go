@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/checkout/slip"
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	printersim "github.com/guichet/guichet/device/printer/sim"
@@ -41,7 +42,8 @@ type rig struct {
 	co     *checkout.Service
 	screen *displaysim.Display
 	scans  *ui.Scans
-	// drawer is the till's printer, whose drawer kick counts openings.
+	// drawer is the till's printer, which keeps the receipts it prints
+	// and counts the openings of the drawer on its kick connector.
 	drawer  *printersim.Printer
 	http    *httptest.Server
 	platKey ed25519.PrivateKey
@@ -87,7 +89,7 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ui.Server{Checkout: r.co, Till: r.co, Cash: r.co, Finder: r.co, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
+	srv := &ui.Server{Checkout: r.co, Till: r.co, Cash: r.co, Finder: r.co, Receipts: &slip.Slips{Service: r.co, Printer: r.drawer}, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
 		Languages: []string{"zh", "en", "fr"}, Log: log,
 		Status: func() any {
 			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}

@@ -100,7 +100,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
 	}
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil})
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil})
 	})
 	return securityHeaders(mux)
 }

@@ -59,7 +59,7 @@ rform.addEventListener("submit", ev => {
   ev.preventDefault();
   const amount = rform.ramount.value;
   act("/api/payments/" + encodeURIComponent(selected.id) + "/refund", {amount},
-    p => t("refund") + " " + amount + " " + p.currency + (p.scheme === "cash" ? " · " + t("scheme_cash") : ""));
+    p => t("refunded") + " " + amount + " " + p.currency + (p.scheme === "cash" ? " · " + t("scheme_cash") : ""));
 });
 document.getElementById("dovoid").addEventListener("click", () => {
   act("/api/payments/" + encodeURIComponent(selected.id) + "/void", null,
@@ -116,6 +116,18 @@ function drawList() {
     return tr;
   }));
 }
+
+// A till with a printer prints the selected payment's receipt again.
+const printBtn = document.getElementById("doprint");
+api("/api/config").then(c => { printBtn.hidden = !c.printer; }).catch(() => {});
+printBtn.addEventListener("click", async () => {
+  if (!selected) return;
+  const p = selected;
+  try {
+    await api("/api/payments/" + encodeURIComponent(p.id) + "/print", {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"});
+    say("approved", () => t("printed") + " · " + formatMinor(p.amount, p.currency) + " " + p.currency);
+  } catch (e) { say("error", () => t("error") + ": " + e.message); }
+});
 
 document.getElementById("closeday").addEventListener("click", async () => {
   // The closed day's report stays on the page; the next refresh shows the
