@@ -507,34 +507,33 @@ func (e *Emulator) Serve(ctx context.Context, rw io.ReadWriter) error {
 // step waits for one event: bytes, a timer, a kick or the end.
 func (e *Emulator) step(ctx context.Context, l *line, dec *dfu.Decoder, chunks <-chan []byte, readErr <-chan error, timer <-chan time.Time) error {
 	select {
-		case <-ctx.Done():
-			return nil
-		case <-e.kick:
-		case <-timer:
-			e.mu.Lock()
-			now := time.Now()
-			switch {
-			case e.dead:
-			case !e.bootAt.IsZero() && !now.Before(e.bootAt):
-				e.boot()
-			case !e.dogAt.IsZero() && !now.Before(e.dogAt):
-				e.reset() // the watchdog: a test image that was not confirmed
+	case <-ctx.Done():
+		return nil
+	case <-e.kick:
+	case <-timer:
+		e.mu.Lock()
+		now := time.Now()
+		switch {
+		case e.dead:
+		case !e.bootAt.IsZero() && !now.Before(e.bootAt):
+			e.boot()
+		case !e.dogAt.IsZero() && !now.Before(e.dogAt):
+			e.reset() // the watchdog: a test image that was not confirmed
+		}
+		e.mu.Unlock()
+	case b, ok := <-chunks:
+		if !ok {
+			err := <-readErr
+			if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.EIO) {
+				return errStop
 			}
-			e.mu.Unlock()
-		case b, ok := <-chunks:
-			if !ok {
-				err := <-readErr
-				if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.EIO) {
-					return errStop
-				}
-				return fmt.Errorf("dfuemu: reading: %w", err)
+			return fmt.Errorf("dfuemu: reading: %w", err)
+		}
+		if err := e.receive(ctx, l, dec, b); err != nil {
+			if ctx.Err() != nil {
+				return nil
 			}
-			if err := e.receive(ctx, l, dec, b); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
+			return err
 		}
 	}
 	return nil
