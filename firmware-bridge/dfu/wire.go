@@ -454,8 +454,12 @@ func AppendOffset(b []byte, s Status, n uint32) []byte {
 
 // ParseOffset decodes a reply of status and 4-byte number. It returns the
 // number with a non-OK status too (as the error), since DATA and NAK
-// replies carry the wanted offset with their refusal.
+// replies carry the wanted offset with their refusal; a refusal may also
+// come as the status byte alone.
 func ParseOffset(p []byte) (uint32, error) {
+	if len(p) == 1 && Status(p[0]) != StatusOK {
+		return 0, Status(p[0]) // a refusal without a number
+	}
 	if len(p) != OffsetLen {
 		return 0, fmt.Errorf("%w: %d bytes, want %d", ErrReply, len(p), OffsetLen)
 	}

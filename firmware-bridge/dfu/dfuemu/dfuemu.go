@@ -690,6 +690,17 @@ func (e *Emulator) begin(p []byte) []byte {
 	if u := e.rec.Upload; u.Slot == target && bytes.Equal(u.Manifest, p) {
 		return dfu.AppendOffset(nil, dfu.StatusOK, u.Received) // resume
 	}
+	if bytes.Equal(e.rec.Slots[target], p) {
+		if _, _, ok := e.valid(target); ok {
+			// The image is in the slot already (a test boot that was
+			// lost): it only needs activating again.
+			e.rec.Upload = upload{Slot: target, Manifest: bytes.Clone(p), Received: m.Size, Verified: true}
+			if e.save() != nil {
+				return fail(dfu.StatusFlash)
+			}
+			return dfu.AppendOffset(nil, dfu.StatusOK, m.Size)
+		}
+	}
 	if err := os.WriteFile(e.slotPath(target), nil, 0o644); err != nil {
 		return fail(dfu.StatusFlash)
 	}
