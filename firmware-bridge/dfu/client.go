@@ -244,6 +244,13 @@ func (c *Client) drain() {
 	}
 }
 
+// sends reports how many frames were written so far.
+func (c *Client) sends() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent
+}
+
 // Info asks the peripheral for its state.
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	p, err := c.exchange(ctx, CmdInfo, nil, c.opts.Retries)
@@ -343,9 +350,8 @@ type Result struct {
 // After an error Update can be called again with the same manifest and
 // image: it picks up where the peripheral stands (a partial upload, or an
 // image already in test mode that only needs its confirm).
-func (c *Client) Update(ctx context.Context, manifestBytes, image []byte, progress func(Progress)) (Result, error) {
+func (c *Client) Update(ctx context.Context, manifestBytes, image []byte, progress func(Progress)) (res Result, err error) {
 	start := time.Now()
-	var res Result
 	m, err := manifest.Parse(manifestBytes)
 	if err != nil {
 		return res, fmt.Errorf("dfu: %w", err)
@@ -413,8 +419,9 @@ func (c *Client) Update(ctx context.Context, manifestBytes, image []byte, progre
 	for off < m.Size {
 		end := min(uint64(off)+uint64(chunk), uint64(m.Size))
 		buf = AppendData(buf[:0], off, image[off:end])
-		res.Chunks++
+		sent := c.sends()
 		p, err := c.exchange(ctx, CmdData, buf, c.opts.Retries)
+		res.Chunks += c.sends() - sent
 		if err != nil {
 			return res, fmt.Errorf("dfu: DATA at %d: %w", off, err)
 		}
