@@ -895,3 +895,18 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 		return ctx.Err()
 	}
 }
+
+// Sink reads n bytes from rw through a line paced at baud, then writes one
+// byte back: the raw line's time for n bytes, with no protocol, that a
+// transfer's time is measured against.
+func Sink(ctx context.Context, rw io.ReadWriter, baud int, n int64) error {
+	l := &line{rw: rw, baud: baud}
+	for n > 0 {
+		b, err := l.read(ctx)
+		n -= int64(len(b))
+		if err != nil {
+			return fmt.Errorf("dfuemu: sink: %w", err)
+		}
+	}
+	return l.write(ctx, []byte{0x06})
+}
