@@ -160,9 +160,14 @@ func (c *Client) wire(n int) time.Duration {
 // exchange sends cmd with payload and returns the reply's payload, sending
 // again after a NAK or no reply, up to retries times.
 func (c *Client) exchange(ctx context.Context, cmd Type, payload []byte, retries int) ([]byte, error) {
+	return c.exchangeWithin(ctx, cmd, payload, retries, c.opts.Timeout)
+}
+
+// exchangeWithin is exchange waiting patience beyond the wire time.
+func (c *Client) exchangeWithin(ctx context.Context, cmd Type, payload []byte, retries int, patience time.Duration) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	timeout := c.wire(len(payload)+Overhead+InfoLen+Overhead) + c.opts.Timeout
+	timeout := c.wire(len(payload)+Overhead+InfoLen+Overhead) + patience
 	var last error
 	for attempt := 0; attempt <= retries; attempt++ {
 		if attempt > 0 {
@@ -266,10 +271,12 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 
 // Ping asks the running application to answer; a peripheral with none
 // answers StatusNoImage.
-func (c *Client) Ping(ctx context.Context) (Pong, error) { return c.ping(ctx, c.opts.Retries) }
+func (c *Client) Ping(ctx context.Context) (Pong, error) {
+	return c.ping(ctx, c.opts.Retries, c.opts.Timeout)
+}
 
-func (c *Client) ping(ctx context.Context, retries int) (Pong, error) {
-	p, err := c.exchange(ctx, CmdPing, nil, retries)
+func (c *Client) ping(ctx context.Context, retries int, patience time.Duration) (Pong, error) {
+	p, err := c.exchangeWithin(ctx, CmdPing, nil, retries, patience)
 	if err != nil {
 		return Pong{}, err
 	}
@@ -473,7 +480,9 @@ func (c *Client) confirmNew(ctx context.Context, m *manifest.Manifest, res *Resu
 	deadline := time.Now().Add(c.opts.BootWait)
 	var last error
 	for {
-		pong, err := c.ping(ctx, 0)
+		// A short patience: a booting peripheral drops the PING, and the
+		// next one must come well within its test window.
+		pong, err := c.ping(ctx, 0, min(c.opts.Timeout, c.opts.PollInterval))
 		switch {
 		case err == nil && pong.Digest == m.Digest && pong.Image == ImageTest:
 			report(PhaseConfirm, total)

@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -837,6 +838,10 @@ type line struct {
 	baud   int
 	rx, tx time.Time
 	buf    [64]byte
+	// streaming: the last read was paced and nothing was written since,
+	// so bytes already waiting follow the previous ones on the line.
+	// Read by the reading goroutine, cleared by the writing one.
+	streaming atomic.Bool
 }
 
 func wireTime(n, baud int) time.Duration {
@@ -844,10 +849,21 @@ func wireTime(n, baud int) time.Duration {
 }
 
 func (l *line) read(ctx context.Context) ([]byte, error) {
+	called := time.Now()
 	n, err := l.rw.Read(l.buf[:])
 	b := bytes.Clone(l.buf[:n])
 	if l.baud > 0 && n > 0 {
-		l.rx = later(l.rx, time.Now()).Add(wireTime(n, l.baud))
+		// Bytes that were waiting while this goroutine slept for the
+		// previous ones followed them on the line without a gap; counting
+		// from the wake-up instead would add the timer's slack (most of a
+		// millisecond on a busy machine) to every read. Bytes that Read
+		// waited for, or that came after a reply, start when they came.
+		start := time.Now()
+		if l.streaming.Load() && start.Sub(called) < time.Millisecond {
+			start = l.rx
+		}
+		l.rx = later(l.rx, start).Add(wireTime(n, l.baud))
+		l.streaming.Store(true)
 		if serr := sleepUntil(ctx, l.rx); serr != nil && err == nil {
 			err = serr
 		}
@@ -856,14 +872,16 @@ func (l *line) read(ctx context.Context) ([]byte, error) {
 }
 
 func (l *line) write(ctx context.Context, b []byte) error {
+	l.streaming.Store(false)
 	if l.baud <= 0 {
 		_, err := l.rw.Write(b)
 		return err
 	}
 	const chunk = 16
+	l.tx = later(l.tx, time.Now())
 	for off := 0; off < len(b); off += chunk {
 		end := min(off+chunk, len(b))
-		l.tx = later(l.tx, time.Now()).Add(wireTime(end-off, l.baud))
+		l.tx = l.tx.Add(wireTime(end-off, l.baud))
 		if err := sleepUntil(ctx, l.tx); err != nil {
 			return err
 		}
