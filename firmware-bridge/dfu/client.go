@@ -525,3 +525,30 @@ func (c *Client) confirmNew(ctx context.Context, m *manifest.Manifest, res *Resu
 		}
 	}
 }
+
+// Fraction is the share of the image the peripheral holds, 0 to 1.
+func (p Progress) Fraction() float64 {
+	if p.Total <= 0 {
+		return 0
+	}
+	return float64(p.Done) / float64(p.Total)
+}
+
+// Rate is the transfer's speed so far in bytes a second, counting only the
+// bytes sent in this run (not those the peripheral held at its start).
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 || p.Done <= p.From {
+		return 0
+	}
+	return float64(p.Done-p.From) / p.Elapsed.Seconds()
+}
+
+// Remaining estimates the time left in the transfer at the current rate;
+// 0 when there is no estimate yet.
+func (p Progress) Remaining() time.Duration {
+	r := p.Rate()
+	if r == 0 {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / r * float64(time.Second))
+}
