@@ -63,10 +63,11 @@ func noArgs(fs interface {
 	return nil
 }
 
-func required(flags map[string]string) error {
-	for name, v := range flags {
-		if v == "" {
-			return fmt.Errorf("%w: --%s is required", errUsage, name)
+// required checks flags given as name, value pairs, in order.
+func required(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("%w: --%s is required", errUsage, pairs[i])
 		}
 	}
 	return nil
@@ -83,7 +84,7 @@ func firmwareKeygen(e *env, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if err := required(map[string]string{"key": *path}); err != nil {
+	if err := required("key", *path); err != nil {
 		return err
 	}
 	k, err := keys.LoadOrCreate(*path)
@@ -110,7 +111,7 @@ func firmwareSign(e *env, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if err := required(map[string]string{"key": *keyPath, "class": *class, "version": *version, "image": *imagePath}); err != nil {
+	if err := required("key", *keyPath, "class", *class, "version", *version, "image", *imagePath); err != nil {
 		return err
 	}
 	if *counter > 0xFFFFFFFF {
@@ -152,7 +153,7 @@ func firmwareShow(e *env, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if err := required(map[string]string{"manifest": *path}); err != nil {
+	if err := required("manifest", *path); err != nil {
 		return err
 	}
 	b, err := os.ReadFile(*path)
@@ -195,7 +196,7 @@ func firmwareInfo(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if err := required(map[string]string{"port": *port}); err != nil {
+	if err := required("port", *port); err != nil {
 		return err
 	}
 	p, err := openPort(*port, *baud)
@@ -230,7 +231,7 @@ func firmwareUpdate(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if err := required(map[string]string{"port": *port, "manifest": *mpath, "image": *ipath}); err != nil {
+	if err := required("port", *port, "manifest", *mpath, "image", *ipath); err != nil {
 		return err
 	}
 	mb, err := os.ReadFile(*mpath)
