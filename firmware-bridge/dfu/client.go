@@ -423,7 +423,13 @@ func (c *Client) Update(ctx context.Context, manifestBytes, image []byte, progre
 	report(PhaseTransfer, int64(off))
 	buf := make([]byte, 0, 4+chunk)
 	stalls := 0
+	// A peripheral that keeps sending the host back cannot keep it sending
+	// for ever: twice the image, and the retries, is plenty.
+	budget := 2*((int(m.Size)+chunk-1)/chunk) + 4*(c.opts.Retries+1)
 	for off < m.Size {
+		if res.Chunks > budget {
+			return res, fmt.Errorf("dfu: DATA at %d: the peripheral asked for %d chunks of an image of %d", off, res.Chunks, (int(m.Size)+chunk-1)/chunk)
+		}
 		end := min(uint64(off)+uint64(chunk), uint64(m.Size))
 		buf = AppendData(buf[:0], off, image[off:end])
 		sent := c.sends()
