@@ -486,9 +486,9 @@ func (c *Client) confirmNew(ctx context.Context, m *manifest.Manifest, res *Resu
 	deadline := time.Now().Add(c.opts.BootWait)
 	var last error
 	for {
-		// A short patience: a booting peripheral drops the PING, and the
-		// next one must come well within its test window.
-		pong, err := c.ping(ctx, 0, min(c.opts.Timeout, c.opts.PollInterval))
+		// No retries: a booting peripheral drops the PING, and the loop
+		// sends the next one.
+		pong, err := c.ping(ctx, 0, c.opts.Timeout)
 		switch {
 		case err == nil && pong.Digest == m.Digest && pong.Image == ImageTest:
 			report(PhaseConfirm, total)

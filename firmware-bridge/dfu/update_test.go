@@ -48,7 +48,7 @@ type rig struct {
 	cfg    dfuemu.Config
 }
 
-var fastOpts = dfu.Options{Timeout: 150 * time.Millisecond, Retries: 2, BootWait: 3 * time.Second, PollInterval: 20 * time.Millisecond}
+var fastOpts = dfu.Options{Timeout: 150 * time.Millisecond, Retries: 2, BootWait: 5 * time.Second, PollInterval: 20 * time.Millisecond}
 
 func newRig(t testing.TB, cfg dfuemu.Config, opts dfu.Options, factoryCounter uint32) *rig {
 	t.Helper()
@@ -62,7 +62,8 @@ func newRig(t testing.TB, cfg dfuemu.Config, opts dfu.Options, factoryCounter ui
 		cfg.Class = class
 	}
 	if cfg.TestWindow == 0 {
-		cfg.TestWindow = 500 * time.Millisecond
+		// Well above the host's PING timeout, on a loaded machine too.
+		cfg.TestWindow = 2 * time.Second
 	}
 	emu, err := dfuemu.New(cfg)
 	if err != nil {
@@ -230,6 +231,38 @@ func TestResumeAfterCablePulled(t *testing.T) {
 	}
 	if got := r.emu.Stats(); got.Data-before.Data != res.Chunks || got.Repeated != before.Repeated {
 		t.Fatalf("emulator stats %+v then %+v", before, got)
+	}
+	r.running(t, v2, dfu.ImageConfirmed, 2)
+}
+
+// TestResumeAfterCablePulledMidFrame pulls the cable at a moment unrelated
+// to the frames, on a paced line: whatever was in flight, the resumed
+// transfer starts at the last acknowledged chunk or the one after it.
+func TestResumeAfterCablePulledMidFrame(t *testing.T) {
+	const baud, size, chunk = 460800, 48 * 1024, 1024
+	r := newRig(t, dfuemu.Config{Baud: baud}, dfu.Options{Baud: baud, Timeout: 150 * time.Millisecond, Retries: 2, BootWait: 5 * time.Second}, 1)
+	v2 := build(t, key(1), class, manifest.Version{Major: 2}, 2, size, false)
+	pull := time.AfterFunc(time.Duration(size)*10*time.Second/baud/2, r.emu.Unplug)
+	defer pull.Stop()
+	var acked int64
+	_, err := r.client.Update(ctxFor(t, 30*time.Second), v2.manifest, v2.image, func(p dfu.Progress) {
+		if p.Phase == dfu.PhaseTransfer {
+			acked = p.Done
+		}
+	})
+	if !errors.Is(err, dfu.ErrNoReply) {
+		t.Fatalf("update with the cable pulled: %v", err)
+	}
+	r.emu.Plug()
+	res, err := r.client.Update(ctxFor(t, 30*time.Second), v2.manifest, v2.image, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.From != acked && res.From != acked+chunk {
+		t.Fatalf("resumed from %d; %d were acknowledged", res.From, acked)
+	}
+	if want := (size - int(res.From) + chunk - 1) / chunk; res.Chunks != want {
+		t.Fatalf("%d chunks after the resume, want %d", res.Chunks, want)
 	}
 	r.running(t, v2, dfu.ImageConfirmed, 2)
 }
