@@ -209,12 +209,14 @@ func firmwareInfo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	slot := "none"
-	if i.Slot <= 1 {
-		slot = string(rune('A' + i.Slot))
+	fmt.Fprintf(e.stdout, "class    %s\nmode     %s\n", i.Class, i.Mode)
+	if i.Mode == dfu.ModeApplication && i.Slot <= 1 {
+		fmt.Fprintf(e.stdout, "image    %s %s, slot %c\nsha256   %x\n", i.Version, i.Image, 'A'+i.Slot, i.Digest)
+	} else {
+		fmt.Fprintln(e.stdout, "image    none: the bootloader waits for one")
 	}
-	fmt.Fprintf(e.stdout, "class    %s\nmode     %s\nimage    %s %s, slot %s\nsha256   %x\ncounter  %d\nupload   %s, %d of %d bytes\nchunk    %d bytes, slots of %d bytes\n",
-		i.Class, i.Mode, i.Version, i.Image, slot, i.Digest, i.Counter, i.Upload, i.Received, i.UploadSize, i.MaxChunk, i.SlotSize)
+	fmt.Fprintf(e.stdout, "counter  %d\nupload   %s, %d of %d bytes\nchunk    %d bytes, slots of %d bytes\n",
+		i.Counter, i.Upload, i.Received, i.UploadSize, i.MaxChunk, i.SlotSize)
 	return nil
 }
 
@@ -317,7 +319,7 @@ func (b *progressBar) finish() {
 func renderProgress(p dfu.Progress, width int) string {
 	n := int(p.Fraction()*float64(width) + 0.5)
 	s := fmt.Sprintf("%-8s [%s%s] %3d%%  %d/%d KiB", p.Phase, strings.Repeat("#", n), strings.Repeat(".", width-n),
-		int(p.Fraction()*100), p.Done/1024, (p.Total+1023)/1024)
+		int(p.Fraction()*100), p.Done/1024, p.Total/1024)
 	if p.Phase == dfu.PhaseTransfer {
 		if r := p.Rate(); r > 0 {
 			left := p.Remaining().Round(time.Second)
