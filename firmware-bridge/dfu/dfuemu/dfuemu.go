@@ -461,19 +461,24 @@ func (e *Emulator) ServePTY(ctx context.Context) (*PTY, error) {
 }
 
 // Serve answers the frames read from rw until ctx ends or rw fails; it
-// returns nil when ctx ended or the other side hung up. When ctx ends it
-// closes rw if rw is an io.Closer, to end the read in progress.
+// returns nil when ctx ended or the other side hung up. If rw is an
+// io.Closer, Serve closes it when ctx ends or Serve returns, which ends the
+// read in progress, and waits for its reading goroutine; otherwise that
+// goroutine ends at rw's next read.
 func (e *Emulator) Serve(ctx context.Context, rw io.ReadWriter) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	readerDone := make(chan struct{})
 	if c, ok := rw.(io.Closer); ok {
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
+		context.AfterFunc(ctx, func() { c.Close() })
+		defer func() { cancel(); <-readerDone }()
+	} else {
+		defer cancel()
 	}
 	l := &line{rw: rw, baud: e.cfg.Baud}
 	chunks := make(chan []byte, 4)
 	readErr := make(chan error, 1)
 	go func() { // owned by Serve: ends when rw is closed or fails
+		defer close(readerDone)
 		defer close(chunks)
 		for {
 			b, err := l.read(ctx)
