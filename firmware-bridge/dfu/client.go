@@ -472,10 +472,20 @@ func (c *Client) Update(ctx context.Context, manifestBytes, image []byte, progre
 	if p, err = c.exchange(ctx, CmdActivate, nil, c.opts.Retries); err == nil {
 		err = ParseStatus(p)
 	}
+	if errors.Is(err, StatusState) && c.runs(ctx, m, ImageTest) {
+		// The reply was lost and the resend found the image booted.
+		err = nil
+	}
 	if err != nil {
 		return res, fmt.Errorf("dfu: ACTIVATE: %w", err)
 	}
 	return c.confirmNew(ctx, m, &res, report)
+}
+
+// runs reports whether the image of m runs in state st.
+func (c *Client) runs(ctx context.Context, m *manifest.Manifest, st ImageState) bool {
+	i, err := c.Info(ctx)
+	return err == nil && i.Mode == ModeApplication && i.Image == st && i.Digest == m.Digest
 }
 
 // confirmNew waits for the image of m to answer in test mode and confirms
@@ -493,6 +503,12 @@ func (c *Client) confirmNew(ctx context.Context, m *manifest.Manifest, res *Resu
 		case err == nil && pong.Digest == m.Digest && pong.Image == ImageTest:
 			report(PhaseConfirm, total)
 			n, err := c.Confirm(ctx)
+			if errors.Is(err, StatusNotInTest) && c.runs(ctx, m, ImageConfirmed) {
+				// The reply was lost and the resend found it confirmed.
+				var info Info
+				info, err = c.Info(ctx)
+				n = info.Counter
+			}
 			if err != nil {
 				return *res, err
 			}

@@ -482,3 +482,23 @@ func TestPowerLossDuringSwap(t *testing.T) {
 		r.running(t, r.v1, dfu.ImageConfirmed, 1)
 	})
 }
+
+// TestLostReplies loses the reply to each command once, after the
+// peripheral acted on it: the resend, or a look at INFO, carries on.
+func TestLostReplies(t *testing.T) {
+	for _, cmd := range []dfu.Type{dfu.CmdInfo, dfu.CmdBegin, dfu.CmdData, dfu.CmdVerify, dfu.CmdActivate, dfu.CmdConfirm} {
+		t.Run(cmd.String(), func(t *testing.T) {
+			r := newRig(t, dfuemu.Config{}, fastOpts, 1)
+			v2 := build(t, key(1), class, manifest.Version{Major: 2}, 2, 5000, false)
+			r.emu.LoseReply(cmd)
+			res, err := r.client.Update(ctxFor(t, 30*time.Second), v2.manifest, v2.image, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Counter != 2 {
+				t.Fatalf("result %+v", res)
+			}
+			r.running(t, v2, dfu.ImageConfirmed, 2)
+		})
+	}
+}

@@ -170,7 +170,8 @@ type Emulator struct {
 	dogAt   time.Time
 	crashAt string
 	plugged bool
-	corrupt int // flip the corrupt-th byte received from now; 0 for none
+	corrupt int      // flip the corrupt-th byte received from now; 0 for none
+	lose    dfu.Type // lose the next reply to this command; 0 for none
 	stats   Stats
 	kick    chan struct{}
 	// verify checks a manifest's signature; a test may memoise it, since
@@ -390,6 +391,14 @@ func (e *Emulator) CorruptIn(n int) {
 	e.mu.Unlock()
 }
 
+// LoseReply loses the next reply to cmd on its way to the host, after the
+// peripheral acted on the command.
+func (e *Emulator) LoseReply(cmd dfu.Type) {
+	e.mu.Lock()
+	e.lose = cmd
+	e.mu.Unlock()
+}
+
 // CrashAt arms a power loss at point (see CrashPoints); the emulator then
 // stays deaf until PowerCycle.
 func (e *Emulator) CrashAt(point string) {
@@ -592,7 +601,11 @@ func (e *Emulator) receive(ctx context.Context, l *line, dec *dfu.Decoder, b []b
 		if e.dead {
 			break // power lost before the reply
 		}
-		out = dfu.AppendFrame(out, f.Type|dfu.ReplyFlag, f.Seq, reply)
+		if e.lose == f.Type {
+			e.lose = 0 // this reply is lost on its way back
+		} else {
+			out = dfu.AppendFrame(out, f.Type|dfu.ReplyFlag, f.Seq, reply)
+		}
 		if after != nil {
 			after()
 			dec.Reset()
