@@ -316,6 +316,28 @@ func TestCorruptedChunk(t *testing.T) {
 	r.running(t, v2, dfu.ImageConfirmed, 2)
 }
 
+// TestCorruptedAck damages the ack of a chunk on its way back: the host
+// drops it, sends the chunk again, and the peripheral, which has it,
+// acknowledges without writing it twice.
+func TestCorruptedAck(t *testing.T) {
+	r := newRig(t, dfuemu.Config{}, fastOpts, 1)
+	v2 := build(t, key(1), class, manifest.Version{Major: 2}, 2, 8*1024, false)
+	armed := false
+	res, err := r.client.Update(ctxFor(t, 30*time.Second), v2.manifest, v2.image, func(p dfu.Progress) {
+		if p.Phase == dfu.PhaseTransfer && p.Done == 2048 && !armed {
+			armed = true
+			r.emu.CorruptOut(8) // in the next ack's offset
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.emu.Stats(); st.Repeated != 1 || st.Data != 8 || res.Chunks != 9 {
+		t.Fatalf("emulator %+v, host sent %d chunks; want one repeated", st, res.Chunks)
+	}
+	r.running(t, v2, dfu.ImageConfirmed, 2)
+}
+
 func TestRefused(t *testing.T) {
 	cases := []struct {
 		name string

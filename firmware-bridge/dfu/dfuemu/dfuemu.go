@@ -160,20 +160,21 @@ var errStop = errors.New("dfuemu: stop")
 type Emulator struct {
 	cfg Config
 
-	mu      sync.Mutex
-	rec     record
-	running int  // slot running, -1 for none
-	testing bool // running slot is in test mode
-	hung    bool // running application never answers
-	dead    bool // power lost: deaf until PowerCycle
-	bootAt  time.Time
-	dogAt   time.Time
-	crashAt string
-	plugged bool
-	corrupt int      // flip the corrupt-th byte received from now; 0 for none
-	lose    dfu.Type // lose the next reply to this command; 0 for none
-	stats   Stats
-	kick    chan struct{}
+	mu         sync.Mutex
+	rec        record
+	running    int  // slot running, -1 for none
+	testing    bool // running slot is in test mode
+	hung       bool // running application never answers
+	dead       bool // power lost: deaf until PowerCycle
+	bootAt     time.Time
+	dogAt      time.Time
+	crashAt    string
+	plugged    bool
+	corrupt    int      // flip the corrupt-th byte received from now; 0 for none
+	lose       dfu.Type // lose the next reply to this command; 0 for none
+	corruptOut int      // flip the corruptOut-th byte sent from now; 0 for none
+	stats      Stats
+	kick       chan struct{}
 	// verify checks a manifest's signature; a test may memoise it, since
 	// the fuzzer's instrumented Ed25519 takes most of a second.
 	checkSig func(*manifest.Manifest) error
@@ -388,6 +389,13 @@ func (e *Emulator) Plug() {
 func (e *Emulator) CorruptIn(n int) {
 	e.mu.Lock()
 	e.corrupt = n
+	e.mu.Unlock()
+}
+
+// CorruptOut flips a bit of the n-th byte sent from now (n >= 1).
+func (e *Emulator) CorruptOut(n int) {
+	e.mu.Lock()
+	e.corruptOut = n
 	e.mu.Unlock()
 }
 
@@ -610,6 +618,14 @@ func (e *Emulator) receive(ctx context.Context, l *line, dec *dfu.Decoder, b []b
 			after()
 			dec.Reset()
 			break
+		}
+	}
+	if e.corruptOut > 0 && len(out) > 0 {
+		if e.corruptOut <= len(out) {
+			out[e.corruptOut-1] ^= 0x10
+			e.corruptOut = 0
+		} else {
+			e.corruptOut -= len(out)
 		}
 	}
 	plugged := e.plugged
