@@ -156,9 +156,11 @@ type Service struct {
 	OnChange func(Payment)
 	// OnQRChange is told of every QR order whose status changed.
 	OnQRChange func(QROrder)
-	// QRTTL is how long a QR order can be paid (default DefaultQRTTL).
-	QRTTL time.Duration
-	Log   *slog.Logger
+	// QRTTL is how long a QR order can be paid (default DefaultQRTTL);
+	// QRMerchant is the shop as its QR codes describe it.
+	QRTTL      time.Duration
+	QRMerchant Merchant
+	Log        *slog.Logger
 
 	// Link says whether the platform is reachable; nil means always.
 	Link LinkState

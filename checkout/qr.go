@@ -229,16 +229,16 @@ func (s *Service) qrTTL() time.Duration {
 	return DefaultQRTTL
 }
 
-// StartQR makes a QR order of amount (minor units) for merchant m: it
-// stores the order and its qr.order record in one commit, and returns it
-// with the payload to show.
-func (s *Service) StartQR(ctx context.Context, m Merchant, amount int64) (*QROrder, error) {
+// StartQR makes a QR order of amount (minor units) for the shop
+// (QRMerchant): it stores the order and its qr.order record in one commit,
+// and returns it with the payload to show.
+func (s *Service) StartQR(ctx context.Context, amount int64) (*QROrder, error) {
 	if amount <= 0 || amount > MaxAmount {
 		return nil, fmt.Errorf("%w: amount must be more than zero and at most %s", ErrInput, FormatMinor(MaxAmount, s.Currency))
 	}
 	now := s.now()
 	ref := newRef(now)
-	payload, err := MerchantQR(m, s.Currency, amount, ref)
+	payload, err := MerchantQR(s.QRMerchant, s.Currency, amount, ref)
 	if err != nil {
 		return nil, err
 	}
