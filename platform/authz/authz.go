@@ -100,14 +100,6 @@ func (r *Rules) DecideIn(st platform.State, rec *envelope.Record) (envelope.Resu
 	return r.decide(rec, func() (envelope.Result, error) { return r.wallet.DecideIn(st, rec) })
 }
 
-// PayQR pays the shop's QR order ref as a customer's wallet would, with
-// the wallet's orders in st (nil: Decide's memory); see
-// wallet.SimWallet.PayQR.
-func (r *Rules) PayQR(st platform.State, ref string) (*wallet.QRPayment, error) {
-	r.once.Do(r.init)
-	return r.wallet.PayQR(st, ref)
-}
-
 // decide applies the rules, and asks wallet for what they let through.
 func (r *Rules) decide(rec *envelope.Record, wallet func() (envelope.Result, error)) (envelope.Result, error) {
 	r.once.Do(r.init)
