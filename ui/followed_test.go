@@ -122,7 +122,9 @@ func TestFollowedToTheEndInBrowser(t *testing.T) {
 		// Nobody pays: expired on both screens, and the wallet refuses a
 		// payment that comes after.
 		ref = showQR("5.00")
-		screenshot(t, customer, "customer-qr-"+lang)
+		customerSays("qr_open", want.customerScan, true)
+		customer.waitFor(`document.getElementById("qr").complete && document.getElementById("qr").naturalWidth > 100`, 5*time.Second, "QR image")
+		screenshot(t, customer, "customer-qr-order-"+lang)
 		got = cashier.waitResult("qr_expired", qrTTL+10*time.Second)
 		mustContain(t, "expired QR", got, want.qrExpired)
 		customerSays("qr_expired", want.customerExpired, false)

@@ -132,7 +132,9 @@ function showQR(o) {
   result.dataset.status = "qr_" + o.status;
   result.dataset.ref = o.ref;
   delete result.dataset.id;
-  result.textContent = t("qr_" + o.status) + " · " + formatMinor(o.amount, o.currency) + " " + o.currency +
+  // The reference is what the wallet pays, and what the demo's
+  // `guichet-platform wallet pay REF` takes.
+  result.textContent = t("qr_" + o.status) + " · " + formatMinor(o.amount, o.currency) + " " + o.currency + " · " + o.ref +
     (o.reason ? " · " + o.reason : "");
   cancelQR.hidden = o.status !== "open" && o.status !== "sent";
 }
