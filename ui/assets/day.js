@@ -42,6 +42,8 @@ function drawReport(r) {
                 [t("offline_declined"), money(r.offline_declined) + " (" + r.offline_declined_count + ")"],
                 [t("closed"), r.closed ? "✓" : "-"]];
   for (const s of r.schemes || []) rows.splice(2, 0, [t("scheme_" + s.scheme), money(s.amount) + " (" + s.count + ")"]);
+  // The shop's QR orders that ended unpaid (the paid ones are a scheme).
+  for (const q of (r.qr && r.qr.ended) || []) rows.push([t("qr_ended"), q.ref + " · " + money(q.amount) + " · " + t("qr_" + q.status)]);
   const tb = document.querySelector("#report tbody");
   tb.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");
