@@ -150,6 +150,15 @@ func TestFollowedToTheEndInBrowser(t *testing.T) {
 		t.Fatalf("payment of the cancelled %s: %v", ref, err)
 	}
 
+	// Approved offline, declined by the platform afterwards: the screen
+	// follows it and says it is the shop's loss.
+	r.stopPlatform()
+	cashier.pay("8.00", codeDecline)
+	cashier.waitResult("approved_offline", 10*time.Second)
+	r.startPlatform()
+	got := cashier.waitResult("declined", 20*time.Second)
+	mustContain(t, "offline payment declined later", got, "perte du magasin")
+
 	// The day report counts the paid ones and lists the others.
 	rep, err := r.co.Report(ctx, "")
 	if err != nil {
