@@ -21,7 +21,6 @@ const (
 	codeAbandons = "155667890123456780"
 )
 
-
 // followedTexts are what the pages must say, per language.
 var followedTexts = map[string]struct{ notConfirmed, qrPaid, customerPaid, customerScan, customerExpired, qrExpired string }{
 	"zh": {"顾客未确认：未扣款", "收款码已支付", "支付成功", "请扫码支付", "收款码已过期", "收款码已过期"},
