@@ -177,8 +177,10 @@ func (atrCard) Probe(context.Context) (cardreader.Presence, error) {
 
 type brokenPrinter struct{ printer.Printer }
 
-func (brokenPrinter) Print(context.Context, printer.Document) error { return errors.New("write /dev/ttyUSB0: EIO") }
-func (brokenPrinter) OpenDrawer(context.Context) error              { return errors.New("write /dev/ttyUSB0: EIO") }
+func (brokenPrinter) Print(context.Context, printer.Document) error {
+	return errors.New("write /dev/ttyUSB0: EIO")
+}
+func (brokenPrinter) OpenDrawer(context.Context) error { return errors.New("write /dev/ttyUSB0: EIO") }
 
 func TestDevices(t *testing.T) {
 	lines := gpiosim.New()
