@@ -71,6 +71,8 @@ type Server struct {
 	TechnicianToken string
 	// Verifier checks e-ID QR codes; nil leaves the route out.
 	Verifier Verifier
+	// SelfTest runs the self-test (selftest.go); nil leaves its route out.
+	SelfTest SelfTest
 	// Scans are codes read by the scanners and cameras, for the cashier.
 	Scans *Scans
 	// Languages offered, the first being the default.
@@ -95,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 	s.printRoutes(mux)
 	s.cashRoutes(mux)
 	s.eidRoutes(mux)
+	s.selfTestRoutes(mux)
 	if s.QR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
 		mux.HandleFunc("GET /api/qr/{ref}", s.qrOrder)

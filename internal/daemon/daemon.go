@@ -27,6 +27,7 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
@@ -159,6 +160,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	// Each flow is handed the results to its own records and the commands
 	// it takes; a command no flow takes is refused by the link.
 	router := link.NewRouter()
+	pinger := &selftest.Pinger{Outbox: store}
+	router.HandleResults(pinger.OnResult, selftest.PingType)
 	router.HandleResults(co.OnResult, checkout.ResultTypes...)
 	router.HandleResults(co.OnQRResult, checkout.QRResultTypes...)
 	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
@@ -180,6 +183,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	online.lk = lk
+	pinger.SyncNow = lk.SyncNow
+	tester := newSelfTester(cfg, devs, id, conn, pinger)
 	// The certificate is renewed over the link's own session.
 	var renewer *provision.Renewer
 	if enrolled != nil {
@@ -190,7 +195,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	scans := ui.NewScans()
 	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
-		QR: co, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
 		}}
@@ -261,9 +266,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}()
 	}
-	for _, r := range devs.CodeReaders {
+	for i, r := range devs.CodeReaders {
 		wg.Add(1)
-		go func(r codereader.Reader) {
+		go func(r codereader.Reader, tap *selftest.Tap) {
 			defer wg.Done()
 			for {
 				c, err := r.ReadCode(ctx)
@@ -274,8 +279,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 					return
 				}
 				scans.Add(c)
+				tap.Add(c)
 			}
-		}(r)
+		}(r, tester.taps[i])
 	}
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String())
 	var runErr error
