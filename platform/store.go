@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	_ "modernc.org/sqlite" // the SQLite engine, in pure Go
 )
@@ -123,17 +124,31 @@ func OpenStore(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("platform store: %w", err)
 	}
+	// Two processes opening one new store at the same moment (serve, and
+	// enrol-code beside it) can be told SQLITE_BUSY without any wait: the
+	// switch of a new file to WAL, made as each connection opens, does not
+	// go through busy_timeout. The open is tried again for a while then.
+	deadline := time.Now().Add(30 * time.Second)
+	for try := 1; ; try++ {
+		s, err := openStore(path)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+	}
+}
+
+func openStore(path string) (*Store, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("platform store: %w", err)
 	}
 	db.SetMaxOpenConns(2)
 	// The schema goes in a write transaction taken at once (BEGIN
-	// IMMEDIATE waits out another process's writer through busy_timeout).
-	// Run outside one, its first CREATE read and then upgraded its lock,
-	// and SQLite answers that upgrade SQLITE_BUSY at once, without
-	// waiting, when another process (guichet-platform enrol-code beside
-	// serve) opens the same new store at the same moment.
+	// IMMEDIATE waits out another process's writer through busy_timeout):
+	// outside one, its first CREATE read and then upgraded its lock, which
+	// SQLite answers SQLITE_BUSY at once when another process holds the
+	// same lock.
 	if err := createSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("platform store %s: %w", path, err)
@@ -143,6 +158,13 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("platform store %s: %w", path, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (5), in any of its
+// extended forms.
+func isBusy(err error) bool {
+	var c interface{ Code() int }
+	return errors.As(err, &c) && c.Code()&0xff == 5
 }
 
 // DB is the store's database, for the packages that keep their own tables
