@@ -163,6 +163,20 @@ var migrations = []migration{
 	{sql: `ALTER TABLE refunds ADD COLUMN day TEXT NOT NULL DEFAULT '';
 	UPDATE refunds SET day = date(at / 1000, 'unixepoch', 'localtime');
 	CREATE INDEX refunds_day ON refunds(day);`},
+
+	// 6: the till's people, cashiers and supervisors, with their PIN
+	// hashes and their run of wrong PINs (staff.Staff).
+	{sql: `CREATE TABLE staff (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL,
+		role TEXT NOT NULL,
+		salt BLOB NOT NULL,
+		hash BLOB NOT NULL,
+		iterations INTEGER NOT NULL,
+		failures INTEGER NOT NULL DEFAULT 0,
+		locked INTEGER NOT NULL DEFAULT 0,
+		created INTEGER NOT NULL
+	);`},
 }
 
 // migration is one step: sql, then fn (if any).
