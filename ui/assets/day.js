@@ -9,7 +9,11 @@ function say(status, text) {
   rresult.textContent = text;
 }
 
-async function act(path, body) {
+// act asks the supervisor's approval (session.js), then calls the API.
+async function act(action, path, body) {
+  const sv = await askSupervisor(action);
+  if (!sv) return;
+  body = Object.assign({}, body, sv);
   try {
     const p = await api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
     say("approved", t("done") + " · " + p.id + " · " + t(p.status));
@@ -19,15 +23,17 @@ async function act(path, body) {
 
 rform.addEventListener("submit", ev => {
   ev.preventDefault();
-  act("/api/payments/" + encodeURIComponent(rform.pid.value) + "/refund", {amount: rform.ramount.value});
+  act("action_refund", "/api/payments/" + encodeURIComponent(rform.pid.value) + "/refund", {amount: rform.ramount.value});
 });
 document.getElementById("dovoid").addEventListener("click", () => {
-  act("/api/payments/" + encodeURIComponent(rform.pid.value) + "/void");
+  act("action_void", "/api/payments/" + encodeURIComponent(rform.pid.value) + "/void");
 });
 document.getElementById("closeday").addEventListener("click", async () => {
   // The closed day's report stays on the page; the next refresh shows the
   // next business day, where payments taken from now on count.
-  try { drawReport(await api("/api/day/close", {method: "POST"})); } catch (e) { say("error", t("error") + ": " + e.message); refreshReport(); }
+  const sv = await askSupervisor("action_close_day");
+  if (!sv) return;
+  try { drawReport(await api("/api/day/close", {method: "POST", body: JSON.stringify(sv)})); } catch (e) { say("error", t("error") + ": " + e.message); refreshReport(); }
 });
 
 async function refreshReport() {
