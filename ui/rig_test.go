@@ -150,8 +150,9 @@ func (r *rig) signIn(t *testing.T, b *browsertest.Browser, id, pin string) {
 	t.Helper()
 	p := open(t, b, r.url("/signin.html?next=/index.html"))
 	p.run("sign in as "+id, clear("cashier"), chromedp.SendKeys("#cashier", id, chromedp.ByID),
-		clear("pin"), chromedp.SendKeys("#pin", pin, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID))
-	p.waitFor(`location.pathname === "/index.html" && document.getElementById("who").dataset.id === `+strconv.Quote(id), 15*time.Second, "signed in as "+id)
+		clear("pin"), chromedp.SendKeys("#pin", pin, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID),
+		// A query waits across the navigation to the cashier's page.
+		chromedp.WaitReady(`#who[data-id=`+strconv.Quote(id)+`]`, chromedp.ByQuery))
 }
 
 // supervise fills the supervisor's dialog that the last click opened, and
