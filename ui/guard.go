@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -99,6 +100,14 @@ func (s *Server) guard(h http.Handler) http.Handler {
 
 // refuse answers a refused request and logs it without its content.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	s.Log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", code, "why", msg)
+	s.log().Warn("request refused", "method", r.Method, "path", r.URL.Path, "status", code, "why", msg)
 	writeJSON(w, code, apiError{msg})
+}
+
+// log is the server's logger, or one that discards when none is set.
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
 }

@@ -69,7 +69,7 @@ func (s *Server) LocalHandler() http.Handler {
 				writeStaffErr(w, err)
 				return
 			}
-			s.Log.Info("staff added", "person", req.ID, "role", req.Role, "by", callerName(r))
+			s.log().Info("staff added", "person", req.ID, "role", req.Role, "by", callerName(r))
 			writeJSON(w, http.StatusOK, map[string]string{"added": req.ID})
 		})
 		mux.HandleFunc("DELETE /api/staff/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +78,7 @@ func (s *Server) LocalHandler() http.Handler {
 				writeStaffErr(w, err)
 				return
 			}
-			s.Log.Info("staff removed", "person", id, "by", callerName(r))
+			s.log().Info("staff removed", "person", id, "by", callerName(r))
 			writeJSON(w, http.StatusOK, map[string]string{"removed": id})
 		})
 	}

@@ -196,13 +196,13 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 		}
 		p, err := s.Staff.Check(r.Context(), strings.TrimSpace(req.Cashier), req.PIN)
 		if err != nil {
-			s.Log.Warn("sign-in refused", "err", err)
+			s.log().Warn("sign-in refused", "err", err)
 			writeStaffErr(w, err)
 			return
 		}
 		tok := s.sessions().open(p)
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		s.Log.Info("signed in", "operator", p.ID, "role", p.Role)
+		s.log().Info("signed in", "operator", p.ID, "role", p.Role)
 		writeJSON(w, http.StatusOK, p)
 	})
 	mux.HandleFunc("POST /api/signout", func(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +245,7 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 			writeStaffErr(w, err)
 			return
 		}
-		s.Log.Info("PIN reset", "person", id, "by", checkout.OperatorOf(r.Context()))
+		s.log().Info("PIN reset", "person", id, "by", checkout.OperatorOf(r.Context()))
 		writeJSON(w, http.StatusOK, map[string]string{"reset": id})
 	})
 }
@@ -271,7 +271,7 @@ func (s *Server) supervise(w http.ResponseWriter, r *http.Request, sv supervisio
 	}
 	p, err := s.Staff.Supervisor(r.Context(), strings.TrimSpace(sv.Supervisor), sv.SupervisorPIN)
 	if err != nil {
-		s.Log.Warn("supervisor refused", "path", r.URL.Path, "operator", checkout.OperatorOf(r.Context()).Cashier, "err", err)
+		s.log().Warn("supervisor refused", "path", r.URL.Path, "operator", checkout.OperatorOf(r.Context()).Cashier, "err", err)
 		if errors.Is(err, staff.ErrLocked) {
 			writeJSON(w, http.StatusLocked, apiError{err.Error()})
 		} else {

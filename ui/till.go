@@ -115,7 +115,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 // audit logs who did a supervised step, and whether it was done.
 func (s *Server) audit(r *http.Request, what string, err error) {
 	op := checkout.OperatorOf(r.Context())
-	s.Log.Info(what, "payment", r.PathValue("id"), "operator", op.Cashier, "supervisor", op.Supervisor, "ok", err == nil)
+	s.log().Info(what, "payment", r.PathValue("id"), "operator", op.Cashier, "supervisor", op.Supervisor, "ok", err == nil)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
