@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/guichet/guichet/sync/envelope"
@@ -18,6 +19,9 @@ func TestOperatorRecorded(t *testing.T) {
 		t.Fatalf("pay: %+v %v", p, err)
 	}
 	s.OnResult(envelope.Result{Seq: 1, Key: p.ID, Status: StatusApproved})
+	if rc, err := s.Receipt(context.Background(), p.ID); err != nil || rc.Operator != "li.wei" || !strings.Contains(rc.Text(), "Cashier                   li.wei\n") {
+		t.Fatalf("receipt: %+v %v", rc, err)
+	}
 	if p, err = s.Refund(sup, p.ID, 100); err != nil || len(p.Refunds) != 1 || p.Refunds[0].By == nil || *p.Refunds[0].By != OperatorOf(sup) {
 		t.Fatalf("refund: %+v %v", p, err)
 	}
