@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -408,4 +409,58 @@ func FuzzGuard(f *testing.F) {
 			t.Errorf("origin %q taken as host %q's", origin, host)
 		}
 	})
+}
+
+// countingCounter is an e-ID counter that only counts sign-ins: wrong
+// ones, as a hostile page would send them to lock an official out.
+type countingCounter struct {
+	ui.Counter
+	mu      sync.Mutex
+	signins int
+}
+
+func (c *countingCounter) SignIn(context.Context, string, string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.signins++
+	return "", errors.New("counter: wrong official id or PIN")
+}
+
+// Another page cannot lock an official out: its sign-ins never reach the
+// counter's PIN check, while the official's own page does.
+func TestOfficialNotLockedOutByAnotherPage(t *testing.T) {
+	cc := &countingCounter{}
+	srv := httptest.NewServer((&ui.Server{Counter: cc, Log: slog.New(slog.DiscardHandler)}).Handler())
+	defer srv.Close()
+	body := `{"official":"off-1","pin":"000000"}`
+	for _, h := range []map[string]string{
+		{"Content-Type": "application/json", "Origin": "http://evil.example"},
+		{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},
+		{"Content-Type": "text/plain"},
+		{"Content-Type": "application/x-www-form-urlencoded"},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/eid/signin", strings.NewReader(body))
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 && resp.StatusCode != 415 {
+			t.Errorf("%v: status %d", h, resp.StatusCode)
+		}
+	}
+	if cc.signins != 0 {
+		t.Fatalf("%d hostile sign-ins reached the official's PIN check", cc.signins)
+	}
+	resp, err := http.Post(srv.URL+"/api/eid/signin", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cc.signins != 1 || resp.StatusCode != http.StatusUnprocessableEntity && resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the official's own page: %d sign-ins, status %d", cc.signins, resp.StatusCode)
+	}
 }
