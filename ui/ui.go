@@ -1,8 +1,10 @@
 // Package ui is the appliance's local web UI and the local API behind it:
 // the cashier's screen, the customer-facing screen and the technician's
 // status page, in Chinese, English and French. The guichet command line
-// uses the same API, so a script and a cashier take a payment by the same
-// path.
+// uses the same API over a Unix socket (LocalHandler), so a script and a
+// cashier take a payment by the same path. The browser's side serves only
+// the appliance's own pages and a signed-in cashier (guard.go, session.go;
+// docs/security.md).
 package ui
 
 import (
