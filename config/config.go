@@ -130,8 +130,9 @@ type UI struct {
 	// SocketGroup is the group given the socket (the service group); empty
 	// keeps the daemon's own.
 	SocketGroup string `yaml:"socket_group"`
-	// IdleSignOut signs a cashier out after this long without a request
-	// (default 15m, at most 12h).
+	// IdleSignOut signs a cashier out after this long without an action
+	// (a state-changing request; the pages' polls do not count); default
+	// 15m, 1m to 12h.
 	IdleSignOut Duration `yaml:"idle_signout"`
 }
 

@@ -67,9 +67,9 @@ func (ss *sessions) open(p staff.Person) string {
 	return tok
 }
 
-// get returns the person of a live session and renews it; an idle one is
-// closed.
-func (ss *sessions) get(tok string) (staff.Person, bool) {
+// get returns the person of a live session, and renews it if renew; an
+// idle one is closed.
+func (ss *sessions) get(tok string, renew bool) (staff.Person, bool) {
 	if !validToken(tok) {
 		return staff.Person{}, false
 	}
@@ -84,7 +84,9 @@ func (ss *sessions) get(tok string) (staff.Person, bool) {
 		delete(ss.m, tok)
 		return staff.Person{}, false
 	}
-	v.last = now
+	if renew {
+		v.last = now
+	}
 	return v.who, true
 }
 
@@ -169,7 +171,10 @@ func withCaller(r *http.Request, c caller) *http.Request {
 func (s *Server) needSession(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(sessionCookie); err == nil {
-			if p, ok := s.sessions().get(c.Value); ok {
+			// Only what the cashier does renews the session: the
+			// pages' own polls (scans, payments, status) read
+			// without end, and would keep an unattended till signed in.
+			if p, ok := s.sessions().get(c.Value, !safeMethod(r.Method)); ok {
 				h.ServeHTTP(w, withCaller(r, caller{person: p}))
 				return
 			}

@@ -78,8 +78,8 @@ type Server struct {
 	// Staff are the cashiers and supervisors who sign in; nil leaves
 	// sign-in out, and then only the socket can take payments.
 	Staff Staff
-	// IdleSignOut ends a session after this long without a request
-	// (default DefaultIdleSignOut).
+	// IdleSignOut ends a session after this long without an action, a
+	// state-changing request (default DefaultIdleSignOut).
 	IdleSignOut time.Duration
 	// Hosts are names besides localhost and IP literals that the
 	// appliance answers to in the Host header (the listen address's).
