@@ -1,45 +1,16 @@
 package ui_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"image/png"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/browsertest"
 )
-
-// screenshot takes a shot of p, checks it, and writes it to docs/screens
-// with -screens.
-func screenshot(t *testing.T, p *page, name string) {
-	t.Helper()
-	var buf []byte
-	p.waitFor(`document.readyState === "complete" && document.fonts.status === "loaded"`, 5*time.Second, "page settled")
-	time.Sleep(300 * time.Millisecond)
-	p.run("screenshot "+name, cdppage.BringToFront(), chromedp.CaptureScreenshot(&buf))
-	img, err := png.Decode(bytes.NewReader(buf))
-	if err != nil {
-		t.Fatalf("%s: screenshot is not a PNG: %v", name, err)
-	}
-	if sz := img.Bounds().Size(); sz.X != browsertest.Width || sz.Y != browsertest.Height {
-		t.Fatalf("%s: screenshot %v, want %dx%d", name, sz, browsertest.Width, browsertest.Height)
-	}
-	if *writeScreens {
-		if err := os.WriteFile(filepath.Join(brokertest.Root(t), "docs", "screens", name+".png"), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestSignInPayRefundWithSupervisor is the cashier's day as the session
 // makes it: the till sends an unsigned browser to the sign-in screen, a
@@ -86,7 +57,8 @@ func TestSignInPayRefundWithSupervisor(t *testing.T) {
 	cashier.eval(`document.getElementById("result").dataset.id`, &id)
 
 	day := open(t, b, r.url("/day.html"))
-	day.run("refund 10.00", chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q; document.getElementById("ramount").value = "10.00"`, id), nil))
+	day.pick(id)
+	day.run("refund 10.00", chromedp.Evaluate(`document.getElementById("ramount").value = "10.00"`, nil))
 	title := map[string]string{"zh": "需要主管授权", "en": "A supervisor must approve", "fr": "Un superviseur doit autoriser"}
 	for _, lang := range []string{"zh", "en", "fr"} {
 		day.setLang(lang)

@@ -61,6 +61,11 @@ type Server struct {
 	// Receipts prints receipts on paper; nil (no printer) leaves the
 	// route out.
 	Receipts Receipts
+	// Cash takes cash sales, Finder finds a payment by its receipt's
+	// reference or in the day's list (cash.go); nil leaves their routes
+	// out.
+	Cash   Cash
+	Finder Finder
 	// Counter is the e-ID counter's flow for the official's page; nil
 	// leaves those routes out.
 	Counter Counter
@@ -113,13 +118,14 @@ func (s *Server) mux() *http.ServeMux {
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
 	s.tillRoutes(mux)
 	s.printRoutes(mux)
+	s.cashRoutes(mux)
 	s.eidRoutes(mux)
 	if s.MerchantQR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
 	}
 	s.sessionRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil,
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
 			"signin": s.Staff != nil})
 	})
 	return mux

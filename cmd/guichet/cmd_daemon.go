@@ -95,18 +95,22 @@ func (d *daemonAPI) callAs(ctx context.Context, method, path, token string, body
 }
 
 func runPay(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "pay", "--amount 12.34 --code CODE")
+	fs := newFlags(e, "pay", "--amount 12.34 (--code CODE | --cash)")
 	amount := fs.String("amount", "", "amount, such as 12.34")
 	code := fs.String("code", "", "the customer's payment code")
+	cash := fs.Bool("cash", false, "a cash sale: approved at once, the cash drawer opens")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *amount == "" || *code == "" {
-		return fmt.Errorf("%w: --amount and --code are required", errUsage)
+	if *amount == "" || (*code == "") == !*cash {
+		return fmt.Errorf("%w: --amount and one of --code and --cash are required", errUsage)
 	}
 	d, err := dialDaemon(e)
 	if err != nil {
 		return err
+	}
+	if *cash {
+		return d.call(ctx, http.MethodPost, "/api/pay/cash", map[string]string{"amount": *amount}, e.stdout)
 	}
 	return d.call(ctx, http.MethodPost, "/api/pay", ui.PayRequest{Amount: *amount, Code: *code}, e.stdout)
 }

@@ -122,14 +122,20 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineBuzzer, 300*time.Millisecond) }()
 		}
 	}
+	// printAfter prints a receipt by itself after an approval, where
+	// checkout.receipt.auto_print asks it; set below, before any payment.
+	var printAfter func(checkout.Payment)
 	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
-		Link: online, Site: cfg.Device.Site,
+		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer,
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 			signalLines(p)
+			if printAfter != nil && slip.FirstApproval(p) {
+				printAfter(p)
+			}
 		}}
 	// The e-ID counter and the QR verifier, where configured.
 	var dk *counter.Desk
@@ -179,7 +185,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	scans := ui.NewScans()
 	merchant := checkout.Merchant(cfg.Checkout.Merchant)
-	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Screen: screen,
+	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
 		MerchantQR: func(ctx context.Context, amount int64) (string, error) {
 			qr, err := checkout.MerchantQR(merchant, cfg.Checkout.Currency, amount, fmt.Sprintf("%s-%d", cfg.Device.ID, time.Now().UnixMilli()))
 			if err != nil {
@@ -195,8 +201,20 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
-		srv.Receipts = &slip.Slips{Service: co, Printer: devs.Printer,
+		slips := &slip.Slips{Service: co, Printer: devs.Printer,
 			Head: slip.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
+		srv.Receipts = slips
+		if rc.AutoPrint {
+			printAfter = func(p checkout.Payment) {
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					if err := slips.Print(ctx, p.ID); err != nil {
+						log.Warn("receipt not printed", "payment", p.ID, "err", err)
+					}
+				}()
+			}
+		}
 	}
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk
