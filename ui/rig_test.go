@@ -157,7 +157,10 @@ func (r *rig) signIn(t *testing.T, b *browsertest.Browser, id, pin string) {
 	p.run("sign in as "+id, clear("cashier"), chromedp.SendKeys("#cashier", id, chromedp.ByID),
 		clear("pin"), chromedp.SendKeys("#pin", pin, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID),
 		// A query waits across the navigation to the cashier's page.
-		chromedp.WaitReady(`#who[data-id=`+strconv.Quote(id)+`]`, chromedp.ByQuery))
+		chromedp.WaitReady(`#who[data-id=`+strconv.Quote(id)+`]`, chromedp.ByQuery),
+		// Leave the page: another tab of the till's would follow the
+		// tests' language changes (storage events) and race them.
+		chromedp.Navigate("about:blank"))
 }
 
 // supervise fills the supervisor's dialog that the last click opened, and
