@@ -66,7 +66,7 @@ func (s *Service) PayCash(ctx context.Context, amount int64) (*Payment, error) {
 	}
 	now := s.now()
 	p := &Payment{ID: newID(now), Amount: amount, Currency: s.Currency, Scheme: SchemeCash, Status: StatusApproved,
-		Created: now, Updated: now, Day: dayOf(now)}
+		Created: now, Updated: now, Day: dayOf(now), Operator: OperatorOf(ctx).Cashier}
 	if pr, off := s.bestPromotion(p.Scheme, amount, now); off > 0 {
 		p.Original, p.Discount, p.Promo, p.Amount = amount, off, pr.ID, amount-off
 	}

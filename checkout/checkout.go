@@ -126,6 +126,10 @@ type Payment struct {
 	LateRefund bool `json:"late_refund,omitempty"`
 	// VoidedFrom is the status before a void, restored if it is refused.
 	VoidedFrom string `json:"voided_from,omitempty"`
+	// Operator is the cashier who took the payment; VoidedBy who voided
+	// it, with the supervisor who authorised the void.
+	Operator string    `json:"operator,omitempty"`
+	VoidedBy *Operator `json:"voided_by,omitempty"`
 }
 
 // AuthBody is the body of a payment.auth record, as the platform reads it.
@@ -265,6 +269,7 @@ func (s *Service) Pay(ctx context.Context, amount int64, code string) (*Payment,
 	if err != nil {
 		return nil, err
 	}
+	p.Operator = OperatorOf(ctx).Cashier
 	return s.take(ctx, p, body, nil, nil)
 }
 

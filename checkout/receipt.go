@@ -23,6 +23,8 @@ type Receipt struct {
 	Refunded  int64     `json:"refunded,omitempty"`
 	Status    string    `json:"status"`
 	Offline   bool      `json:"offline,omitempty"`
+	// Operator is the cashier who took the payment.
+	Operator string `json:"operator,omitempty"`
 }
 
 // Receipt returns the receipt of payment id.
@@ -33,7 +35,8 @@ func (s *Service) Receipt(ctx context.Context, id string) (*Receipt, error) {
 	}
 	r := &Receipt{Merchant: s.Merchant, PaymentID: p.ID, Order: p.Order, Time: p.Created, Scheme: p.Scheme,
 		Code: mask(p.CodeTail, p.CodeLen), Currency: p.Currency, Original: p.Original, Discount: p.Discount,
-		Amount: p.Amount, Refunded: p.Refunded, Status: p.Status, Offline: p.Offline}
+		Amount: p.Amount, Refunded: p.Refunded, Status: p.Status, Offline: p.Offline,
+		Operator: p.Operator}
 	if p.Promo != "" {
 		r.Promo = p.Promo
 		for _, pr := range s.Promotions(ctx) {
@@ -73,6 +76,9 @@ func (r *Receipt) Text() string {
 	b.WriteString("Payment " + r.PaymentID + "\n")
 	if r.Order != "" {
 		b.WriteString("Order " + r.Order + "\n")
+	}
+	if r.Operator != "" {
+		line("Cashier", r.Operator)
 	}
 	line("Scheme", r.Scheme)
 	line("Code", r.Code)

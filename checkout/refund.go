@@ -22,6 +22,9 @@ type Refund struct {
 	Status string    `json:"status"`
 	Reason string    `json:"reason,omitempty"`
 	At     time.Time `json:"at"`
+	// By is the cashier who refunded and the supervisor who authorised
+	// it; none for the flow's own refund of a late success.
+	By *Operator `json:"by,omitempty"`
 }
 
 // RefundBody is the body of a payment.refund record. Paid and Before let
@@ -97,10 +100,16 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatMinor(amount, p.Currency), FormatMinor(left, p.Currency))
 		}
 		n := strconv.Itoa(len(p.Refunds) + 1)
-		if p.Scheme == SchemeCash {
-			return s.cashRefund(p, n, amount), true, nil
+		var by *Operator
+		if op := OperatorOf(ctx); op != (Operator{}) {
+			by = &op
 		}
-		p.Refunds = append(p.Refunds, Refund{N: n, Amount: amount, Status: "pending", At: s.now()})
+		if p.Scheme == SchemeCash {
+			rec := s.cashRefund(p, n, amount)
+			p.Refunds[len(p.Refunds)-1].By = by
+			return rec, true, nil
+		}
+		p.Refunds = append(p.Refunds, Refund{N: n, Amount: amount, Status: "pending", At: s.now(), By: by})
 		p.Refunded += amount
 		return s.refundRecord(p, n, amount, "cashier"), true, nil
 	})
@@ -130,6 +139,9 @@ func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
 			return nil, false, fmt.Errorf("checkout: void of a payment partly refunded: %w", ErrState)
 		}
 		p.VoidedFrom, p.Status = p.Status, StatusVoided
+		if op := OperatorOf(ctx); op != (Operator{}) {
+			p.VoidedBy = &op
+		}
 		b, _ := json.Marshal(VoidBody{ID: p.ID, Amount: p.Amount, Day: p.Day})
 		typ := RecordPaymentVoid
 		if p.Scheme == SchemeCash {

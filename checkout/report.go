@@ -26,6 +26,8 @@ type Report struct {
 	Currency string    `json:"currency"`
 	Closed   bool      `json:"closed"`
 	ClosedAt time.Time `json:"closed_at,omitempty"`
+	// ClosedBy is who closed the day, with the supervisor who authorised it.
+	ClosedBy *Operator `json:"closed_by,omitempty"`
 	// Schemes sums payments approved (online or offline, not voided) per
 	// scheme; Sales is their total, before refunds.
 	Schemes []SchemeTotal `json:"schemes"`
@@ -225,6 +227,9 @@ func (s *Service) closeOnce(ctx context.Context, day string, now time.Time) (*Re
 		return nil, err
 	}
 	r.Closed, r.ClosedAt = true, now
+	if op := OperatorOf(ctx); op != (Operator{}) {
+		r.ClosedBy = &op
+	}
 	b, _ := json.Marshal(r)
 	_, err = s.Store.Append(ctx, outbox.Record{Key: "day-" + day, Type: RecordDayClose, Schema: 1, Body: b,
 		Write: func(tx *sql.Tx) error {

@@ -105,6 +105,7 @@ func (s *Service) PayPart(ctx context.Context, id string, amount int64, code str
 	if err != nil {
 		return nil, err
 	}
+	p.Operator = OperatorOf(ctx).Cashier
 	s.orderMu.Lock()
 	v, err := s.GetOrder(ctx, id)
 	if err != nil {

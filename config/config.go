@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
@@ -155,6 +156,18 @@ type UI struct {
 	Listen string `yaml:"listen"`
 	// Languages offered; the first is the default.
 	Languages []string `yaml:"languages"`
+	// Socket is the path of the Unix socket the guichet command speaks to
+	// the daemon over (default api.sock in the state directory; the
+	// package sets /run/guichet/api.sock). Its mode is 0660: its owner
+	// and SocketGroup may use it, as the technician's channel.
+	Socket string `yaml:"socket"`
+	// SocketGroup is the group given the socket (the service group); empty
+	// keeps the daemon's own.
+	SocketGroup string `yaml:"socket_group"`
+	// IdleSignOut signs a cashier out after this long without an action
+	// (a state-changing request; the pages' polls do not count); default
+	// 15m, 1m to 12h.
+	IdleSignOut Duration `yaml:"idle_signout"`
 }
 
 // DefaultRetention is checkout.retention's default: 400 days.
@@ -365,6 +378,12 @@ func (c *Daemon) setDefaults() {
 	if len(c.UI.Languages) == 0 {
 		c.UI.Languages = []string{"zh", "en", "fr"}
 	}
+	if c.UI.Socket == "" && c.StateDir != "" {
+		c.UI.Socket = filepath.Join(c.StateDir, "api.sock")
+	}
+	if c.UI.IdleSignOut == 0 {
+		c.UI.IdleSignOut = Duration(15 * time.Minute)
+	}
 	if c.Checkout.Currency == "" {
 		c.Checkout.Currency = "CNY"
 	}
@@ -479,6 +498,16 @@ func (c *Daemon) Validate() error {
 	}
 	if _, _, err := splitHostPort(c.UI.Listen); err != nil {
 		return fieldErr("ui.listen", "%v", err)
+	}
+	if !filepath.IsAbs(c.UI.Socket) {
+		return fieldErr("ui.socket", "must be an absolute path, not %q", c.UI.Socket)
+	}
+	// sun_path holds 108 bytes with its NUL.
+	if len(c.UI.Socket) > 107 {
+		return fieldErr("ui.socket", "is %d bytes long, more than a Unix socket's 107", len(c.UI.Socket))
+	}
+	if d := c.UI.IdleSignOut.D(); d < time.Minute || d > 12*time.Hour {
+		return fieldErr("ui.idle_signout", "must be between 1m and 12h, not %s", d)
 	}
 	for i, l := range c.UI.Languages {
 		switch l {

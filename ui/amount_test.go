@@ -38,7 +38,9 @@ func TestPayAmountInCurrencyDecimals(t *testing.T) {
 		{"CNY", "1.234", 0, "at most 2 decimals"},
 	} {
 		f := &fakeCheckout{}
-		srv := httptest.NewServer((&ui.Server{Checkout: f, Currency: c.currency}).Handler())
+		// The socket's handler: the route's logic without the session
+		// (hostile_test.go tests the session).
+		srv := httptest.NewServer((&ui.Server{Checkout: f, Currency: c.currency}).LocalHandler())
 		res, err := http.Post(srv.URL+"/api/pay", "application/json", strings.NewReader(`{"amount":"`+c.amount+`","code":"134567890123456780"}`))
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +51,10 @@ func BenchmarkScanToResult(b *testing.B) {
 	r.waitLinkUp(b)
 	br := browsertest.Start(b)
 	tab := br.Tab(b)
+	browsertest.Run(b, tab, 30*time.Second, "sign in",
+		chromedp.Navigate(r.url("/signin.html?next=/index.html")),
+		chromedp.SendKeys("#cashier", cashierID, chromedp.ByID), chromedp.SendKeys("#pin", cashierPIN, chromedp.ByID),
+		chromedp.Click("#signin-submit", chromedp.ByID), chromedp.WaitReady(`#who[data-id="`+cashierID+`"]`, chromedp.ByQuery))
 	browsertest.Run(b, tab, 30*time.Second, "open cashier page",
 		chromedp.Navigate(r.url("/index.html")),
 		chromedp.WaitReady("#pay", chromedp.ByQuery),
@@ -79,7 +85,11 @@ func BenchmarkScanToResult(b *testing.B) {
 		}
 	}
 
-	client := &http.Client{Timeout: 10 * time.Second}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Timeout: 10 * time.Second, Jar: jar}
+	if resp, err := client.Post(r.url("/api/signin"), "application/json", strings.NewReader(`{"cashier":"`+cashierID+`","pin":"`+cashierPIN+`"}`)); err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("sign-in: %v %v", resp, err)
+	}
 	var api []float64
 	for i := 0; i < benchPayments+2; i++ {
 		body, _ := json.Marshal(map[string]string{"amount": "12.34", "code": code(100 + i)})

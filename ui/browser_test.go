@@ -105,7 +105,7 @@ func TestCashierInBrowser(t *testing.T) {
 	r := newRig(t, 2*time.Second)
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	if got := cashier.text("h1"); got != "收银台" {
 		t.Fatalf("default language: title %q, want 收银台", got)
@@ -273,7 +273,7 @@ func TestCustomerAndStatusPages(t *testing.T) {
 	r := newRig(t, time.Second)
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	customer := open(t, b, r.url("/customer.html"))
 	customer.waitFor(`!document.getElementById("idle").hidden && document.getElementById("idle").textContent === "欢迎光临"`, 5*time.Second, "welcome text")
 

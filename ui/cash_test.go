@@ -43,7 +43,9 @@ func TestCashAndLookupAPI(t *testing.T) {
 	defer ob.Close()
 	co := &checkout.Service{Store: ob, Currency: "CNY", WaitOnline: time.Millisecond, Drawer: jammedDrawer{},
 		Log: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer((&ui.Server{Checkout: co, Till: co, Cash: co, Finder: co, Currency: "CNY"}).Handler())
+	// The socket's handler: the routes without the session (hostile_test.go
+	// tests the session); a refund still needs the supervisor.
+	srv := httptest.NewServer((&ui.Server{Checkout: co, Till: co, Cash: co, Finder: co, Currency: "CNY", Staff: seedStaff(t, ob)}).LocalHandler())
 	defer srv.Close()
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
@@ -71,7 +73,7 @@ func TestCashAndLookupAPI(t *testing.T) {
 		}
 	}
 	// The drawer's failure on a refund leaves the refund made.
-	if code, v := call("POST", "/api/payments/"+id+"/refund", `{"amount": "2.50"}`); code != http.StatusOK || v["refunded"] != 250.0 || v["drawer_error"] == nil {
+	if code, v := call("POST", "/api/payments/"+id+"/refund", `{"amount": "2.50", "supervisor": "`+supervisorID+`", "supervisor_pin": "`+supervisorPIN+`"}`); code != http.StatusOK || v["refunded"] != 250.0 || v["drawer_error"] == nil {
 		t.Fatalf("cash refund: %d %v", code, v)
 	}
 
@@ -162,7 +164,7 @@ func (p *page) payCash(amount string) {
 func TestCashSaleInBrowser(t *testing.T) {
 	r := newRig(t, 2*time.Second)
 	// No platform: a cash sale needs none.
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	cashier.setLang("en")
 	cashier.payCash("25.00")
@@ -201,7 +203,7 @@ func TestCashSaleInBrowser(t *testing.T) {
 // list: the drawer opens, the report counts the cash paid back.
 func TestRefundPickedFromDayList(t *testing.T) {
 	r := newRig(t, 2*time.Second)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	cashier.payCash("40.00")
 	cashier.waitResult("approved", 10*time.Second)
@@ -215,6 +217,7 @@ func TestRefundPickedFromDayList(t *testing.T) {
 	day.run("pick the sale", chromedp.Click(row+` button.pick`, chromedp.ByQuery))
 	day.waitFor(`document.getElementById("sel").dataset.id === "`+id+`" && document.getElementById("ramount").value === "40.00"`, 5*time.Second, "sale selected, its amount to refund")
 	day.run("refund 15.00", clear("ramount"), chromedp.SendKeys("#ramount", "15.00", chromedp.ByID), chromedp.Click("#dorefund", chromedp.ByID))
+	day.supervise(supervisorID, supervisorPIN)
 	day.waitFor(`document.getElementById("report").dataset.cashDrawer === "2500"`, 10*time.Second, "25.00 left in the drawer")
 	if n := r.drawer.Openings(); n != 2 {
 		t.Fatalf("drawer opened %d times, want the sale's and the refund's", n)
@@ -248,7 +251,7 @@ func TestVoidFoundByScanningReceipt(t *testing.T) {
 	r := newRig(t, 3*time.Second)
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	cashier.pay("18.80", codeOK)
 	cashier.waitResult("approved", 10*time.Second)
@@ -269,6 +272,7 @@ func TestVoidFoundByScanningReceipt(t *testing.T) {
 	}
 	day := cashier
 	day.run("void it", chromedp.Click("#dovoid", chromedp.ByID))
+	day.supervise(supervisorID, supervisorPIN)
 	day.waitFor(`document.getElementById("sel").dataset.status === "voided"`, 15*time.Second, "voided")
 	day.waitFor(`document.getElementById("report").dataset.net === "600"`, 15*time.Second, "net 6.00 after the void")
 	if p, _ := r.co.Get(context.Background(), id); p.Status != checkout.StatusVoided {

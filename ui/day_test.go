@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/guichet/guichet/internal/browsertest"
 )
 
 // TestDayPageRefundVoidAndReport takes two payments, refunds part of one
@@ -18,7 +16,7 @@ func TestDayPageRefundVoidAndReport(t *testing.T) {
 	r := newRig(t, 3*time.Second)
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	cashier.pay("20.00", codeOK)
 	cashier.waitResult("approved", 10*time.Second)
@@ -37,15 +35,29 @@ func TestDayPageRefundVoidAndReport(t *testing.T) {
 	day.run("refund 5.00",
 		chromedp.Evaluate(`document.getElementById("ramount").value = "5.00"`, nil),
 		chromedp.Click("#dorefund", chromedp.ByID))
+	// A cashier's session is not enough: a wrong supervisor's PIN, or
+	// the cashier's own, is refused and changes nothing.
+	day.supervise(supervisorID, "000000")
+	day.waitResult("error", 10*time.Second)
+	day.run("refund 5.00 again", chromedp.Click("#dorefund", chromedp.ByID))
+	day.supervise(cashierID, cashierPIN)
+	day.waitResult("error", 10*time.Second)
+	if got := day.text("#result"); !strings.Contains(got, "supervisor") {
+		t.Errorf("refund approved by the cashier: %q", got)
+	}
+	day.run("refund 5.00, the supervisor approves", chromedp.Click("#dorefund", chromedp.ByID))
+	day.supervise(supervisorID, supervisorPIN)
 	day.waitFor(`document.getElementById("report").dataset.net === "2200"`, 15*time.Second, "net 22.00 after the refund")
 	day.pick(second)
 	day.run("void the second", chromedp.Click("#dovoid", chromedp.ByID))
+	day.supervise(supervisorID, supervisorPIN)
 	day.waitFor(`document.getElementById("report").dataset.net === "1500"`, 15*time.Second, "net 15.00 after the void")
 	// A refund above what is left is refused with the reason on the page.
 	day.pick(first)
 	day.run("refund too much",
 		chromedp.Evaluate(`document.getElementById("result").removeAttribute("data-status"); document.getElementById("ramount").value = "99.00"`, nil),
 		chromedp.Click("#dorefund", chromedp.ByID))
+	day.supervise(supervisorID, supervisorPIN)
 	day.waitResult("error", 10*time.Second)
 	if got := day.text("#report"); !contains(got, "Net", "15.00", "Refunds", "5.00") {
 		t.Fatalf("report shows %q", got)
@@ -56,6 +68,7 @@ func TestDayPageRefundVoidAndReport(t *testing.T) {
 	var today string
 	day.eval(`document.getElementById("report").dataset.day`, &today)
 	day.run("close the day", chromedp.Click("#closeday", chromedp.ByID))
+	day.supervise(supervisorID, supervisorPIN)
 	day.waitFor(`document.querySelector('#report td[data-key="Closed"]')?.textContent === "✓"`, 10*time.Second, "closed report")
 	if got := day.text("#report"); !contains(got, "Business day", today, "Net", "15.00") {
 		t.Fatalf("closed report shows %q", got)

@@ -84,6 +84,7 @@ func (s *Server) eidRoutes(mux *http.ServeMux) {
 		// official can take a minute to find it.
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
 		defer cancel()
+		extendWrite(w, 2*time.Minute+10*time.Second)
 		sc, err := s.Counter.ReadCard(ctx, bearer(r), cardreader.Access{
 			DocumentNumber: strings.ToUpper(strings.TrimSpace(req.DocumentNumber)),
 			BirthDate:      strings.TrimSpace(req.BirthDate), ExpiryDate: strings.TrimSpace(req.ExpiryDate),

@@ -10,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/internal/browsertest"
 	"github.com/guichet/guichet/platform/wallet"
 )
 
@@ -39,7 +38,7 @@ func TestFollowedToTheEndInBrowser(t *testing.T) {
 	r := newRig(t, 2*time.Second, func(s *checkout.Service) { s.QRTTL = qrTTL })
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	customer := open(t, b, r.url("/customer.html"))
 	ctx := context.Background()

@@ -22,7 +22,9 @@ func (f *fakeReceipts) Print(_ context.Context, id string) error {
 
 func TestPrintRoute(t *testing.T) {
 	rc := &fakeReceipts{}
-	srv := httptest.NewServer((&ui.Server{Receipts: rc}).Handler())
+	// The socket's handler: the route without the session
+	// (hostile_test.go tests the session).
+	srv := httptest.NewServer((&ui.Server{Receipts: rc}).LocalHandler())
 	defer srv.Close()
 	for _, c := range []struct {
 		method, id string
@@ -33,6 +35,7 @@ func TestPrintRoute(t *testing.T) {
 		{"GET", "pay-1", http.StatusNotFound}, // only POST prints; GET falls to the static files
 	} {
 		req, _ := http.NewRequest(c.method, srv.URL+"/api/payments/"+c.id+"/print", nil)
+		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/slip"
@@ -16,6 +19,7 @@ import (
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	printersim "github.com/guichet/guichet/device/printer/sim"
 	"github.com/guichet/guichet/internal/brokertest"
+	"github.com/guichet/guichet/internal/browsertest"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/platform/authz"
@@ -117,7 +121,8 @@ func newRig(t testing.TB, waitOnline time.Duration, opts ...func(*checkout.Servi
 		Languages: []string{"zh", "en", "fr"}, Log: log,
 		Status: func() any {
 			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}
-		}}
+		},
+		Staff: seedStaff(t, r.ob)}
 	r.http = httptest.NewServer(srv.Handler())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -159,6 +164,37 @@ func (r *rig) stopPlatform() {
 		r.platStop()
 		r.platStop = nil
 	}
+}
+
+// browser starts a browser signed in as the cashier, through the sign-in
+// screen: its tabs share the session cookie.
+func (r *rig) browser(t *testing.T) *browsertest.Browser {
+	t.Helper()
+	b := browsertest.Start(t)
+	r.signIn(t, b, cashierID, cashierPIN)
+	return b
+}
+
+// signIn signs id in on the sign-in screen of a tab of b.
+func (r *rig) signIn(t *testing.T, b *browsertest.Browser, id, pin string) {
+	t.Helper()
+	p := open(t, b, r.url("/signin.html?next=/index.html"))
+	p.run("sign in as "+id, clear("cashier"), chromedp.SendKeys("#cashier", id, chromedp.ByID),
+		clear("pin"), chromedp.SendKeys("#pin", pin, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID),
+		// A query waits across the navigation to the cashier's page.
+		chromedp.WaitReady(`#who[data-id=`+strconv.Quote(id)+`]`, chromedp.ByQuery),
+		// Leave the page: another tab of the till's would follow the
+		// tests' language changes (storage events) and race them.
+		chromedp.Navigate("about:blank"))
+}
+
+// supervise fills the supervisor's dialog that the last click opened, and
+// approves.
+func (p *page) supervise(id, pin string) {
+	p.t.Helper()
+	p.waitFor(`document.getElementById("supervisor")?.open === true`, 10*time.Second, "the supervisor's dialog")
+	p.run("supervisor "+id+" approves", chromedp.Evaluate(`document.getElementById("result")?.removeAttribute("data-status")`, nil), clear("svid"), chromedp.SendKeys("#svid", id, chromedp.ByID),
+		clear("svpin"), chromedp.SendKeys("#svpin", pin, chromedp.ByID), chromedp.Click("#svok", chromedp.ByID))
 }
 
 // url is the address of a page or API path of the UI.

@@ -37,7 +37,9 @@ func getScans(t *testing.T, url string, wantStatus int) scanAnswer {
 // number without the last code, then long-polls for the next ones.
 func TestScansAPI(t *testing.T) {
 	scans := ui.NewScans()
-	srv := httptest.NewServer((&ui.Server{Scans: scans}).Handler())
+	// The socket's handler: the feed without the session (hostile_test.go
+	// checks that the browser's needs one).
+	srv := httptest.NewServer((&ui.Server{Scans: scans}).LocalHandler())
 	defer srv.Close()
 
 	if a := getScans(t, srv.URL+"/api/scans", http.StatusOK); a.N != 0 || a.Code != nil {

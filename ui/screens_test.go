@@ -36,7 +36,7 @@ func TestScreenshots(t *testing.T) {
 	r := newRig(t, 2*time.Second)
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	cashier := open(t, b, r.url("/index.html"))
 	shot := func(p *page, name string) {
 		t.Helper()

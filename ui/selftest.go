@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/guichet/guichet/internal/selftest"
 )
@@ -21,6 +22,8 @@ func (s *Server) selfTestRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("POST /api/selftest", func(w http.ResponseWriter, r *http.Request) {
+		// The checks wait for the platform's answer and the devices.
+		extendWrite(w, 2*time.Minute)
 		rep, err := s.SelfTest(r.Context())
 		if err != nil {
 			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})

@@ -28,7 +28,7 @@ func TestSplitBillInBrowser(t *testing.T) {
 	r := newRig(t, 2*time.Second)
 	r.startPlatform()
 	r.waitLinkUp(t)
-	b := browsertest.Start(t)
+	b := r.browser(t)
 	split := open(t, b, r.url("/index.html"))
 	split.run("follow the cashier page's link", chromedp.Click(`nav a[href="split.html"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#total", chromedp.ByID))

@@ -28,6 +28,7 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /api/payments/{id}/refund", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
+			supervision
 			Amount string `json:"amount"`
 		}
 		if !decode(w, r, &req) {
@@ -38,10 +39,26 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 			writeErr(w, err)
 			return
 		}
-		reply(w)(s.Till.Refund(r.Context(), r.PathValue("id"), amount))
+		r, ok := s.supervise(w, r, req.supervision)
+		if !ok {
+			return
+		}
+		p, err := s.Till.Refund(r.Context(), r.PathValue("id"), amount)
+		s.audit(r, "refund", err)
+		reply(w)(p, err)
 	})
 	mux.HandleFunc("POST /api/payments/{id}/void", func(w http.ResponseWriter, r *http.Request) {
-		reply(w)(s.Till.Void(r.Context(), r.PathValue("id")))
+		var req supervision
+		if !decode(w, r, &req) {
+			return
+		}
+		r, ok := s.supervise(w, r, req)
+		if !ok {
+			return
+		}
+		p, err := s.Till.Void(r.Context(), r.PathValue("id"))
+		s.audit(r, "void", err)
+		reply(w)(p, err)
 	})
 	mux.HandleFunc("GET /api/payments/{id}/receipt", func(w http.ResponseWriter, r *http.Request) {
 		reply(w)(s.Till.Receipt(r.Context(), r.PathValue("id")))
@@ -52,7 +69,17 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		reply(w)(s.Till.Report(r.Context(), r.URL.Query().Get("day")))
 	})
 	mux.HandleFunc("POST /api/day/close", func(w http.ResponseWriter, r *http.Request) {
-		reply(w)(s.Till.CloseDay(r.Context()))
+		var req supervision
+		if !decode(w, r, &req) {
+			return
+		}
+		r, ok := s.supervise(w, r, req)
+		if !ok {
+			return
+		}
+		rep, err := s.Till.CloseDay(r.Context())
+		s.audit(r, "close day", err)
+		reply(w)(rep, err)
 	})
 	mux.HandleFunc("POST /api/orders", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -83,6 +110,12 @@ func (s *Server) tillRoutes(mux *http.ServeMux) {
 		}
 		reply(w)(s.Till.PayPart(r.Context(), r.PathValue("id"), amount, req.Code))
 	})
+}
+
+// audit logs who did a supervised step, and whether it was done.
+func (s *Server) audit(r *http.Request, what string, err error) {
+	op := checkout.OperatorOf(r.Context())
+	s.log().Info(what, "payment", r.PathValue("id"), "operator", op.Cashier, "supervisor", op.Supervisor, "ok", err == nil)
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -1,8 +1,10 @@
 // Package ui is the appliance's local web UI and the local API behind it:
 // the cashier's screen, the customer-facing screen and the technician's
 // status page, in Chinese, English and French. The guichet command line
-// uses the same API, so a script and a cashier take a payment by the same
-// path.
+// uses the same API over a Unix socket (LocalHandler), so a script and a
+// cashier take a payment by the same path. The browser's side serves only
+// the appliance's own pages and a signed-in cashier (guard.go, session.go;
+// docs/security.md).
 package ui
 
 import (
@@ -15,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/guichet/guichet/checkout"
@@ -78,10 +81,31 @@ type Server struct {
 	// Languages offered, the first being the default.
 	Languages []string
 	Log       *slog.Logger
+	// Staff are the cashiers and supervisors who sign in; nil leaves
+	// sign-in out, and then only the socket can take payments.
+	Staff Staff
+	// IdleSignOut ends a session after this long without an action, a
+	// state-changing request (default DefaultIdleSignOut).
+	IdleSignOut time.Duration
+	// Hosts are names besides localhost and IP literals that the
+	// appliance answers to in the Host header (the listen address's).
+	Hosts []string
+	// Clock is the time of the sessions (default time.Now), for tests.
+	Clock func() time.Time
+
+	sessOnce sync.Once
+	sess     *sessions
 }
 
-// Handler returns the HTTP handler of the UI and API.
+// Handler returns the HTTP handler of the UI and API for the browser: it
+// refuses a foreign Host or Origin and a state-changing request that is not
+// JSON, and the API needs a cashier's session but for the public routes.
 func (s *Server) Handler() http.Handler {
+	return securityHeaders(s.guard(s.needSession(s.mux())))
+}
+
+// mux returns the routes, without the checks of who may call them.
+func (s *Server) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "assets")
 	mux.Handle("GET /", http.FileServerFS(static))
@@ -103,10 +127,12 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/qr/{ref}", s.qrOrder)
 		mux.HandleFunc("POST /api/qr/{ref}/cancel", s.qrCancel)
 	}
+	s.sessionRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil})
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
+			"signin": s.Staff != nil})
 	})
-	return securityHeaders(mux)
+	return mux
 }
 
 // securityHeaders keeps the kiosk page from being framed or fed scripts
@@ -120,9 +146,38 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// Serve listens on addr until ctx ends, then shuts down gracefully.
+// Timeouts of the server, which bound what a slow or stuck client holds.
+// The long polls and the card reading take longer than WriteTimeout: they
+// set their own deadline (extendWrite).
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 16 << 10
+)
+
+// extendWrite gives a response that waits by design its own deadline.
+func extendWrite(w http.ResponseWriter, d time.Duration) {
+	// An httptest recorder has no deadline to move: nothing to do.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+}
+
+// Serve serves the browser's handler on l until ctx ends, then shuts down
+// gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	return serve(ctx, l, s.Handler(), nil)
+}
+
+// ServeLocal serves the Unix socket's handler on l (LocalHandler), with
+// the peer's credentials for the audit.
+func (s *Server) ServeLocal(ctx context.Context, l net.Listener) error {
+	return serve(ctx, l, s.LocalHandler(), peerContext)
+}
+
+func serve(ctx context.Context, l net.Listener, h http.Handler, connContext func(context.Context, net.Conn) context.Context) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ConnContext: connContext}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	select {
@@ -165,6 +220,9 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
+	// The flow waits for the platform up to checkout.wait_online (at
+	// most a minute).
+	extendWrite(w, 90*time.Second)
 	p, err := s.Checkout.Pay(r.Context(), amount, req.Code)
 	switch {
 	case errors.Is(err, checkout.ErrInput), errors.Is(err, checkout.ErrNeedsNetwork):
@@ -222,6 +280,7 @@ func (s *Server) display(w http.ResponseWriter, r *http.Request) {
 // again at once, so a change reaches it without polling.
 func longPoll[T any](w http.ResponseWriter, r *http.Request, current func() (T, uint64, <-chan struct{})) {
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+	extendWrite(w, 35*time.Second)
 	scr, v, changed := current()
 	if v <= after {
 		select {
@@ -250,6 +309,7 @@ func (s *Server) scans(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{"after: want a scan number"})
 		return
 	}
+	extendWrite(w, 35*time.Second)
 	code, n, ok := s.Scans.Wait(r.Context(), after, 25*time.Second)
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"n": n})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -27,27 +28,41 @@ func init() {
 
 var amountShape = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,3})?$`)
 
+// Supervision is the supervisor's id and PIN that a refund, a void and
+// closing the day need, even over the socket.
+type Supervision struct {
+	Supervisor    string `json:"supervisor"`
+	SupervisorPIN string `json:"supervisor_pin"`
+}
+
 // RefundRequest is the body of POST /api/payments/{id}/refund.
 type RefundRequest struct {
+	Supervision
 	Amount string `json:"amount"`
 }
 
-func idFlag(e *env, name string, args []string) (string, error) {
-	fs := newFlags(e, name, "--id PAYMENT")
-	id := fs.String("id", "", "payment `ID`")
-	if err := parseFlags(fs, args); err != nil {
-		return "", err
+// supervisorFlags adds --supervisor and --pin-file to fs; the returned
+// function reads the PIN once the flags are parsed.
+func supervisorFlags(e *env, fs *flag.FlagSet) func() (Supervision, error) {
+	id := fs.String("supervisor", "", "the supervisor `ID` who authorises it (their PIN on standard input)")
+	file := fs.String("pin-file", "", "read the supervisor's PIN from the first line of `FILE` instead of standard input")
+	return func() (Supervision, error) {
+		if *id == "" {
+			return Supervision{}, fmt.Errorf("%w: --supervisor is required: a supervisor's PIN authorises it", errUsage)
+		}
+		pins, err := readPINs(e, *file, 1)
+		if err != nil {
+			return Supervision{}, err
+		}
+		return Supervision{Supervisor: *id, SupervisorPIN: pins[0]}, nil
 	}
-	if *id == "" {
-		return "", fmt.Errorf("%w: --id is required", errUsage)
-	}
-	return *id, nil
 }
 
 func runRefund(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "refund", "--id PAYMENT --amount 1.00")
+	fs := newFlags(e, "refund", "--id PAYMENT --amount 1.00 --supervisor ID < PIN")
 	id := fs.String("id", "", "payment `ID`")
 	amount := fs.String("amount", "", "amount to refund, such as 1.00")
+	supervisor := supervisorFlags(e, fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,23 +74,36 @@ func runRefund(ctx context.Context, e *env, args []string) error {
 	if !amountShape.MatchString(*amount) {
 		return fmt.Errorf("%w: --amount %q: want a number such as 1.00 (or 100 in a currency without decimals)", errUsage, *amount)
 	}
-	base, err := daemonURL(e)
+	sv, err := supervisor()
 	if err != nil {
 		return err
 	}
-	return call(ctx, http.MethodPost, base+"/api/payments/"+url.PathEscape(*id)+"/refund", RefundRequest{Amount: *amount}, e.stdout)
+	d, err := dialDaemon(e)
+	if err != nil {
+		return err
+	}
+	return d.call(ctx, http.MethodPost, "/api/payments/"+url.PathEscape(*id)+"/refund", RefundRequest{Supervision: sv, Amount: *amount}, e.stdout)
 }
 
 func runVoid(ctx context.Context, e *env, args []string) error {
-	id, err := idFlag(e, "void", args)
+	fs := newFlags(e, "void", "--id PAYMENT --supervisor ID < PIN")
+	id := fs.String("id", "", "payment `ID`")
+	supervisor := supervisorFlags(e, fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("%w: --id is required", errUsage)
+	}
+	sv, err := supervisor()
 	if err != nil {
 		return err
 	}
-	base, err := daemonURL(e)
+	d, err := dialDaemon(e)
 	if err != nil {
 		return err
 	}
-	return call(ctx, http.MethodPost, base+"/api/payments/"+url.PathEscape(id)+"/void", nil, e.stdout)
+	return d.call(ctx, http.MethodPost, "/api/payments/"+url.PathEscape(*id)+"/void", sv, e.stdout)
 }
 
 func runReceipt(ctx context.Context, e *env, args []string) error {
@@ -89,15 +117,15 @@ func runReceipt(ctx context.Context, e *env, args []string) error {
 	if *id == "" {
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
-	base, err := daemonURL(e)
+	d, err := dialDaemon(e)
 	if err != nil {
 		return err
 	}
 	if *onPaper {
-		return call(ctx, http.MethodPost, base+"/api/payments/"+url.PathEscape(*id)+"/print", nil, e.stdout)
+		return d.call(ctx, http.MethodPost, "/api/payments/"+url.PathEscape(*id)+"/print", nil, e.stdout)
 	}
 	var buf bytes.Buffer
-	if err := call(ctx, http.MethodGet, base+"/api/payments/"+url.PathEscape(*id)+"/receipt", nil, &buf); err != nil {
+	if err := d.call(ctx, http.MethodGet, "/api/payments/"+url.PathEscape(*id)+"/receipt", nil, &buf); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -126,29 +154,34 @@ func runReport(ctx context.Context, e *env, args []string) error {
 		}
 		q = "?day=" + url.QueryEscape(*day)
 	}
-	base, err := daemonURL(e)
+	d, err := dialDaemon(e)
 	if err != nil {
 		return err
 	}
-	return printReport(ctx, e, http.MethodGet, base+"/api/report"+q, *asJSON)
+	return printReport(ctx, e, d, http.MethodGet, "/api/report"+q, nil, *asJSON)
 }
 
 func runCloseDay(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "close-day", "[--json]")
+	fs := newFlags(e, "close-day", "--supervisor ID [--json] < PIN")
 	asJSON := fs.Bool("json", false, "print JSON")
+	supervisor := supervisorFlags(e, fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	base, err := daemonURL(e)
+	sv, err := supervisor()
 	if err != nil {
 		return err
 	}
-	return printReport(ctx, e, http.MethodPost, base+"/api/day/close", *asJSON)
+	d, err := dialDaemon(e)
+	if err != nil {
+		return err
+	}
+	return printReport(ctx, e, d, http.MethodPost, "/api/day/close", sv, *asJSON)
 }
 
-func printReport(ctx context.Context, e *env, method, u string, asJSON bool) error {
+func printReport(ctx context.Context, e *env, d *daemonAPI, method, path string, body any, asJSON bool) error {
 	var buf bytes.Buffer
-	if err := call(ctx, method, u, nil, &buf); err != nil {
+	if err := d.call(ctx, method, path, body, &buf); err != nil {
 		return err
 	}
 	if asJSON {
@@ -162,6 +195,9 @@ func printReport(ctx context.Context, e *env, method, u string, asJSON bool) err
 	state := "open"
 	if r.Closed {
 		state = "closed " + r.ClosedAt.Format(time.RFC3339)
+		if r.ClosedBy != nil {
+			state += " by " + r.ClosedBy.Cashier + ", authorised by " + r.ClosedBy.Supervisor
+		}
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "day %s (%s) %s\n", r.Day, state, r.Currency)

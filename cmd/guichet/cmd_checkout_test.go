@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +16,7 @@ import (
 func fakeDaemon(t *testing.T) (cfgPath string, calls func() []string) {
 	var mu sync.Mutex
 	var got []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cfgPath = socketDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+strings.TrimSpace(string(b)))
@@ -39,14 +36,6 @@ func fakeDaemon(t *testing.T) (cfgPath string, calls func() []string) {
 			w.Write([]byte(`{"id":"pay-1","status":"voided"}`))
 		}
 	}))
-	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	cfg := "device: {id: till-1, tenant: shop-1}\nstate_dir: " + dir + "\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\n" +
-		"platform_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nhardware: sim\nui: {listen: \"" + strings.TrimPrefix(srv.URL, "http://") + "\"}\n"
-	cfgPath = filepath.Join(dir, "guichetd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	return cfgPath, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
 }
 
@@ -58,18 +47,22 @@ func TestCheckoutSubcommands(t *testing.T) {
 		out  string
 		call string
 	}{
-		{[]string{"refund", "--id", "pay-1", "--amount", "1.00"}, 0, "voided", `POST /api/payments/pay-1/refund {"amount":"1.00"}`},
-		{[]string{"refund", "--id", "pay-1", "--amount", "9.99"}, 1, "", ""},
-		{[]string{"refund", "--id", "pay-1", "--amount", "-1"}, 2, "", ""},
-		{[]string{"refund", "--id", "pay-1"}, 2, "", ""},
-		{[]string{"void", "--id", "pay-1"}, 0, "voided", "POST /api/payments/pay-1/void "},
+		// The supervisor's PIN comes from standard input (below).
+		{[]string{"refund", "--id", "pay-1", "--amount", "1.00", "--supervisor", "chen.jing"}, 0, "voided", `POST /api/payments/pay-1/refund {"supervisor":"chen.jing","supervisor_pin":"739201","amount":"1.00"}`},
+		{[]string{"refund", "--id", "pay-1", "--amount", "9.99", "--supervisor", "chen.jing"}, 1, "", ""},
+		{[]string{"refund", "--id", "pay-1", "--amount", "-1", "--supervisor", "chen.jing"}, 2, "", ""},
+		{[]string{"refund", "--id", "pay-1", "--supervisor", "chen.jing"}, 2, "", ""},
+		{[]string{"refund", "--id", "pay-1", "--amount", "1.00"}, 2, "", ""},
+		{[]string{"void", "--id", "pay-1", "--supervisor", "chen.jing"}, 0, "voided", `POST /api/payments/pay-1/void {"supervisor":"chen.jing","supervisor_pin":"739201"}`},
+		{[]string{"void", "--id", "pay-1"}, 2, "", ""},
 		{[]string{"void"}, 2, "", ""},
 		{[]string{"receipt", "--id", "pay-1"}, 0, "**************6780", "GET /api/payments/pay-1/receipt "},
 		{[]string{"receipt", "--id", "pay-1", "--print"}, 0, "", "POST /api/payments/pay-1/print "},
 		{[]string{"report", "--day", "2026-11-23"}, 0, "offline declined (loss) 3.00 (1)", "GET /api/report?day=2026-11-23 "},
 		{[]string{"report", "--day", "yesterday"}, 2, "", ""},
 		{[]string{"report"}, 0, "shop's QR codes: paid 12.34 (1), still open 0, unpaid 1\n  Q19abc                           5.00 expired", "GET /api/report "},
-		{[]string{"close-day"}, 0, "(closed", "POST /api/day/close "},
+		{[]string{"close-day", "--supervisor", "chen.jing"}, 0, "(closed", `POST /api/day/close {"supervisor":"chen.jing","supervisor_pin":"739201"}`},
+		{[]string{"close-day"}, 2, "", ""},
 		{[]string{"report"}, 0, "wallets 50.00 (2), cash 12.00 (1), cash refunds 2.00, cash in the drawer 10.00", "GET /api/report "},
 		{[]string{"pay", "--amount", "12.00", "--cash"}, 0, "voided", `POST /api/pay/cash {"amount":"12.00"}`},
 		{[]string{"pay", "--amount", "12.00", "--cash", "--code", "134567890123456780"}, 2, "", ""},
@@ -77,6 +70,7 @@ func TestCheckoutSubcommands(t *testing.T) {
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
+		stdin = strings.NewReader("739201\n")
 		n := len(calls())
 		code := run(append([]string{"--config", cfg}, c.args...), &out, &errb)
 		if code != c.code {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -30,27 +31,42 @@ func init() {
 	register("keygen", "create the device key if missing and print its public key", runKeygen)
 }
 
-// daemonURL returns the base URL of the daemon's API from its configuration.
-func daemonURL(e *env) (string, error) {
-	cfg, err := config.LoadDaemon(e.configPath)
-	if err != nil {
-		return "", err
-	}
-	return "http://" + cfg.UI.Listen, nil
+// daemonAPI is the running daemon's local API, over its Unix socket
+// (ui.socket): the technician's channel, open to the daemon's user and
+// the service group only.
+type daemonAPI struct {
+	socket string
+	client *http.Client
 }
 
-func call(ctx context.Context, method, url string, body any, out io.Writer) error {
-	return callAs(ctx, method, url, "", body, out)
+// dialDaemon returns the API of the daemon of the configuration.
+func dialDaemon(e *env) (*daemonAPI, error) {
+	cfg, err := config.LoadDaemon(e.configPath)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemonAPI{socket: cfg.UI.Socket}
+	d.client = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.socket)
+		}}}
+	return d, nil
+}
+
+// call sends body as JSON to path and copies the answer to out.
+func (d *daemonAPI) call(ctx context.Context, method, path string, body any, out io.Writer) error {
+	return d.callAs(ctx, method, path, "", body, out)
 }
 
 // callAs is call with a bearer token, for the routes that need one.
-func callAs(ctx context.Context, method, url, token string, body any, out io.Writer) error {
+func (d *daemonAPI) callAs(ctx context.Context, method, path, token string, body any, out io.Writer) error {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	// The host is a placeholder: the transport dials the socket.
+	req, err := http.NewRequestWithContext(ctx, method, "http://guichet"+path, rd)
 	if err != nil {
 		return err
 	}
@@ -58,9 +74,9 @@ func callAs(ctx context.Context, method, url, token string, body any, out io.Wri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 90 * time.Second}).Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("daemon not reachable: %w", err)
+		return fmt.Errorf("daemon not reachable on %s (is guichetd running, and are you in its group?): %w", d.socket, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -89,14 +105,14 @@ func runPay(ctx context.Context, e *env, args []string) error {
 	if *amount == "" || (*code == "") == !*cash {
 		return fmt.Errorf("%w: --amount and one of --code and --cash are required", errUsage)
 	}
-	base, err := daemonURL(e)
+	d, err := dialDaemon(e)
 	if err != nil {
 		return err
 	}
 	if *cash {
-		return call(ctx, http.MethodPost, base+"/api/pay/cash", RefundRequest{Amount: *amount}, e.stdout)
+		return d.call(ctx, http.MethodPost, "/api/pay/cash", map[string]string{"amount": *amount}, e.stdout)
 	}
-	return call(ctx, http.MethodPost, base+"/api/pay", ui.PayRequest{Amount: *amount, Code: *code}, e.stdout)
+	return d.call(ctx, http.MethodPost, "/api/pay", ui.PayRequest{Amount: *amount, Code: *code}, e.stdout)
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
@@ -105,12 +121,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	base, err := daemonURL(e)
+	d, err := dialDaemon(e)
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := call(ctx, http.MethodGet, base+"/api/status", nil, &buf); err != nil {
+	if err := d.call(ctx, http.MethodGet, "/api/status", nil, &buf); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -184,11 +200,11 @@ func runSync(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(newFlags(e, "sync", ""), args); err != nil {
 		return err
 	}
-	base, err := daemonURL(e)
+	d, err := dialDaemon(e)
 	if err != nil {
 		return err
 	}
-	return call(ctx, http.MethodPost, base+"/api/sync", nil, e.stdout)
+	return d.call(ctx, http.MethodPost, "/api/sync", nil, e.stdout)
 }
 
 func runKeygen(ctx context.Context, e *env, args []string) error {

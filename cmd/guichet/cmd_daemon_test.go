@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,22 +10,13 @@ import (
 // statusDaemon serves /api/status with body, and returns a configuration
 // that points guichet at it.
 func statusDaemon(t *testing.T, body string) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return socketDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/status" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Write([]byte(body))
 	}))
-	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	cfg := "device: {id: till-1}\nstate_dir: " + dir + "\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\n" +
-		"platform_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nui: {listen: \"" + strings.TrimPrefix(srv.URL, "http://") + "\"}\n"
-	p := filepath.Join(dir, "guichetd.yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func TestStatusIdentity(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,20 +44,10 @@ func runOfficial(ctx context.Context, e *env, args []string) error {
 	if *id == "" {
 		return fmt.Errorf("%w: --id is required", errUsage)
 	}
-	var in io.Reader = os.Stdin
-	if *pinFile != "" {
-		f, err := os.Open(*pinFile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
+	pins, err := readPINs(e, *pinFile, 1)
+	if err != nil {
+		return err
 	}
-	pin, err := bufio.NewReader(io.LimitReader(in, 256)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return fmt.Errorf("read the PIN: %w", err)
-	}
-	pin = strings.TrimRight(pin, "\r\n")
 	cfg, err := config.LoadDaemon(e.configPath)
 	if err != nil {
 		return err
@@ -65,6 +56,36 @@ func runOfficial(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("technician token (is eid.counter on, and are you root?): %w", err)
 	}
-	url := "http://" + cfg.UI.Listen + "/api/eid/officials/" + *id + "/pin"
-	return callAs(ctx, http.MethodPost, url, string(bytes.TrimSpace(tok)), map[string]string{"pin": pin}, e.stdout)
+	d, err := dialDaemon(e)
+	if err != nil {
+		return err
+	}
+	return d.callAs(ctx, http.MethodPost, "/api/eid/officials/"+url.PathEscape(*id)+"/pin", string(bytes.TrimSpace(tok)), map[string]string{"pin": pins[0]}, e.stdout)
+}
+
+// readPINs reads n PINs, one a line, from file or else standard input:
+// never from the command line, where other users could see them.
+func readPINs(e *env, file string, n int) ([]string, error) {
+	in := e.stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	if in == nil {
+		return nil, fmt.Errorf("%w: no standard input to read the PIN from", errUsage)
+	}
+	br := bufio.NewReader(io.LimitReader(in, 256*int64(n)))
+	out := make([]string, n)
+	for i := range out {
+		line, err := br.ReadString('\n')
+		if err != nil && (err != io.EOF || line == "") {
+			return nil, fmt.Errorf("read the PIN (one a line, on standard input or --pin-file): %w", err)
+		}
+		out[i] = strings.TrimRight(line, "\r\n")
+	}
+	return out, nil
 }

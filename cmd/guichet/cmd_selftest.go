@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,7 +46,7 @@ func runSelfTest(ctx context.Context, e *env, args []string) error {
 		rep = daemon.SelfTest(ctx, cfg)
 	} else {
 		var running bool
-		rep, running, err = daemonSelfTest(ctx, "http://"+cfg.UI.Listen+"/api/selftest")
+		rep, running, err = daemonSelfTest(ctx, cfg.UI.Socket)
 		switch {
 		case err != nil:
 			return err
@@ -66,15 +68,21 @@ func runSelfTest(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// daemonSelfTest runs the self-test through the daemon's API at url;
-// running is false when no daemon listens there.
-func daemonSelfTest(ctx context.Context, url string) (rep selftest.Report, running bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+// daemonSelfTest runs the self-test through the daemon's API on its Unix
+// socket; running is false when no daemon listens there.
+func daemonSelfTest(ctx context.Context, socket string) (rep selftest.Report, running bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://guichet/api/selftest", strings.NewReader("{}"))
 	if err != nil {
 		return rep, false, err
 	}
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	req.Header.Set("Content-Type", "application/json")
+	client := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		}}}
+	resp, err := client.Do(req)
+	// No socket, or one left by a daemon that stopped.
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 		return rep, false, nil
 	}
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,15 +30,13 @@ func TestSelfTestThroughDaemon(t *testing.T) {
 		{Name: "printer", Status: selftest.Pass, Detail: "test slip printed"},
 		{Name: "clock", Status: selftest.Fail, Detail: "clock not synchronised", Hint: "check NTP"},
 	}, Failed: 1}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/api/selftest" {
+	cfg := socketDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/selftest" || r.Header.Get("Content-Type") != "application/json" {
 			http.NotFound(w, r)
 			return
 		}
 		json.NewEncoder(w).Encode(rep)
 	}))
-	defer srv.Close()
-	cfg := selfTestConfig(t, strings.TrimPrefix(srv.URL, "http://"))
 	var out, errb bytes.Buffer
 	if code := run([]string{"--config", cfg, "selftest"}, &out, &errb); code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, errb.String())

@@ -29,11 +29,15 @@ type command struct {
 // env is what every subcommand receives besides its own arguments.
 type env struct {
 	configPath string
+	stdin      io.Reader // PINs, never on the command line
 	stdout     io.Writer
 	stderr     io.Writer
 }
 
 var commands = map[string]*command{}
+
+// stdin is where the subcommands read PINs; the tests replace it.
+var stdin io.Reader = os.Stdin
 
 // register adds a subcommand; it is called from init functions.
 func register(name, summary string, run func(ctx context.Context, env *env, args []string) error) {
@@ -67,7 +71,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("guichet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	fs.StringVar(&e.configPath, "config", defaultConfigPath(), "configuration `FILE` of the daemon")
 	fs.Usage = func() {} // printed below, once, to the right stream
 	if err := fs.Parse(args); err != nil {

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,15 +10,10 @@ import (
 // `guichet status` shows the downlink's applied versions and refusals by
 // reason, from the daemon's status.
 func TestStatusShowsDownlink(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cfg := socketDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"device":"till-1","queue":{"depth":0,"last_seq":4},"link":{"connected":true,"broker":"tcp://b:1883",
 			"last_sync":"2026-12-05T07:00:00Z","refused":3,"refusals":{"old":1,"forged":2},"versions":{"config":4,"cmd.sync":2}}}`))
 	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "guichetd.yaml")
-	os.WriteFile(cfg, []byte("device: {id: till-1, tenant: shop-1}\nstate_dir: "+dir+"\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\n"+
-		"platform_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nhardware: sim\nui: {listen: \""+strings.TrimPrefix(srv.URL, "http://")+"\"}\n"), 0o600)
 	var out, errb bytes.Buffer
 	if code := run([]string{"--config", cfg, "status"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

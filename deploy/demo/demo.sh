@@ -135,6 +135,11 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$UI_PORT") 2>/dev/null && br
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$UI_PORT") 2>/dev/null; then
   echo "demo: guichetd did not start; its log:" >&2; cat "$STATE/guichetd.log" >&2; exit 1
 fi
+# The demo's cashier and supervisor, enrolled over the daemon's socket as
+# a technician would (the PIN on standard input, never on the command line).
+G=("$BIN/guichet" --config "$STATE/guichetd.yaml")
+"${G[@]}" cashier list | grep -q '^demo-cashier ' || printf '135790\n' | "${G[@]}" cashier add --id demo-cashier --name "Demo cashier" > /dev/null
+"${G[@]}" cashier list | grep -q '^demo-supervisor ' || printf '975310\n' | "${G[@]}" cashier add --id demo-supervisor --name "Demo supervisor" --role supervisor > /dev/null
 # The demo official, and the e-ID lists pushed by the platform as it would.
 EID_MSG="    e-ID verification http://127.0.0.1:$UI_PORT/verify.html   (a code to paste: $STATE/eid-code.txt)"
 if grep -q 'counter: true' "$STATE/guichetd.yaml"; then
@@ -157,7 +162,8 @@ chmod +x "$STATE/pay-qr"
 cat <<MSG
 
   guichet demo is running.
-    cashier screen    http://127.0.0.1:$UI_PORT/
+    cashier screen    http://127.0.0.1:$UI_PORT/   (cashier demo-cashier, PIN 135790;
+                      refunds, voids and closing the day: supervisor demo-supervisor, PIN 975310)
     customer screen   http://127.0.0.1:$UI_PORT/customer.html
     status            http://127.0.0.1:$UI_PORT/status.html
 $EID_MSG
@@ -165,6 +171,7 @@ $EID_MSG
   Try a payment code such as 134567890123456780 (WeChat Pay-style, approved)
   or 134567890123456789 (declined by the platform's rules); from a shell:
     bin/guichet --config $STATE/guichetd.yaml pay --amount 12.34 --code 134567890123456780
+    echo 975310 | bin/guichet --config $STATE/guichetd.yaml close-day --supervisor demo-supervisor
   "Show the shop's QR" makes an order; pay it as the customer's wallet would with
     $STATE/pay-qr REF      (REF is on the cashier's screen: Q...)
   Logs: $STATE/*.log.   Ctrl-C stops everything.

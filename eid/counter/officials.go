@@ -2,22 +2,18 @@ package counter
 
 import (
 	"context"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/guichet/guichet/staff/pin"
 )
 
 // DefaultIterations is the PBKDF2-HMAC-SHA256 work factor of a new PIN
-// hash, OWASP's 2023 figure. PBKDF2 (RFC 8018 §5.2) comes from the
-// standard library; scrypt would resist GPUs better but would add a module.
-const DefaultIterations = 600_000
+// hash: the one of every PIN on the appliance (package staff/pin).
+const DefaultIterations = pin.DefaultIterations
 
 // DefaultLockAfter is how many wrong PINs in a row lock an official out.
 const DefaultLockAfter = 5
@@ -69,28 +65,23 @@ func (o *Officials) lockAfter() int {
 	return DefaultLockAfter
 }
 
-func hashPIN(pin string, salt []byte, iter int) ([]byte, error) {
-	return pbkdf2.Key(sha256.New, pin, salt, iter, 32)
-}
-
 // SetPIN enrols official id with pin, or resets the PIN of a locked-out
 // official. It is the technician's job, not the counter's.
-func (o *Officials) SetPIN(ctx context.Context, id, pin string) error {
+func (o *Officials) SetPIN(ctx context.Context, id, p string) error {
 	if !validID(id) {
 		return ErrOfficial
 	}
 	if genericIDs[strings.ToLower(id)] {
 		return ErrShared
 	}
-	if n := utf8.RuneCountInString(pin); n < 6 || len(pin) > 64 {
+	if pin.Check(p) != nil {
 		return ErrWeakPIN
 	}
-	rec := official{Salt: make([]byte, 16), Iterations: o.iterations()}
-	rand.Read(rec.Salt)
-	var err error
-	if rec.Hash, err = hashPIN(pin, rec.Salt, rec.Iterations); err != nil {
+	h, err := pin.New(p, o.iterations())
+	if err != nil {
 		return fmt.Errorf("counter: PIN hash: %w", err)
 	}
+	rec := official{Salt: h.Salt, Hash: h.Key, Iterations: h.Iterations}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.put(ctx, id, rec)
@@ -113,7 +104,7 @@ func (o *Officials) put(ctx context.Context, id string, rec official) error {
 // Check verifies pin for official id, counts failures and locks the
 // account after LockAfter of them in a row. A locked account refuses even
 // the right PIN.
-func (o *Officials) Check(ctx context.Context, id, pin string) error {
+func (o *Officials) Check(ctx context.Context, id, p string) error {
 	if !validID(id) {
 		return ErrBadPIN
 	}
@@ -125,23 +116,23 @@ func (o *Officials) Check(ctx context.Context, id, pin string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		// Spend the same time as for a known official, so that timing
 		// does not tell which ids exist.
-		hashPIN(pin, make([]byte, 16), o.iterations())
+		pin.Waste(p, o.iterations())
 		return ErrBadPIN
 	}
 	if err != nil {
 		return fmt.Errorf("counter: official: %w", err)
 	}
-	if rec.Iterations <= 0 || rec.Iterations > 100_000_000 {
+	if rec.Iterations <= 0 || rec.Iterations > pin.MaxIterations {
 		return fmt.Errorf("counter: official %s: bad stored record", id)
 	}
 	if rec.Locked {
 		return ErrLocked
 	}
-	h, err := hashPIN(pin, rec.Salt, rec.Iterations)
+	ok, err := pin.Hash{Salt: rec.Salt, Key: rec.Hash, Iterations: rec.Iterations}.Match(p)
 	if err != nil {
-		return fmt.Errorf("counter: PIN hash: %w", err)
+		return fmt.Errorf("counter: official %s: %w", id, err)
 	}
-	if subtle.ConstantTimeCompare(h, rec.Hash) == 1 {
+	if ok {
 		if rec.Failures != 0 {
 			rec.Failures = 0
 			return o.put(ctx, id, rec)

@@ -30,6 +30,7 @@ import (
 	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
+	"github.com/guichet/guichet/staff"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/mqttconn"
@@ -63,6 +64,11 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return fmt.Errorf("ui.listen: %w", err)
 	}
 	defer ln.Close()
+	sock, err := listenSocket(cfg.UI.Socket, cfg.UI.SocketGroup)
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
 
 	key, err := keys.LoadOrCreate(filepath.Join(cfg.StateDir, "device.key"))
 	if err != nil {
@@ -198,7 +204,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
-		}}
+		},
+		Staff: &staff.Staff{Store: store}, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
@@ -234,9 +241,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); dk.Run(ctx) }()
 	}
-	errc := make(chan error, 2+len(devs.CodeReaders))
-	wg.Add(3)
+	errc := make(chan error, 3+len(devs.CodeReaders))
+	wg.Add(4)
 	go func() { defer wg.Done(); errc <- srv.Serve(ctx, ln) }()
+	go func() { defer wg.Done(); errc <- srv.ServeLocal(ctx, sock) }()
 	go func() { defer wg.Done(); lk.Run(ctx) }()
 	// Uncertain payments (customer still confirming) are queried and, past
 	// their time, reversed, also after a restart.
@@ -283,7 +291,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}(r, tester.taps[i])
 	}
-	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String())
+	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String(), "socket", cfg.UI.Socket)
 	var runErr error
 	select {
 	case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -191,7 +192,7 @@ func TestSelfTestThroughDaemon(t *testing.T) {
 	go func() { done <- Run(dctx, cfg, slog.New(slog.DiscardHandler)) }()
 	defer func() { dstop(); <-done }()
 
-	rep := postSelfTest(t, "http://"+cfg.UI.Listen+"/api/selftest")
+	rep := postSelfTest(t, cfg.UI.Socket)
 	wantChecks(t, rep, map[string]selftest.Status{"code reader 0": selftest.Pass, "printer": selftest.Pass, "store": selftest.Pass,
 		"broker": selftest.Pass, "platform": selftest.Pass})
 	if !rep.OK() {
@@ -199,13 +200,17 @@ func TestSelfTestThroughDaemon(t *testing.T) {
 	}
 }
 
-// postSelfTest runs the self-test of the daemon at url, waiting for it to
-// listen.
-func postSelfTest(t testing.TB, url string) selftest.Report {
+// postSelfTest runs the self-test of the daemon on its Unix socket, as
+// `guichet selftest` does, waiting for it to listen.
+func postSelfTest(t testing.TB, socket string) selftest.Report {
 	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+	url := "http://guichet/api/selftest"
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Post(url, "", nil)
+		resp, err := client.Post(url, "application/json", strings.NewReader("{}"))
 		if err == nil {
 			defer resp.Body.Close()
 			var rep selftest.Report

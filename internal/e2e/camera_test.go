@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,7 +34,7 @@ func TestCameraCodeReachesTheCashier(t *testing.T) {
 		} `json:"code"`
 	}
 	r.Eventually(20*time.Second, "a code from the camera", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/scans?after=0", r.UIPort))
+		resp, err := r.Local().Get(LocalURL("/api/scans?after=0"))
 		if err != nil {
 			return false
 		}

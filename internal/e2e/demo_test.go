@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,8 @@ wait:
 	if !strings.Contains(strings.Join(printed, "\n"), base+"/eid.html") {
 		t.Fatalf("the demo does not show the e-ID counter:\n%s", strings.Join(printed, "\n"))
 	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
 	post := func(path, token string, body any) (int, map[string]any) {
 		t.Helper()
 		b, _ := json.Marshal(body)
@@ -78,7 +81,7 @@ wait:
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,6 +92,13 @@ wait:
 		return resp.StatusCode, m
 	}
 
+	// The cashier signs in with the PIN the demo prints.
+	if !strings.Contains(strings.Join(printed, "\n"), "cashier demo-cashier, PIN 135790") {
+		t.Fatalf("the demo does not show the cashier's PIN:\n%s", strings.Join(printed, "\n"))
+	}
+	if code, m := post("/api/signin", "", map[string]string{"cashier": "demo-cashier", "pin": "135790"}); code != http.StatusOK {
+		t.Fatalf("demo cashier sign-in: %d %v", code, m)
+	}
 	// The cashier: the code the README suggests is approved.
 	var pay map[string]any
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
@@ -110,7 +120,7 @@ wait:
 	if out, err := exec.Command(filepath.Join(state, "pay-qr"), ref).CombinedOutput(); err != nil || !strings.Contains(string(out), "till notified: applied") {
 		t.Fatalf("pay-qr %s: %v\n%s", ref, err, out)
 	}
-	resp, err := http.Get(base + "/api/qr/" + ref)
+	resp, err := client.Get(base + "/api/qr/" + ref)
 	if err != nil {
 		t.Fatal(err)
 	}

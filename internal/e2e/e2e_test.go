@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -206,10 +208,24 @@ func (r *Rig) Pay(amount, code string) Payment {
 	return p
 }
 
+// Local is a client of the daemon's API over its Unix socket, the
+// technician's channel, which needs no cashier's session; its URLs are
+// LocalURL's.
+func (r *Rig) Local() *http.Client {
+	sock := filepath.Join(r.Dir, "device", "api.sock")
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+}
+
+// LocalURL is the URL of an API path for Local's client.
+func LocalURL(path string) string { return "http://guichet" + path }
+
 // Payment reads a payment through the daemon's API.
 func (r *Rig) Payment(id string) Payment {
 	r.T.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/payments/%s", r.UIPort, id))
+	resp, err := r.Local().Get(LocalURL("/api/payments/" + id))
 	if err != nil {
 		r.T.Fatal(err)
 	}

@@ -136,8 +136,10 @@ func (r *Rig) StartPayers(n int, seed uint64) *Payers {
 }
 
 func (p *Payers) loop(ctx context.Context, rng *rand.Rand) {
-	client := &http.Client{Timeout: 20 * time.Second}
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/pay", p.r.UIPort)
+	// Over the daemon's socket, as the command line pays.
+	client := p.r.Local()
+	client.Timeout = 20 * time.Second
+	url := LocalURL("/api/pay")
 	for ctx.Err() == nil {
 		code := goodCode
 		if rng.IntN(10) == 0 {

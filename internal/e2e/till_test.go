@@ -26,15 +26,23 @@ func TestRefundReceiptAndDayReport(t *testing.T) {
 	if p.Status != "approved" {
 		t.Fatalf("payment %+v", p)
 	}
-	if _, errb, err := r.RunErr("guichet", "--config", r.DevConf, "refund", "--id", p.ID, "--amount", "25.00"); err == nil || !strings.Contains(errb, "refund") {
+	// A refund and a void need a supervisor's PIN, on the command line too.
+	pin := filepath.Join(r.Dir, "supervisor.pin")
+	write(t, pin, "739201\n")
+	r.Run("guichet", "--config", r.DevConf, "cashier", "add", "--id", "chen.jing", "--name", "Chen Jing", "--role", "supervisor", "--pin-file", pin)
+	sup := []string{"--supervisor", "chen.jing", "--pin-file", pin}
+	if _, errb, err := r.RunErr("guichet", "--config", r.DevConf, "refund", "--id", p.ID, "--amount", "5.00"); err == nil || !strings.Contains(errb, "--supervisor") {
+		t.Fatalf("refund without a supervisor: %v %q", err, errb)
+	}
+	if _, errb, err := r.RunErr("guichet", append([]string{"--config", r.DevConf, "refund", "--id", p.ID, "--amount", "25.00"}, sup...)...); err == nil || !strings.Contains(errb, "refund") {
 		t.Fatalf("refund above the amount paid: %v %q", err, errb)
 	}
-	r.Run("guichet", "--config", r.DevConf, "refund", "--id", p.ID, "--amount", "5.00")
+	r.Run("guichet", append([]string{"--config", r.DevConf, "refund", "--id", p.ID, "--amount", "5.00"}, sup...)...)
 	receipt := r.Run("guichet", "--config", r.DevConf, "receipt", "--id", p.ID)
 	if !strings.Contains(receipt, "20.00") || strings.Contains(receipt, goodCode) || !strings.Contains(receipt, goodCode[len(goodCode)-4:]) {
 		t.Fatalf("receipt (want the amount and only the code's last digits):\n%s", receipt)
 	}
-	if _, _, err := r.RunErr("guichet", "--config", r.DevConf, "void", "--id", p.ID); err == nil {
+	if _, _, err := r.RunErr("guichet", append([]string{"--config", r.DevConf, "void", "--id", p.ID}, sup...)...); err == nil {
 		t.Fatal("void accepted after a refund")
 	}
 	var rep map[string]any
@@ -54,7 +62,11 @@ func TestMerchantQRShownToTheCustomer(t *testing.T) {
 	r := NewRig(t)
 	r.StartDaemon()
 	base := fmt.Sprintf("http://127.0.0.1:%d", r.UIPort)
-	resp, err := http.Post(base+"/api/qr", "application/json", strings.NewReader(`{"amount":"12.34"}`))
+	// Without a session the page is refused; the socket is trusted.
+	if resp, err := http.Post(base+"/api/qr", "application/json", strings.NewReader(`{"amount":"12.34"}`)); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("QR without a session: %v %v", resp, err)
+	}
+	resp, err := r.Local().Post(LocalURL("/api/qr"), "application/json", strings.NewReader(`{"amount":"12.34"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +90,7 @@ func TestMerchantQRShownToTheCustomer(t *testing.T) {
 	if !strings.Contains(dec, out.Payload[:20]) {
 		t.Fatalf("the customer screen's QR decodes to %s, want %s", dec, out.Payload)
 	}
-	if resp, _ := http.Post(base+"/api/qr", "application/json", strings.NewReader(`{"amount":"-1"}`)); resp == nil || resp.StatusCode != 400 {
+	if resp, _ := r.Local().Post(LocalURL("/api/qr"), "application/json", strings.NewReader(`{"amount":"-1"}`)); resp == nil || resp.StatusCode != 400 {
 		t.Fatal("bad amount not refused with 400")
 	}
 }

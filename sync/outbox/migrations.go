@@ -178,6 +178,20 @@ var migrations = []migration{
 	);
 	CREATE INDEX qr_orders_open ON qr_orders(expires) WHERE status IN ('open', 'sent');
 	CREATE INDEX qr_orders_day ON qr_orders(day);`},
+
+	// The till's people, cashiers and supervisors, with their PIN
+	// hashes and their run of wrong PINs (staff.Staff).
+	{sql: `CREATE TABLE staff (
+		id TEXT PRIMARY KEY,
+		name TEXT NOT NULL,
+		role TEXT NOT NULL,
+		salt BLOB NOT NULL,
+		hash BLOB NOT NULL,
+		iterations INTEGER NOT NULL,
+		failures INTEGER NOT NULL DEFAULT 0,
+		locked INTEGER NOT NULL DEFAULT 0,
+		created INTEGER NOT NULL
+	);`},
 }
 
 // migration is one step: sql, then fn (if any).

@@ -44,9 +44,13 @@ function select(p) {
   drawList();
 }
 
-// act refunds or voids the selected payment; what says what was done.
-async function act(path, body, what) {
+// act refunds or voids the selected payment once a supervisor approved
+// (session.js); what says what was done.
+async function act(action, path, body, what) {
   if (!selected) return;
+  const sv = await askSupervisor(action);
+  if (!sv) return;
+  body = Object.assign({}, body, sv);
   try {
     const p = await api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
     say("approved", () => t("done") + " · " + what(p) + (p.drawer_error ? " · " + t("drawer_failed") : ""));
@@ -58,11 +62,11 @@ async function act(path, body, what) {
 rform.addEventListener("submit", ev => {
   ev.preventDefault();
   const amount = rform.ramount.value;
-  act("/api/payments/" + encodeURIComponent(selected.id) + "/refund", {amount},
+  act("action_refund", "/api/payments/" + encodeURIComponent(selected.id) + "/refund", {amount},
     p => t("refunded") + " " + amount + " " + p.currency + (p.scheme === "cash" ? " · " + t("scheme_cash") : ""));
 });
 document.getElementById("dovoid").addEventListener("click", () => {
-  act("/api/payments/" + encodeURIComponent(selected.id) + "/void", null,
+  act("action_void", "/api/payments/" + encodeURIComponent(selected.id) + "/void", null,
     p => t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency);
 });
 
@@ -132,7 +136,9 @@ printBtn.addEventListener("click", async () => {
 document.getElementById("closeday").addEventListener("click", async () => {
   // The closed day's report stays on the page; the next refresh shows the
   // next business day, where payments taken from now on count.
-  try { drawReport(await api("/api/day/close", {method: "POST"})); } catch (e) { say("error", () => t("error") + ": " + e.message); refreshReport(); }
+  const sv = await askSupervisor("action_close_day");
+  if (!sv) return;
+  try { drawReport(await api("/api/day/close", {method: "POST", body: JSON.stringify(sv)})); } catch (e) { say("error", () => t("error") + ": " + e.message); refreshReport(); }
 });
 
 async function refreshReport() {

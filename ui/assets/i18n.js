@@ -70,10 +70,18 @@ document.addEventListener("DOMContentLoaded", () => {
   if (sel) sel.addEventListener("change", () => setLang(sel.value));
   applyTexts();
 });
+// api calls the local API. A request that changes something is JSON, as
+// the API requires; a page of the cashier's (session.js) that the API
+// answers 401 goes to the sign-in screen and comes back after.
 async function api(path, opts) {
+  opts = opts || {};
+  if (opts.method && opts.method !== "GET") opts.headers = Object.assign({"Content-Type": "application/json"}, opts.headers);
   const r = await fetch(path, opts);
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.error || r.statusText);
+  if (r.status === 401 && window.SIGNIN_REDIRECT) {
+    location.replace("signin.html?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+  if (!r.ok) { const e = new Error(body.error || r.statusText); e.status = r.status; throw e; }
   return body;
 }
 

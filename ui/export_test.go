@@ -1,0 +1,7 @@
+package ui
+
+// Exported for the tests of package ui_test.
+var (
+	AllowedHost = allowedHost
+	SameOrigin  = sameOrigin
+)
