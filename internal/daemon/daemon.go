@@ -26,6 +26,7 @@ import (
 	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
+	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
@@ -46,15 +47,28 @@ type Status struct {
 	Identity identity.Kind `json:"identity"`
 	Queue    outbox.Stats  `json:"queue"`
 	Link     link.Status   `json:"link"`
+	// Devices are the peripherals, ok or degraded with a hint.
+	Devices []envelope.HealthDevice `json:"devices"`
 }
 
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
+	started := time.Now()
 	devs, err := OpenDevices(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer devs.Close()
+	board := health.NewBoard()
+	for _, o := range devs.Loaded {
+		board.Add(o.Field, o.Driver)
+	}
+	sup := newSupervisor(board, log)
+	var printerWatch *watchedPrinter
+	if devs.Printer != nil {
+		printerWatch = sup.watchPrinter("devices.printer", devs.Printer)
+		devs.Printer = printerWatch
+	}
 	// Bind the UI before opening the store, so a port in use stops the
 	// daemon before it changes anything.
 	ln, err := net.Listen("tcp", cfg.UI.Listen)
@@ -157,12 +171,19 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		Username: conn.username, Password: conn.password, PlatformKey: conn.platformKey,
 		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
 		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
-		Logger: log, Router: router,
+		Logger: log, Router: router, Degraded: board.Degraded,
 	}, store)
 	if err != nil {
 		return err
 	}
 	online.lk = lk
+	board.Notify(lk.StatusChanged)
+	reporter, err := health.New(health.Config{Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Key: key,
+		Interval: cfg.Sync.HealthInterval.D(), StateDir: cfg.StateDir, Started: started, Logger: log},
+		store, lk, board, lk.Publish)
+	if err != nil {
+		return err
+	}
 	// The certificate is renewed over the link's own session.
 	var renewer *provision.Renewer
 	if enrolled != nil {
@@ -183,7 +204,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return qr, nil
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
-			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
+			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(),
+				Devices: board.Devices()}
 		}}
 
 	if devs.Printer != nil {
@@ -219,6 +241,12 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); renewer.Run(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); reporter.Run(ctx) }()
+	if printerWatch != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); printerWatch.watch(ctx) }()
+	}
 	// A tamper switch, where the GPIO driver can watch one, is logged and
 	// sounds the buzzer: the official or technician must look.
 	if w, ok := devs.Lines.(interface {
@@ -240,22 +268,20 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}()
 	}
-	for _, r := range devs.CodeReaders {
+	// Each code reader is read, and reopened when it fails, by the
+	// supervisor, which owns it from here (devs.Close leaves it).
+	for i, r := range devs.CodeReaders {
+		cr := cfg.Devices.CodeReaders[i]
+		open := func(ctx context.Context) (codereader.Reader, error) {
+			return codereader.Drivers.Open(ctx, cr.Driver, &cr.Options)
+		}
 		wg.Add(1)
-		go func(r codereader.Reader) {
+		go func() {
 			defer wg.Done()
-			for {
-				c, err := r.ReadCode(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						log.Warn("code reader stopped", "err", err)
-					}
-					return
-				}
-				scans.Add(c)
-			}
-		}(r)
+			sup.readCodes(ctx, fmt.Sprintf("devices.code_readers[%d]", i), r, open, scans.Add)
+		}()
 	}
+	devs.CodeReaders = nil
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String())
 	var runErr error
 	select {

@@ -40,6 +40,9 @@ type Devices struct {
 	Lines       gpio.Lines
 	// Printer is the receipt printer; nil when none is configured.
 	Printer printer.Printer
+	// Loaded are the devices opened, by their place in the configuration,
+	// for the health board.
+	Loaded []Outcome
 }
 
 // Close closes every device.
@@ -156,6 +159,7 @@ func OpenDevices(ctx context.Context, cfg *config.Daemon) (*Devices, error) {
 		d.Close()
 		return nil, err
 	}
+	d.Loaded = outs
 	return d, nil
 }
 

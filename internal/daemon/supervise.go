@@ -1,0 +1,191 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/guichet/guichet/device/codereader"
+	"github.com/guichet/guichet/device/codereader/scanner"
+	"github.com/guichet/guichet/device/printer"
+	"github.com/guichet/guichet/device/printer/escpos"
+	"github.com/guichet/guichet/internal/health"
+)
+
+// Hints shown on the status page and in the health report, for the person
+// in front of the appliance.
+const (
+	hintGone    = "not answering: check its cable and power"
+	hintGarbage = "sends unreadable data: check its settings (baud rate, mode)"
+	hintPaper   = "out of paper"
+)
+
+// supervisor keeps the peripherals that can come and go (a scanner
+// unplugged, a printer switched off) on the health board: one that fails
+// is marked degraded, reopened with backoff, and marked ok again once it
+// answers, without a restart.
+type supervisor struct {
+	board *health.Board
+	log   *slog.Logger
+	// minBackoff and maxBackoff bound the delay between reopening
+	// attempts; probe is the time between two printer status checks.
+	minBackoff, maxBackoff, probe time.Duration
+}
+
+func newSupervisor(board *health.Board, log *slog.Logger) *supervisor {
+	return &supervisor{board: board, log: log, minBackoff: 200 * time.Millisecond, maxBackoff: 10 * time.Second, probe: 15 * time.Second}
+}
+
+// backoff doubles from minBackoff up to maxBackoff, with jitter on its
+// upper half.
+func (s *supervisor) backoff(attempt int) time.Duration {
+	d := s.minBackoff
+	for i := 0; i < attempt && d < s.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.maxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// openReader opens a code reader.
+type openReader func(ctx context.Context) (codereader.Reader, error)
+
+// readCodes hands every code r reads to onCode until ctx ends. A read that
+// fails closes r and reopens it with open, with backoff, until it answers;
+// a garbled read (a line too long: wrong baud rate or a stuck key) leaves
+// it open. Either marks the reader degraded until its next good code or
+// reopening. r is closed when readCodes returns.
+func (s *supervisor) readCodes(ctx context.Context, name string, r codereader.Reader, open openReader, onCode func(codereader.Code)) {
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
+	for attempt := 0; ; {
+		if r == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.backoff(attempt)):
+			}
+			var err error
+			if r, err = open(ctx); err != nil {
+				r = nil
+				attempt++
+				s.log.Debug("code reader still away", "device", name, "err", err)
+				continue
+			}
+			attempt = 0
+			s.board.OK(name)
+			s.log.Info("code reader back", "device", name)
+		}
+		c, err := r.ReadCode(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			s.board.Decoded(name)
+			s.board.OK(name)
+			onCode(c)
+		case errors.Is(err, scanner.ErrTooLong):
+			s.board.Fail(name, hintGarbage)
+			s.log.Warn("code reader sends garbage", "device", name, "err", err)
+		default:
+			s.board.Fail(name, hintGone)
+			s.log.Warn("code reader lost, reopening", "device", name, "err", err)
+			r.Close()
+			r = nil
+		}
+	}
+}
+
+// statusPrinter is a printer that can say whether it answers and has
+// paper (escpos).
+type statusPrinter interface {
+	Status(ctx context.Context) (escpos.Status, error)
+}
+
+// watchedPrinter reports its printer's failures on the board.
+type watchedPrinter struct {
+	printer.Printer
+	name string
+	s    *supervisor
+}
+
+// watchPrinter wraps p so that its failures mark it degraded.
+func (s *supervisor) watchPrinter(name string, p printer.Printer) *watchedPrinter {
+	return &watchedPrinter{Printer: p, name: name, s: s}
+}
+
+func (w *watchedPrinter) note(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		w.s.board.OK(w.name)
+	case errors.Is(err, escpos.ErrPaperOut):
+		w.s.board.Fail(w.name, hintPaper)
+	case ctx.Err() != nil, errors.Is(err, printer.ErrInvalid):
+		// Not the printer's fault.
+	default:
+		w.s.board.Fail(w.name, hintGone)
+	}
+	return err
+}
+
+// Print prints d, noting how it went.
+func (w *watchedPrinter) Print(ctx context.Context, d printer.Document) error {
+	return w.note(ctx, w.Printer.Print(ctx, d))
+}
+
+// OpenDrawer pulses the drawer, noting how it went.
+func (w *watchedPrinter) OpenDrawer(ctx context.Context) error {
+	return w.note(ctx, w.Printer.OpenDrawer(ctx))
+}
+
+// check asks the printer for its status once: it reopens its link itself
+// after a failure, so a printer switched back on is ok at the next check.
+func (w *watchedPrinter) check(ctx context.Context) {
+	sp, ok := w.Printer.(statusPrinter)
+	if !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := sp.Status(cctx)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil && isGarbage(err):
+		w.s.board.Fail(w.name, hintGarbage)
+	case err != nil:
+		w.s.board.Fail(w.name, hintGone)
+	case st.PaperOut:
+		w.s.board.Fail(w.name, hintPaper)
+	default:
+		w.s.board.OK(w.name)
+	}
+}
+
+// watch checks the printer every probe interval until ctx ends.
+func (w *watchedPrinter) watch(ctx context.Context) {
+	if _, ok := w.Printer.(statusPrinter); !ok {
+		return
+	}
+	t := time.NewTicker(w.s.probe)
+	defer t.Stop()
+	for {
+		w.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// isGarbage tells a reply that is not a status byte from no reply. The
+// driver has no sentinel for it (yet): its message is matched.
+func isGarbage(err error) bool {
+	return strings.Contains(err.Error(), "is not a status byte")
+}
