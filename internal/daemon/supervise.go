@@ -151,9 +151,15 @@ func (w *watchedPrinter) check(ctx context.Context) {
 	if !ok {
 		return
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st, err := sp.Status(cctx)
+	if err != nil && !isGarbage(err) && cctx.Err() == nil {
+		// A failed exchange closed the driver's link, which may have
+		// been to the printer before it was unplugged; the second try
+		// opens the port again and finds the printer plugged back.
+		st, err = sp.Status(cctx)
+	}
 	switch {
 	case ctx.Err() != nil:
 	case err != nil && isGarbage(err):
