@@ -48,7 +48,7 @@ type Status struct {
 	Queue    outbox.Stats  `json:"queue"`
 	Link     link.Status   `json:"link"`
 	// Devices are the peripherals, ok or degraded with a hint.
-	Devices []envelope.HealthDevice `json:"devices"`
+	Devices []DeviceState `json:"devices"`
 }
 
 // Run runs the appliance until ctx ends.
@@ -205,7 +205,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(),
-				Devices: board.Devices()}
+				Devices: DeviceStates(board.Devices())}
 		}}
 
 	if devs.Printer != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/guichet/guichet/device/printer"
 	"github.com/guichet/guichet/device/printer/escpos"
 	"github.com/guichet/guichet/internal/health"
+	"github.com/guichet/guichet/sync/envelope"
 )
 
 // Hints shown on the status page and in the health report, for the person
@@ -22,6 +23,34 @@ const (
 	hintGarbage = "sends unreadable data: check its settings (baud rate, mode)"
 	hintPaper   = "out of paper"
 )
+
+// DeviceState is a peripheral as the status shows it: its health entry
+// and, when degraded, the problem as a key the UI translates ("gone",
+// "garbage", "paper"; "other" for a hint it does not know).
+type DeviceState struct {
+	envelope.HealthDevice
+	Problem string `json:"problem,omitempty"`
+}
+
+// DeviceStates gives each health entry its problem key.
+func DeviceStates(devs []envelope.HealthDevice) []DeviceState {
+	out := make([]DeviceState, len(devs))
+	for i, d := range devs {
+		out[i].HealthDevice = d
+		switch {
+		case d.State == envelope.DeviceOK:
+		case d.Hint == hintGone:
+			out[i].Problem = "gone"
+		case d.Hint == hintGarbage:
+			out[i].Problem = "garbage"
+		case d.Hint == hintPaper:
+			out[i].Problem = "paper"
+		default:
+			out[i].Problem = "other"
+		}
+	}
+	return out
+}
 
 // supervisor keeps the peripherals that can come and go (a scanner
 // unplugged, a printer switched off) on the health board: one that fails
