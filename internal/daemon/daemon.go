@@ -20,6 +20,7 @@ import (
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/slip"
 	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
@@ -68,6 +69,14 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	if devs.Printer != nil {
 		printerWatch = sup.watchPrinter("devices.printer", devs.Printer)
 		devs.Printer = printerWatch
+	}
+	var cardWatch *watchedCardReader
+	if devs.CardReader != nil {
+		cr, driver := cfg.Devices.CardReader, driverOf(devs.Loaded, "devices.card_reader")
+		cardWatch = sup.watchCardReader("devices.card_reader", devs.CardReader, func(ctx context.Context) (cardreader.Reader, error) {
+			return cardreader.Drivers.Open(ctx, driver, &cr.Options)
+		})
+		devs.CardReader = cardWatch
 	}
 	// Bind the UI before opening the store, so a port in use stops the
 	// daemon before it changes anything.
@@ -246,6 +255,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	if printerWatch != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); printerWatch.watch(ctx) }()
+	}
+	if cardWatch != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); cardWatch.watch(ctx) }()
 	}
 	// A tamper switch, where the GPIO driver can watch one, is logged and
 	// sounds the buzzer: the official or technician must look.

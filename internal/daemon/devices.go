@@ -139,6 +139,16 @@ func openAll(ctx context.Context, cfg *config.Daemon) (*Devices, []Outcome) {
 	return d, outs
 }
 
+// driverOf returns the driver field was opened with; "" if it was not.
+func driverOf(outs []Outcome, field string) string {
+	for _, o := range outs {
+		if o.Field == field && o.Err == nil {
+			return o.Driver
+		}
+	}
+	return ""
+}
+
 // failures joins the reasons of the devices that failed; nil if none did.
 func failures(outs []Outcome) error {
 	var errs []error

@@ -3,15 +3,20 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/codereader/scanner"
 	"github.com/guichet/guichet/device/printer"
 	"github.com/guichet/guichet/device/printer/escpos"
+	"github.com/guichet/guichet/firmware-bridge/frame"
+	bridge "github.com/guichet/guichet/firmware-bridge/sam"
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/sync/envelope"
 )
@@ -223,4 +228,138 @@ func (w *watchedPrinter) watch(ctx context.Context) {
 // driver has no sentinel for it (yet): its message is matched.
 func isGarbage(err error) bool {
 	return strings.Contains(err.Error(), "is not a status byte")
+}
+
+// statusReader is a card reader whose module can be asked whether it is
+// ready (sam: the status command 11 FF).
+type statusReader interface {
+	Client() *bridge.Client
+}
+
+// watchedCardReader reports its card reader's state on the board and,
+// when the reader's port is gone, opens it again: the flows keep the
+// wrapper and find the new reader behind it.
+type watchedCardReader struct {
+	name string
+	s    *supervisor
+	open func(ctx context.Context) (cardreader.Reader, error)
+
+	mu    sync.Mutex
+	inner cardreader.Reader // nil while the reader is away
+}
+
+// watchCardReader wraps r, which open opens again.
+func (s *supervisor) watchCardReader(name string, r cardreader.Reader, open func(ctx context.Context) (cardreader.Reader, error)) *watchedCardReader {
+	return &watchedCardReader{name: name, s: s, open: open, inner: r}
+}
+
+// errReaderAway is returned while the reader is away.
+var errReaderAway = errors.New("card reader away")
+
+func (w *watchedCardReader) current() cardreader.Reader {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.inner
+}
+
+// ReadCard reads a card through the reader there now.
+func (w *watchedCardReader) ReadCard(ctx context.Context, a cardreader.Access) (*cardreader.Card, error) {
+	r := w.current()
+	if r == nil {
+		return nil, fmt.Errorf("%s: %w", w.name, errReaderAway)
+	}
+	c, err := r.ReadCard(ctx, a)
+	if err != nil && ctx.Err() == nil {
+		if p := moduleProblem(err); p != "" {
+			w.s.board.Fail(w.name, p)
+		}
+	}
+	return c, err
+}
+
+// Close closes the reader there now.
+func (w *watchedCardReader) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inner == nil {
+		return nil
+	}
+	err := w.inner.Close()
+	w.inner = nil
+	return err
+}
+
+// moduleProblem says which hint an error of the module's link deserves;
+// "" for an error about the card (none, unreadable), not the reader.
+func moduleProblem(err error) string {
+	switch {
+	case errors.Is(err, bridge.ErrClosed), errors.Is(err, bridge.ErrNoReply):
+		return hintGone
+	case errors.Is(err, bridge.ErrMalformed), errors.Is(err, frame.ErrChecksum), errors.Is(err, frame.ErrTooLong), errors.Is(err, frame.ErrTooShort):
+		return hintGarbage
+	}
+	return ""
+}
+
+// check asks the module whether it is ready; a reader whose port is gone
+// is opened again, and is ok once its module answers.
+func (w *watchedCardReader) check(ctx context.Context) {
+	r := w.current()
+	if r == nil {
+		nr, err := w.open(ctx)
+		if err != nil {
+			w.s.board.Fail(w.name, hintGone)
+			return
+		}
+		w.mu.Lock()
+		w.inner, r = nr, nr
+		w.mu.Unlock()
+		w.s.log.Info("card reader back", "device", w.name)
+	}
+	sr, ok := r.(statusReader)
+	if !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := sr.Client().Status(cctx)
+	switch {
+	case ctx.Err() != nil:
+	case err == nil:
+		w.s.board.OK(w.name)
+	case errors.Is(err, bridge.ErrClosed), errors.Is(err, bridge.ErrNoReply):
+		// The port is gone (unplugged) or the module mute: drop it and
+		// open the path again at the next check, which also resets a
+		// module that hung.
+		w.s.board.Fail(w.name, hintGone)
+		w.mu.Lock()
+		if w.inner == r {
+			w.inner = nil
+		}
+		w.mu.Unlock()
+		r.Close()
+	default:
+		p := moduleProblem(err)
+		if p == "" {
+			p = hintGone
+		}
+		w.s.board.Fail(w.name, p)
+	}
+}
+
+// watch checks the reader every probe interval until ctx ends.
+func (w *watchedCardReader) watch(ctx context.Context) {
+	if _, ok := w.current().(statusReader); !ok {
+		return
+	}
+	t := time.NewTicker(w.s.probe)
+	defer t.Stop()
+	for {
+		w.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -15,10 +15,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/codereader/scanner"
 	"github.com/guichet/guichet/device/printer"
 	"github.com/guichet/guichet/device/printer/escpos"
+	"github.com/guichet/guichet/firmware-bridge/sam/samemu"
 	"github.com/guichet/guichet/internal/escposemu"
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/ptyserve"
@@ -273,4 +275,68 @@ func TestWatchedPrinterNotes(t *testing.T) {
 
 func testSlip() printer.Document {
 	return printer.Document{Lines: []printer.Line{{Text: "test slip", Align: printer.Center}}}
+}
+
+// The SAM card reader answering garbage is degraded with its own hint,
+// mute or pulled out it is degraded and opened again until it answers,
+// and the flows' reader keeps working through the swap.
+func TestCardReaderHotPlug(t *testing.T) {
+	const name = "devices.card_reader"
+	p := newPlug(t)
+	emu := samemu.New()
+	p.in(emu.Serve)
+	var opts yaml.Node
+	if err := yaml.Unmarshal([]byte("port: "+p.path+"\ntimeout: 300ms\nretries: 1\npoll_interval: 20ms"), &opts); err != nil {
+		t.Fatal(err)
+	}
+	open := func(ctx context.Context) (cardreader.Reader, error) {
+		return cardreader.Drivers.Open(ctx, "sam", opts.Content[0])
+	}
+	ctx := context.Background()
+	r, err := open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := health.NewBoard()
+	b.Add(name, "sam")
+	w := quietSupervisor(b).watchCardReader(name, r, open)
+	defer w.Close()
+	check := func(wantState, wantHint string) {
+		t.Helper()
+		w.check(ctx)
+		if d := state(b, name); d.State != wantState || d.Hint != wantHint {
+			t.Fatalf("card reader %+v, want %s %q", d, wantState, wantHint)
+		}
+	}
+	check(envelope.DeviceOK, "")
+
+	emu.Inject(samemu.FaultCorruptChecksum, 0, 0)
+	check(envelope.DeviceDegraded, hintGarbage)
+	emu.ClearFaults()
+	check(envelope.DeviceOK, "")
+
+	emu.Inject(samemu.FaultSilent, 0, 0)
+	check(envelope.DeviceDegraded, hintGone)
+	emu.ClearFaults()
+	check(envelope.DeviceOK, "") // opened again
+
+	p.out()
+	check(envelope.DeviceDegraded, hintGone)
+	check(envelope.DeviceDegraded, hintGone) // still away
+	if _, err := w.ReadCard(ctx, cardreader.Access{}); err == nil {
+		t.Fatal("read a card with the reader away")
+	}
+
+	emu = samemu.New()
+	if err := emu.SetCard(samemu.SampleText(), samemu.SamplePhoto()); err != nil {
+		t.Fatal(err)
+	}
+	p.in(emu.Serve)
+	check(envelope.DeviceOK, "")
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c, err := w.ReadCard(rctx, cardreader.Access{})
+	if err != nil || c.IDNumber == "" {
+		t.Fatalf("card through the reader plugged back: %+v, %v", c, err)
+	}
 }
