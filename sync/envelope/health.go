@@ -18,10 +18,8 @@ type Health struct {
 	// a report only if it is newer than the one it holds, so a replayed
 	// report cannot hide a later one.
 	At int64 `json:"at"`
-	// Boot counts the device's store openings, Uptime is seconds since the
-	// daemon started.
-	Boot   uint32 `json:"boot,omitempty"`
-	Uptime int64  `json:"uptime"`
+	// Uptime is seconds since the daemon started.
+	Uptime int64 `json:"uptime"`
 	// Versions are the program's and its main modules' versions
 	// ("guichetd": "v1.2.3", "go": "go1.26.8").
 	Versions map[string]string `json:"versions,omitempty"`

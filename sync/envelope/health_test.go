@@ -8,7 +8,7 @@ import (
 
 func goodHealth() *Health {
 	t := int64(48500)
-	return &Health{Tenant: "t1", Device: "d1", At: 1764930000000, Boot: 3, Uptime: 61,
+	return &Health{Tenant: "t1", Device: "d1", At: 1764930000000, Uptime: 61,
 		Versions: map[string]string{"guichetd": "v1.2.3", "go": "go1.26.8"},
 		Queue:    HealthQueue{Depth: 2, OldestAge: 5},
 		Link:     HealthLink{Connected: true, Reconnects: 1, Sent: 10, LastAck: 1764930000000},
