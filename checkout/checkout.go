@@ -154,7 +154,13 @@ type Service struct {
 	WaitOnline time.Duration
 	// OnChange is told of every payment whose status changed (display, LEDs).
 	OnChange func(Payment)
-	Log      *slog.Logger
+	// OnQRChange is told of every QR order whose status changed.
+	OnQRChange func(QROrder)
+	// QRTTL is how long a QR order can be paid (default DefaultQRTTL);
+	// QRMerchant is the shop as its QR codes describe it.
+	QRTTL      time.Duration
+	QRMerchant Merchant
+	Log        *slog.Logger
 
 	// Link says whether the platform is reachable; nil means always.
 	Link LinkState
@@ -162,6 +168,9 @@ type Service struct {
 	Site string
 	// Merchant heads the receipt.
 	Merchant string
+	// Drawer opens the cash drawer on a cash sale, refund or void once it
+	// is stored (cash.go); nil when the till has none.
+	Drawer Drawer
 	// PollEvery is how often a payment waiting for the customer is
 	// queried (default 5 s); ConfirmTimeout how long after it was taken
 	// it is reversed without a final answer (default 45 s, as the wallets

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/checkout/slip"
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
+	printersim "github.com/guichet/guichet/device/printer/sim"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/platform"
@@ -33,27 +35,43 @@ const (
 // real outbox, a real link to a real Mosquitto, and an in-process
 // platform: only the browser is outside.
 type rig struct {
-	broker  *brokertest.Mosquitto
-	store   *platform.Store
-	ob      *outbox.Store
-	lk      *link.Link
-	co      *checkout.Service
-	screen  *displaysim.Display
-	scans   *ui.Scans
+	broker *brokertest.Mosquitto
+	store  *platform.Store
+	ob     *outbox.Store
+	lk     *link.Link
+	co     *checkout.Service
+	screen *displaysim.Display
+	scans  *ui.Scans
+	// drawer is the till's printer, which keeps the receipts it prints
+	// and counts the openings of the drawer on its kick connector.
+	drawer  *printersim.Printer
 	http    *httptest.Server
 	platKey ed25519.PrivateKey
+
+	// rules are the platform's, whose simulated wallet pays QR orders.
+	rules *authz.Rules
 
 	mu       sync.Mutex
 	platStop func()
 }
 
+// Timings of the rig's flow: the simulated customer confirms on the
+// phone after rigConfirmAfter (codes starting 1555), the device reverses
+// after rigConfirmTimeout (codes starting 1556 are never confirmed).
+const (
+	rigConfirmAfter   = time.Second
+	rigConfirmTimeout = 3 * time.Second
+)
+
 // newRig starts everything but the platform. waitOnline is how long a
-// payment waits for the platform before the device decides offline.
-func newRig(t testing.TB, waitOnline time.Duration) *rig {
+// payment waits for the platform before the device decides offline; opts
+// change the flow before anything runs.
+func newRig(t testing.TB, waitOnline time.Duration, opts ...func(*checkout.Service)) *rig {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans()}
+	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans(), drawer: printersim.New(printersim.Options{}),
+		rules: &authz.Rules{DeclineCodes: []string{codeDecline}, MaxAmount: 500000, ConfirmAfter: rigConfirmAfter}}
 	_, r.platKey, _ = ed25519.GenerateKey(nil)
 	_, devKey, _ := ed25519.GenerateKey(nil)
 	var err error
@@ -70,12 +88,23 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	t.Cleanup(func() { r.ob.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
-		OfflinePerTransaction: 10000, OfflineTotal: 100000,
+		OfflinePerTransaction: 10000, OfflineTotal: 100000, Drawer: r.drawer,
+		PollEvery: 200 * time.Millisecond, ConfirmTimeout: rigConfirmTimeout,
+		QRMerchant: checkout.Merchant{Name: "GUICHET TEST", City: "NANNING", MCC: "5411", Country: "CN", AccountGUI: "com.example.guichet", AccountID: "M1"},
 		OnChange: func(p checkout.Payment) {
-			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
+			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency}, Status: p.Status})
+		},
+		OnQRChange: func(o checkout.QROrder) {
+			if scr, ok := daemon.QRScreen(o); ok {
+				r.screen.Show(ctx, scr)
+			}
 		}}
+	for _, o := range opts {
+		o(r.co)
+	}
 	rt := link.NewRouter()
 	rt.HandleResults(r.co.OnResult, checkout.ResultTypes...)
+	rt.HandleResults(r.co.OnQRResult, checkout.QRResultTypes...)
 	rt.HandleCommands(r.co.ApplyCommand, checkout.Commands...)
 	r.lk, err = link.New(link.Config{Tenant: "shop1", Device: "till1", Brokers: []string{r.broker.URL()},
 		PlatformKey: r.platKey.Public().(ed25519.PublicKey), Window: 100, AckTimeout: time.Second,
@@ -84,15 +113,16 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ui.Server{Checkout: r.co, Till: r.co, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
+	srv := &ui.Server{Checkout: r.co, Till: r.co, Cash: r.co, Finder: r.co, Receipts: &slip.Slips{Service: r.co, Printer: r.drawer}, Screen: r.screen, QR: r.co, SyncNow: r.lk.SyncNow, Scans: r.scans,
 		Languages: []string{"zh", "en", "fr"}, Log: log,
 		Status: func() any {
 			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}
 		}}
 	r.http = httptest.NewServer(srv.Handler())
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); r.lk.Run(ctx) }()
+	go func() { defer wg.Done(); r.co.Run(ctx) }()
 	t.Cleanup(func() {
 		r.stopPlatform()
 		// The page's long polls hold connections: close them, then the link.
@@ -113,7 +143,7 @@ func (r *rig) startPlatform() {
 	}
 	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: r.platKey,
 		BatchMax: 100, BatchDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		r.store, &authz.Rules{DeclineCodes: []string{codeDecline}, MaxAmount: 500000})
+		r.store, r.rules)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -144,4 +174,13 @@ func (r *rig) waitLinkUp(t testing.TB) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// payQR has the simulated wallet pay QR order ref, as a customer scanning
+// it would, and notify the till, as `guichet-platform wallet pay` does.
+func (r *rig) payQR(t testing.TB, ref string) error {
+	t.Helper()
+	_, err := r.rules.PayQR(context.Background(), platform.PublishConfig{Brokers: []string{r.broker.URL()}, Key: r.platKey, Timeout: 10 * time.Second},
+		r.store, ref, 10*time.Second)
+	return err
 }

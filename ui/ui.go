@@ -48,16 +48,20 @@ type Server struct {
 	Status func() any
 	// SyncNow asks the link to send the queue now.
 	SyncNow func()
-	// MerchantQR shows the shop's dynamic QR code for amount (minor units)
-	// on the customer display and returns its payload; nil leaves the
-	// route out.
-	MerchantQR func(ctx context.Context, amount int64) (string, error)
+	// QR makes the shop's dynamic QR codes as orders, which the customer
+	// display shows; nil leaves the routes out.
+	QR QROrders
 	// Till serves refunds, voids, receipts, split bills and reports; nil
 	// leaves those routes out.
 	Till Till
 	// Receipts prints receipts on paper; nil (no printer) leaves the
 	// route out.
 	Receipts Receipts
+	// Cash takes cash sales, Finder finds a payment by its receipt's
+	// reference or in the day's list (cash.go); nil leaves their routes
+	// out.
+	Cash   Cash
+	Finder Finder
 	// Counter is the e-ID counter's flow for the official's page; nil
 	// leaves those routes out.
 	Counter Counter
@@ -67,6 +71,8 @@ type Server struct {
 	TechnicianToken string
 	// Verifier checks e-ID QR codes; nil leaves the route out.
 	Verifier Verifier
+	// SelfTest runs the self-test (selftest.go); nil leaves its route out.
+	SelfTest SelfTest
 	// Scans are codes read by the scanners and cameras, for the cashier.
 	Scans *Scans
 	// Languages offered, the first being the default.
@@ -89,12 +95,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
 	s.tillRoutes(mux)
 	s.printRoutes(mux)
+	s.cashRoutes(mux)
 	s.eidRoutes(mux)
-	if s.MerchantQR != nil {
+	s.selfTestRoutes(mux)
+	if s.QR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
+		mux.HandleFunc("GET /api/qr/{ref}", s.qrOrder)
+		mux.HandleFunc("POST /api/qr/{ref}/cancel", s.qrCancel)
 	}
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil})
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil})
 	})
 	return securityHeaders(mux)
 }
@@ -262,7 +272,16 @@ func (s *Server) displayQR(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// merchantQR shows the dynamic merchant-presented QR code for an amount.
+// QROrders are the shop's QR orders as the UI uses them
+// (*checkout.Service).
+type QROrders interface {
+	StartQR(ctx context.Context, amount int64) (*checkout.QROrder, error)
+	GetQR(ctx context.Context, ref string) (*checkout.QROrder, error)
+	CancelQR(ctx context.Context, ref string) (*checkout.QROrder, error)
+}
+
+// merchantQR makes a QR order for an amount; the order (its payload
+// included) is the answer, and the customer display shows the code.
 func (s *Server) merchantQR(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Amount string `json:"amount"`
@@ -275,10 +294,30 @@ func (s *Server) merchantQR(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	payload, err := s.MerchantQR(r.Context(), amount)
+	o, err := s.QR.StartQR(r.Context(), amount)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"payload": payload})
+	writeJSON(w, http.StatusOK, o)
+}
+
+// qrOrder answers a QR order, for the cashier's screen to follow it.
+func (s *Server) qrOrder(w http.ResponseWriter, r *http.Request) {
+	o, err := s.QR.GetQR(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+// qrCancel cancels an open QR order.
+func (s *Server) qrCancel(w http.ResponseWriter, r *http.Request) {
+	o, err := s.QR.CancelQR(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
@@ -68,10 +69,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	var printerWatch *watchedPrinter
 	if devs.Printer != nil {
 		printerWatch = sup.watchPrinter("devices.printer", devs.Printer)
-		devs.Printer = printerWatch
 	}
+	// Only a reader that can be asked for its state is watched (sam).
 	var cardWatch *watchedCardReader
-	if devs.CardReader != nil {
+	if _, ok := devs.CardReader.(statusReader); ok {
 		cr, driver := cfg.Devices.CardReader, driverOf(devs.Loaded, "devices.card_reader")
 		cardWatch = sup.watchCardReader("devices.card_reader", devs.CardReader, func(ctx context.Context) (cardreader.Reader, error) {
 			return cardreader.Drivers.Open(ctx, driver, &cr.Options)
@@ -139,14 +140,30 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineBuzzer, 300*time.Millisecond) }()
 		}
 	}
+	// printAfter prints a receipt by itself after an approval, where
+	// checkout.receipt.auto_print asks it; set below, before any payment.
+	var printAfter func(checkout.Payment)
 	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
-		Link: online, Site: cfg.Device.Site,
+		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer,
+		QRTTL: cfg.Checkout.QRTTL.D(), QRMerchant: checkout.Merchant(cfg.Checkout.Merchant),
 		OnChange: func(p checkout.Payment) {
-			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
+			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency}, Status: p.Status})
 			signalLines(p)
+			if printAfter != nil && slip.FirstApproval(p) {
+				printAfter(p)
+			}
+		},
+		OnQRChange: func(o checkout.QROrder) {
+			if scr, ok := QRScreen(o); ok {
+				show(scr)
+			}
+			// A paid QR order sounds as a paid card payment does.
+			if o.Status == checkout.QRPaid {
+				signalLines(checkout.Payment{Status: checkout.StatusApproved})
+			}
 		}}
 	// The e-ID counter and the QR verifier, where configured.
 	var dk *counter.Desk
@@ -166,7 +183,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	// Each flow is handed the results to its own records and the commands
 	// it takes; a command no flow takes is refused by the link.
 	router := link.NewRouter()
+	pinger := &selftest.Pinger{Outbox: store}
+	router.HandleResults(pinger.OnResult, selftest.PingType)
 	router.HandleResults(co.OnResult, checkout.ResultTypes...)
+	router.HandleResults(co.OnQRResult, checkout.QRResultTypes...)
 	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
 	if dk != nil {
 		router.HandleResults(dk.Service().OnResult, counter.RecordType)
@@ -193,6 +213,13 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	pinger.SyncNow = lk.SyncNow
+	tester := newSelfTester(cfg, devs, id, conn, pinger)
+	// The self-test gets the printer itself (it asks an escpos printer
+	// for its paper); the flows get it watched.
+	if printerWatch != nil {
+		devs.Printer = printerWatch
+	}
 	// The certificate is renewed over the link's own session.
 	var renewer *provision.Renewer
 	if enrolled != nil {
@@ -202,16 +229,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		router.HandleRaw(renewer.Topic(), renewer.Deliver)
 	}
 	scans := ui.NewScans()
-	merchant := checkout.Merchant(cfg.Checkout.Merchant)
-	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Screen: screen,
-		MerchantQR: func(ctx context.Context, amount int64) (string, error) {
-			qr, err := checkout.MerchantQR(merchant, cfg.Checkout.Currency, amount, fmt.Sprintf("%s-%d", cfg.Device.ID, time.Now().UnixMilli()))
-			if err != nil {
-				return "", err
-			}
-			show(display.Screen{QR: qr, Lines: []string{checkout.FormatMinor(amount, cfg.Checkout.Currency) + " " + cfg.Checkout.Currency}})
-			return qr, nil
-		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
+		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(),
 				Devices: DeviceStates(board.Devices())}
@@ -219,8 +238,20 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
-		srv.Receipts = &slip.Slips{Service: co, Printer: devs.Printer,
+		slips := &slip.Slips{Service: co, Printer: devs.Printer,
 			Head: slip.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
+		srv.Receipts = slips
+		if rc.AutoPrint {
+			printAfter = func(p checkout.Payment) {
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					if err := slips.Print(ctx, p.ID); err != nil {
+						log.Warn("receipt not printed", "payment", p.ID, "err", err)
+					}
+				}()
+			}
+		}
 	}
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk
@@ -282,19 +313,24 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		}()
 	}
 	// Each code reader is read, and reopened when it fails, by the
-	// supervisor, which owns it from here (devs.Close leaves it).
+	// supervisor, which owns it from here (devs.Close leaves it); the
+	// self-test's tap sees every code too.
+	devs.readersSupervised = true
 	for i, r := range devs.CodeReaders {
 		cr := cfg.Devices.CodeReaders[i]
 		open := func(ctx context.Context) (codereader.Reader, error) {
 			return codereader.Drivers.Open(ctx, cr.Driver, &cr.Options)
 		}
+		tap := tester.taps[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sup.readCodes(ctx, fmt.Sprintf("devices.code_readers[%d]", i), r, open, scans.Add)
+			sup.readCodes(ctx, fmt.Sprintf("devices.code_readers[%d]", i), r, open, func(c codereader.Code) {
+				scans.Add(c)
+				tap.Add(c)
+			})
 		}()
 	}
-	devs.CodeReaders = nil
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String())
 	var runErr error
 	select {
@@ -356,3 +392,17 @@ func platformKey(cfg *config.Daemon) ([]byte, error) {
 
 // ErrConfig marks errors caused by the configuration.
 var ErrConfig = errors.New("configuration")
+
+// QRScreen is what the customer display shows of a QR order: the code
+// while it can be paid, then its end; ok is false for a change the
+// customer need not see (the platform has the order).
+func QRScreen(o checkout.QROrder) (display.Screen, bool) {
+	amount := []string{checkout.FormatMinor(o.Amount, o.Currency) + " " + o.Currency}
+	switch o.Status {
+	case checkout.QROpen:
+		return display.Screen{QR: o.Payload, Lines: amount, Status: "qr_open"}, true
+	case checkout.QRSent:
+		return display.Screen{}, false
+	}
+	return display.Screen{Lines: amount, Status: "qr_" + o.Status}, true
+}

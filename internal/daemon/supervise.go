@@ -277,6 +277,20 @@ func (w *watchedCardReader) ReadCard(ctx context.Context, a cardreader.Access) (
 	return c, err
 }
 
+// Probe asks the reader there now whether it and a card are there, for
+// the self-test.
+func (w *watchedCardReader) Probe(ctx context.Context) (cardreader.Presence, error) {
+	r := w.current()
+	if r == nil {
+		return cardreader.Presence{}, fmt.Errorf("%s: %w", w.name, errReaderAway)
+	}
+	p, ok := r.(cardreader.Prober)
+	if !ok {
+		return cardreader.Presence{}, fmt.Errorf("%s: the driver cannot be probed", w.name)
+	}
+	return p.Probe(ctx)
+}
+
 // Close closes the reader there now.
 func (w *watchedCardReader) Close() error {
 	w.mu.Lock()

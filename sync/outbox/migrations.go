@@ -163,6 +163,21 @@ var migrations = []migration{
 	{sql: `ALTER TABLE refunds ADD COLUMN day TEXT NOT NULL DEFAULT '';
 	UPDATE refunds SET day = date(at / 1000, 'unixepoch', 'localtime');
 	CREATE INDEX refunds_day ON refunds(day);`},
+
+	// The shop's dynamic QR codes as orders (checkout/qr.go): open until
+	// paid, expired or cancelled. expires and status are columns for the
+	// driver's query of the open ones, day for the report.
+	{sql: `CREATE TABLE qr_orders (
+		ref TEXT PRIMARY KEY,
+		created INTEGER NOT NULL,
+		expires INTEGER NOT NULL,
+		day TEXT NOT NULL,
+		status TEXT NOT NULL,
+		amount INTEGER NOT NULL,
+		doc BLOB NOT NULL
+	);
+	CREATE INDEX qr_orders_open ON qr_orders(expires) WHERE status IN ('open', 'sent');
+	CREATE INDEX qr_orders_day ON qr_orders(day);`},
 }
 
 // migration is one step: sql, then fn (if any).
