@@ -90,6 +90,9 @@ type Sync struct {
 	// MinBackoff and MaxBackoff bound the reconnection delay (with jitter).
 	MinBackoff Duration `yaml:"min_backoff"`
 	MaxBackoff Duration `yaml:"max_backoff"`
+	// HealthInterval is how often the signed health report goes to the
+	// platform (default 1m).
+	HealthInterval Duration `yaml:"health_interval"`
 }
 
 // Devices names the driver of each device. With hardware "sim" the
@@ -372,6 +375,9 @@ func (c *Daemon) setDefaults() {
 	if c.Sync.MaxBackoff == 0 {
 		c.Sync.MaxBackoff = Duration(30 * time.Second)
 	}
+	if c.Sync.HealthInterval == 0 {
+		c.Sync.HealthInterval = Duration(time.Minute)
+	}
 	if c.UI.Listen == "" {
 		c.UI.Listen = "127.0.0.1:8080"
 	}
@@ -480,6 +486,9 @@ func (c *Daemon) Validate() error {
 	}
 	if c.Sync.MinBackoff.D() <= 0 || c.Sync.MaxBackoff < c.Sync.MinBackoff {
 		return fieldErr("sync.max_backoff", "must be at least sync.min_backoff, both positive")
+	}
+	if d := c.Sync.HealthInterval.D(); d < time.Second || d > time.Hour {
+		return fieldErr("sync.health_interval", "must be between 1s and 1h, not %v", d)
 	}
 	switch c.Hardware {
 	case "sim", "real":

@@ -70,6 +70,8 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"window too large", minimal + "sync: {window: 1000000}\n", "sync.window"},
 		{"bad duration", minimal + "sync: {ack_timeout: soon}\n", "duration"},
 		{"tiny ack timeout", minimal + "sync: {ack_timeout: 1ns}\n", "sync.ack_timeout"},
+		{"health too often", minimal + "sync: {health_interval: 10ms}\n", "sync.health_interval"},
+		{"health too rare", minimal + "sync: {health_interval: 2h}\n", "sync.health_interval"},
 		{"bad listen", minimal + "ui: {listen: localhost}\n", "ui.listen"},
 		{"bad language", minimal + "ui: {languages: [de]}\n", "ui.languages[0]"},
 		{"relative socket", minimal + "ui: {socket: api.sock}\n", "ui.socket"},

@@ -118,6 +118,13 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Error("subscribe", "err", tok.Error())
 				return
 			}
+			// Status, last will and health: every instance records them too.
+			for f, h := range map[string]mqtt.MessageHandler{envelope.AllStatus: s.onStatus, envelope.AllHealth: s.onHealth} {
+				if tok := c.Subscribe(f, 1, h); tok.Wait() && tok.Error() != nil {
+					s.log.Error("subscribe", "filter", f, "err", tok.Error())
+					return
+				}
+			}
 			for _, h := range s.cfg.Handlers {
 				if err := s.subscribe(ctx, c, h); err != nil {
 					s.log.Error("subscribe", "filter", h.Filter, "err", err)

@@ -107,6 +107,22 @@ var migrations = []string{
 		at INTEGER NOT NULL
 	);
 	CREATE INDEX events_device ON events(tenant, device, kind);`,
+	// What the platform sees of each device's health (health.go): its
+	// status or last will, and its last signed health report. One row
+	// per device, written by whichever instance received the message.
+	`CREATE TABLE device_health (
+		tenant TEXT NOT NULL,
+		device TEXT NOT NULL,
+		online INTEGER NOT NULL DEFAULT 0,
+		last_seen INTEGER NOT NULL DEFAULT 0,
+		status_at INTEGER NOT NULL DEFAULT 0,
+		depth INTEGER NOT NULL DEFAULT 0,
+		degraded TEXT NOT NULL DEFAULT '[]',
+		health_at INTEGER NOT NULL DEFAULT 0,
+		health BLOB,
+		instance TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (tenant, device)
+	) WITHOUT ROWID;`,
 }
 
 // Event kinds.

@@ -8,6 +8,8 @@
 //	guichet-platform [--config FILE] [run]          consume and ack until SIGTERM
 //	guichet-platform [--config FILE] stats [--json] records applied, duplicates, rejects, outboxes, identity
 //	                                                 changes, conflicts and blocked queues per device; last events
+//	guichet-platform [--config FILE] devices [--json] each enrolled device online or offline, last seen,
+//	                                                 version, queue depth and oldest record, degraded peripherals
 //	guichet-platform [--config FILE] enrol --device ID [--tenant T] --key BASE64
 //	guichet-platform [--config FILE] pubkey         print the platform's public key
 //	guichet-platform [--config FILE] push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE]
@@ -56,6 +58,7 @@ import (
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/logging"
 	"github.com/guichet/guichet/platform"
+	"github.com/guichet/guichet/platform/admin"
 	"github.com/guichet/guichet/platform/authz"
 	"github.com/guichet/guichet/sync/mqttconn"
 )
@@ -69,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "/etc/guichet/platform.yaml", "configuration `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey |")
+		fmt.Fprintln(stderr, "usage: guichet-platform [--config FILE] [run | stats [--json] | devices [--json] | enrol --device ID [--tenant T] --key BASE64 | pubkey |")
 		fmt.Fprintln(stderr, "       push --device ID [--tenant T] --name NAME [--args JSON | --args-file FILE] [--expires 24h] [--retain] [--wait=false] [--json] |")
 		fmt.Fprintln(stderr, "       enrol-code --tenant T --site S --role till|counter [--expires 24h] [--qr FILE] [--term] |")
 		fmt.Fprintln(stderr, "       device list [--json] | device revoke TENANT/DEVICE | device replace TENANT/DEVICE [--expires 24h] [--qr FILE] [--term] |")
@@ -99,6 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, cfg, stderr)
 	case "stats":
 		err = stats(ctx, cfg, rest, stdout)
+	case "devices":
+		err = devices(ctx, cfg, rest, stdout, stderr)
 	case "enrol":
 		err = enrolKey(ctx, cfg, rest, stderr)
 	case "push":
@@ -160,6 +165,22 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 		ConfirmPrefixes: cfg.Rules.ConfirmPrefixes, AbandonPrefixes: cfg.Rules.AbandonPrefixes,
 		ConfirmAbove: cfg.Rules.ConfirmAbove, ConfirmAfter: cfg.Rules.ConfirmAfter.D(),
 		CodeTTL: cfg.Rules.CodeTTL.D(), OfflineWindow: cfg.Rules.OfflineWindow.D()})
+	// The admin endpoint is for operators: a port in use (a second
+	// instance on the host) is logged and the platform applies records
+	// without it rather than stopping payments.
+	if ln, err := listenAdmin(cfg); err != nil {
+		log.Error("admin endpoint off", "admin", cfg.Admin, "err", err)
+	} else {
+		h := admin.Handler(admin.Config{Store: store, Refused: srv.Refused, EnrolRefused: svc.Refused, Logger: log})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := admin.Serve(ctx, ln, h); err != nil {
+				log.Error("admin endpoint", "err", err)
+			}
+		}()
+		log.Info("admin endpoint", "url", "http://"+ln.Addr().String(), "paths", "/devices /metrics")
+	}
 	log.Info("guichet-platform running", "instance", cfg.Instance, "brokers", cfg.Broker.URLs)
 	err = srv.Run(ctx)
 	if errors.Is(err, context.Canceled) {

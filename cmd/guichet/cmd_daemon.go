@@ -150,6 +150,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			Versions  map[string]uint64
 			Error     string `json:"downlink_error"`
 		} `json:"link"`
+		Devices []struct {
+			Name, Driver, State, Hint string
+		} `json:"devices"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &st); err != nil {
 		return err
@@ -169,6 +172,14 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	if st.Link.Error != "" {
 		fmt.Fprintf(e.stdout, "downlink stopped: %s\n", st.Link.Error)
+	}
+	// One line per peripheral; a degraded one says what to check.
+	for _, d := range st.Devices {
+		line := fmt.Sprintf("device %s (%s) %s", d.Name, d.Driver, d.State)
+		if d.State != "ok" {
+			line = strings.ToUpper(d.State) + ": " + line + ": " + d.Hint
+		}
+		fmt.Fprintln(e.stdout, line)
 	}
 	return nil
 }

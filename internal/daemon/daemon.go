@@ -20,12 +20,14 @@ import (
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/checkout/slip"
 	"github.com/guichet/guichet/config"
+	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
+	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
@@ -48,15 +50,36 @@ type Status struct {
 	Identity identity.Kind `json:"identity"`
 	Queue    outbox.Stats  `json:"queue"`
 	Link     link.Status   `json:"link"`
+	// Devices are the peripherals, ok or degraded with a hint.
+	Devices []DeviceState `json:"devices"`
 }
 
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
+	started := time.Now()
 	devs, err := OpenDevices(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer devs.Close()
+	board := health.NewBoard()
+	for _, o := range devs.Loaded {
+		board.Add(o.Field, o.Driver)
+	}
+	sup := newSupervisor(board, log)
+	var printerWatch *watchedPrinter
+	if devs.Printer != nil {
+		printerWatch = sup.watchPrinter("devices.printer", devs.Printer)
+	}
+	// Only a reader that can be asked for its state is watched (sam).
+	var cardWatch *watchedCardReader
+	if _, ok := devs.CardReader.(statusReader); ok {
+		cr, driver := cfg.Devices.CardReader, driverOf(devs.Loaded, "devices.card_reader")
+		cardWatch = sup.watchCardReader("devices.card_reader", devs.CardReader, func(ctx context.Context) (cardreader.Reader, error) {
+			return cardreader.Drivers.Open(ctx, driver, &cr.Options)
+		})
+		devs.CardReader = cardWatch
+	}
 	// Bind the UI before opening the store, so a port in use stops the
 	// daemon before it changes anything.
 	ln, err := net.Listen("tcp", cfg.UI.Listen)
@@ -183,14 +206,26 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		Username: conn.username, Password: conn.password, PlatformKey: conn.platformKey,
 		Window: cfg.Sync.Window, AckTimeout: cfg.Sync.AckTimeout.D(),
 		MinBackoff: cfg.Sync.MinBackoff.D(), MaxBackoff: cfg.Sync.MaxBackoff.D(),
-		Logger: log, Router: router,
+		Logger: log, Router: router, Degraded: board.Degraded,
 	}, store)
 	if err != nil {
 		return err
 	}
 	online.lk = lk
+	board.Notify(lk.StatusChanged)
+	reporter, err := health.New(health.Config{Tenant: cfg.Device.Tenant, Device: cfg.Device.ID, Key: key,
+		Interval: cfg.Sync.HealthInterval.D(), StateDir: cfg.StateDir, Started: started, Logger: log},
+		store, lk, board, lk.Publish)
+	if err != nil {
+		return err
+	}
 	pinger.SyncNow = lk.SyncNow
 	tester := newSelfTester(cfg, devs, id, conn, pinger)
+	// The self-test gets the printer itself (it asks an escpos printer
+	// for its paper); the flows get it watched.
+	if printerWatch != nil {
+		devs.Printer = printerWatch
+	}
 	// The certificate is renewed over the link's own session.
 	var renewer *provision.Renewer
 	if enrolled != nil {
@@ -203,7 +238,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
 		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
-			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
+			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(),
+				Devices: DeviceStates(board.Devices())}
 		},
 		Staff: &staff.Staff{Store: store}, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
 
@@ -253,6 +289,16 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); renewer.Run(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); reporter.Run(ctx) }()
+	if printerWatch != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); printerWatch.watch(ctx) }()
+	}
+	if cardWatch != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); cardWatch.watch(ctx) }()
+	}
 	// A tamper switch, where the GPIO driver can watch one, is logged and
 	// sounds the buzzer: the official or technician must look.
 	if w, ok := devs.Lines.(interface {
@@ -274,22 +320,24 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}()
 	}
+	// Each code reader is read, and reopened when it fails, by the
+	// supervisor, which owns it from here (devs.Close leaves it); the
+	// self-test's tap sees every code too.
+	devs.readersSupervised = true
 	for i, r := range devs.CodeReaders {
+		cr := cfg.Devices.CodeReaders[i]
+		open := func(ctx context.Context) (codereader.Reader, error) {
+			return codereader.Drivers.Open(ctx, cr.Driver, &cr.Options)
+		}
+		tap := tester.taps[i]
 		wg.Add(1)
-		go func(r codereader.Reader, tap *selftest.Tap) {
+		go func() {
 			defer wg.Done()
-			for {
-				c, err := r.ReadCode(ctx)
-				if err != nil {
-					if ctx.Err() == nil {
-						log.Warn("code reader stopped", "err", err)
-					}
-					return
-				}
+			sup.readCodes(ctx, fmt.Sprintf("devices.code_readers[%d]", i), r, open, func(c codereader.Code) {
 				scans.Add(c)
 				tap.Add(c)
-			}
-		}(r, tester.taps[i])
+			})
+		}()
 	}
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String(), "socket", cfg.UI.Socket)
 	var runErr error

@@ -43,12 +43,20 @@ type Devices struct {
 	// Drawer opens the cash drawer, through the printer or a GPIO line;
 	// nil when none is configured.
 	Drawer printer.Drawer
+	// Loaded are the devices opened, by their place in the configuration,
+	// for the health board.
+	Loaded []Outcome
+	// readersSupervised says the code readers belong to the supervisor,
+	// which closes them (and those it opened again) itself.
+	readersSupervised bool
 }
 
 // Close closes every device.
 func (d *Devices) Close() {
 	for _, c := range d.CodeReaders {
-		c.Close()
+		if !d.readersSupervised {
+			c.Close()
+		}
 	}
 	for _, c := range []io.Closer{d.CardReader, d.Display, d.Lines} {
 		if c != nil {
@@ -169,6 +177,16 @@ func openDrawer(d *Devices, dr config.Drawer, outs *[]Outcome) printer.Drawer {
 	return drawer
 }
 
+// driverOf returns the driver field was opened with; "" if it was not.
+func driverOf(outs []Outcome, field string) string {
+	for _, o := range outs {
+		if o.Field == field && o.Err == nil {
+			return o.Driver
+		}
+	}
+	return ""
+}
+
 // failures joins the reasons of the devices that failed; nil if none did.
 func failures(outs []Outcome) error {
 	var errs []error
@@ -189,6 +207,7 @@ func OpenDevices(ctx context.Context, cfg *config.Daemon) (*Devices, error) {
 		d.Close()
 		return nil, err
 	}
+	d.Loaded = outs
 	return d, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/provision/provisiontest"
+	"github.com/guichet/guichet/sync/envelope"
 )
 
 // TestEnrolledDaemonConnectsAsItself enrols a box whose identity key is
@@ -73,6 +74,26 @@ func TestEnrolledDaemonConnectsAsItself(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("the enrolled daemon did not connect\n%s", b.Log())
 		}
+	}
+	// The health report goes over the same session, through the broker's
+	// ACL, signed with the record key.
+	select {
+	case m := <-p.Health:
+		if m[0] != "guichet/v1/shop1/till-7/up/health" {
+			t.Fatalf("health on %q", m[0])
+		}
+		payload, err := envelope.Open(rk.Public().(ed25519.PublicKey), []byte(m[1]))
+		if err != nil {
+			t.Fatalf("health report: %v", err)
+		}
+		h, err := envelope.DecodeHealth(payload)
+		if err != nil || h.Device != "till-7" || len(h.Devices) == 0 || h.DiskTotal == 0 {
+			t.Fatalf("health report %+v, %v", h, err)
+		}
+	case err := <-done:
+		t.Fatalf("daemon stopped: %v", err)
+	case <-deadline:
+		t.Fatalf("no health report\n%s", b.Log())
 	}
 	if cfg.Device.ID != "till-7" || cfg.Device.Tenant != "shop1" || cfg.Device.Site != "rue-haute" {
 		t.Fatalf("names not taken from the enrolment: %+v", cfg.Device)

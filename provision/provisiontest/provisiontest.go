@@ -224,6 +224,8 @@ type Platform struct {
 	Silent   int
 	// Status gets "TOPIC PAYLOAD" of each status message the devices publish.
 	Status chan string
+	// Health gets "TOPIC" and the frame of each health report, unchecked.
+	Health chan [2]string
 }
 
 // StartPlatform connects the platform to b's mutual-TLS listener as
@@ -232,7 +234,7 @@ func StartPlatform(t testing.TB, b *Broker, ca *CA) *Platform {
 	pk, _, _ := ed25519.GenerateKey(nil)
 	code, _ := claim.NewCode()
 	p := &Platform{ca: ca, Code: code, Tenant: "shop1", Site: "rue-haute", Life: time.Hour,
-		Brokers: []string{b.URL()}, Key: pk, Status: make(chan string, 100)}
+		Brokers: []string{b.URL()}, Key: pk, Status: make(chan string, 100), Health: make(chan [2]string, 100)}
 	p.c = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("guichet-platform-p1").
 		SetTLSConfig(ca.ClientTLS(t, "guichet-platform-p1")).SetAutoReconnect(true).SetConnectRetry(true).
 		SetConnectRetryInterval(100 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
@@ -241,6 +243,12 @@ func StartPlatform(t testing.TB, b *Broker, ca *CA) *Platform {
 			c.Subscribe(claim.AllRenewals, 1, p.onRenewal)
 			c.Subscribe("guichet/v1/+/+/up/status", 1, func(_ mqtt.Client, m mqtt.Message) {
 				p.Status <- m.Topic() + " " + string(m.Payload())
+			})
+			c.Subscribe("guichet/v1/+/+/up/health", 1, func(_ mqtt.Client, m mqtt.Message) {
+				select {
+				case p.Health <- [2]string{m.Topic(), string(m.Payload())}:
+				default:
+				}
 			})
 		}))
 	if tok := p.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

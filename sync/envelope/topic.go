@@ -23,6 +23,10 @@ func (t Topics) Records() string { return t.base() + "/up/rec" }
 // Status is the device's retained status, also its MQTT last will.
 func (t Topics) Status() string { return t.base() + "/up/status" }
 
+// Health is where the device publishes its signed health report (QoS 1),
+// every minute.
+func (t Topics) Health() string { return t.base() + "/up/health" }
+
 // Applied is where the device reports what it did with each command and
 // configuration (QoS 1); under up/, so the ACL that lets the device write
 // its records covers it.
@@ -45,6 +49,7 @@ const (
 	AllRecords = Root + "/+/+/up/rec"
 	AllStatus  = Root + "/+/+/up/status"
 	AllApplied = Root + "/+/+/up/applied"
+	AllHealth  = Root + "/+/+/up/health"
 )
 
 // ParseUp splits a device topic under Root into tenant, device and the

@@ -69,6 +69,9 @@ type Config struct {
 	// drops results and refuses every command but "sync", which the link
 	// takes itself.
 	Router *Router
+	// Degraded names the peripherals not ok, for the published status;
+	// nil reports none.
+	Degraded func() []string
 }
 
 // Status is what the UI and `guichet status` show of the link.
@@ -91,6 +94,8 @@ type Status struct {
 	// Rekeys counts the store's identity changes the link asked for
 	// (conflicts: a store restored from a copy).
 	Rekeys uint64 `json:"rekeys"`
+	// Reconnects counts the sessions opened after the first.
+	Reconnects uint64 `json:"reconnects"`
 }
 
 // Link is a running connection to the platform.
@@ -99,8 +104,9 @@ type Link struct {
 	ob  Outbox
 	log *slog.Logger
 
-	syncNow chan struct{}
-	inbox   chan mqtt.Message // downlink messages, handed over by paho
+	syncNow   chan struct{}
+	statusNow chan struct{}
+	inbox     chan mqtt.Message // downlink messages, handed over by paho
 
 	mu     sync.Mutex
 	status Status
@@ -111,6 +117,7 @@ type Link struct {
 	client mqtt.Client
 
 	sent, resent, refused, rejected, rekeys atomic.Uint64
+	sessions                                atomic.Uint64
 	highestSent                             atomic.Uint64 // owned by the session loop
 
 	// types is the record type of each record sent and not yet acked, by
@@ -146,7 +153,7 @@ func New(cfg Config, ob Outbox) (*Link, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Link{cfg: cfg, ob: ob, log: cfg.Logger.With("component", "link"),
-		syncNow: make(chan struct{}, 1), inbox: make(chan mqtt.Message, 4096),
+		syncNow: make(chan struct{}, 1), statusNow: make(chan struct{}, 1), inbox: make(chan mqtt.Message, 4096),
 		types: map[uint64]string{}}, nil
 }
 
@@ -159,12 +166,24 @@ func (l *Link) SyncNow() {
 	}
 }
 
+// StatusChanged asks the link to publish its status at once, as when a
+// peripheral's state changed, rather than at the next 30 s tick.
+func (l *Link) StatusChanged() {
+	select {
+	case l.statusNow <- struct{}{}:
+	default:
+	}
+}
+
 // Status reports the link's state.
 func (l *Link) Status() Status {
 	l.mu.Lock()
 	s := l.status
 	l.mu.Unlock()
 	s.Sent, s.Resent, s.Refused, s.Rejected, s.Rekeys = l.sent.Load(), l.resent.Load(), l.refused.Load(), l.rejected.Load(), l.rekeys.Load()
+	if n := l.sessions.Load(); n > 1 {
+		s.Reconnects = n - 1
+	}
 	l.dl.status(&s)
 	return s
 }
@@ -250,15 +269,8 @@ func (l *Link) topics() envelope.Topics {
 	return envelope.Topics{Tenant: l.cfg.Tenant, Device: l.cfg.Device}
 }
 
-// statusPayload is the device's retained status.
-type statusPayload struct {
-	Online bool   `json:"online"`
-	Depth  uint64 `json:"depth"`
-	At     int64  `json:"at"`
-}
-
 func (l *Link) clientOptions(broker string, lost chan<- error) *mqtt.ClientOptions {
-	will, _ := json.Marshal(statusPayload{Online: false})
+	will, _ := json.Marshal(envelope.Status{Online: false})
 	o := mqtt.NewClientOptions().
 		AddBroker(broker).
 		SetClientID(l.cfg.Tenant+"."+l.cfg.Device).
@@ -317,6 +329,7 @@ func (l *Link) session(ctx context.Context, broker string) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	l.setConnected(true, broker)
+	l.sessions.Add(1)
 	l.setClient(c)
 	defer l.setClient(nil)
 	l.publishStatus(c, true)
@@ -406,12 +419,18 @@ func (l *Link) session(ctx context.Context, broker string) error {
 			ackTimer.Reset(l.cfg.AckTimeout)
 		case <-statusTick.C:
 			l.publishStatus(c, true)
+		case <-l.statusNow:
+			l.publishStatus(c, true)
 		}
 	}
 }
 
 func (l *Link) publishStatus(c mqtt.Client, online bool) {
-	b, _ := json.Marshal(statusPayload{Online: online, Depth: l.ob.Stats().Depth, At: time.Now().UnixMilli()})
+	st := envelope.Status{Online: online, Depth: l.ob.Stats().Depth, At: time.Now().UnixMilli()}
+	if l.cfg.Degraded != nil {
+		st.Degraded = l.cfg.Degraded()
+	}
+	b, _ := json.Marshal(st)
 	c.Publish(l.topics().Status(), 1, true, b)
 }
 

@@ -53,6 +53,16 @@ Object.assign(TEXTS.fr, {screen_approved: "Paiement accepté", screen_declined: 
   qr_open: "QR affiché, en attente du paiement du client", qr_sent: "QR affiché, en attente du paiement du client", qr_paid: "QR payé", qr_expired: "QR expiré, non payé",
   qr_cancelled: "QR annulé", cancel_qr: "Annuler le QR", not_confirmed: "le client n'a pas confirmé : non débité", shop_loss: "perte du magasin",
   scheme_merchant_qr: "QR du magasin", qr_ended: "QR non payés"});
+// The status page's peripherals (internal/daemon DeviceState).
+Object.assign(TEXTS.zh, {devices: "外设", appliance_degraded: "设备异常：请检查下列外设", state_ok: "正常", state_degraded: "异常",
+  dev_code_readers: "扫码器", dev_card_reader: "读卡器", dev_display: "显示屏", dev_gpio: "指示灯与开关", dev_printer: "打印机",
+  hint_gone: "无响应：请检查线缆和电源", hint_garbage: "数据无法识别：请检查设置（波特率、模式）", hint_paper: "缺纸"});
+Object.assign(TEXTS.en, {devices: "Peripherals", appliance_degraded: "Degraded: check the peripherals below", state_ok: "OK", state_degraded: "degraded",
+  dev_code_readers: "Scanner", dev_card_reader: "Card reader", dev_display: "Display", dev_gpio: "Lights and switches", dev_printer: "Printer",
+  hint_gone: "not answering: check its cable and power", hint_garbage: "sends unreadable data: check its settings (baud rate, mode)", hint_paper: "out of paper"});
+Object.assign(TEXTS.fr, {devices: "Périphériques", appliance_degraded: "Mode dégradé : vérifier les périphériques ci-dessous", state_ok: "OK", state_degraded: "en défaut",
+  dev_code_readers: "Lecteur de codes", dev_card_reader: "Lecteur de cartes", dev_display: "Afficheur", dev_gpio: "Voyants et contacts", dev_printer: "Imprimante",
+  hint_gone: "ne répond pas : vérifier le câble et l'alimentation", hint_garbage: "envoie des données illisibles : vérifier ses réglages (débit, mode)", hint_paper: "plus de papier"});
 let LANG = localStorage.getItem("lang") || "zh";
 function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key.replace(/^scheme_/, ""); }
 function applyTexts() {

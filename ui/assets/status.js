@@ -1,4 +1,4 @@
-// The technician's status page: device, link and queue.
+// The technician's status page: device, link, queue and peripherals.
 
 // when formats a time from the API; Go writes a never-set time as year 1.
 function when(iso) {
@@ -16,7 +16,25 @@ async function refresh() {
       const dd = document.createElement("dd"); dd.textContent = v; dd.id = "fact-" + k;
       return [dt, dd];
     }));
+    showDevices(s.devices || []);
   } catch (e) {}
+}
+// showDevices writes one line per peripheral, ok or degraded with what to
+// check, and raises the banner while any is degraded.
+function showDevices(devs) {
+  const ul = document.getElementById("devices");
+  ul.replaceChildren(...devs.map(d => {
+    const li = document.createElement("li");
+    const m = d.name.match(/^devices\.([a-z_]+)(?:\[(\d+)\])?$/);
+    const label = m ? t("dev_" + m[1]) + (m[2] !== undefined ? " " + (Number(m[2]) + 1) : "") : d.name;
+    li.id = "dev-" + d.name.replace(/[^a-z0-9]+/gi, "-");
+    li.className = d.state === "ok" ? "ok" : "degraded";
+    li.dataset.state = d.state;
+    const hint = d.state === "ok" ? "" : " — " + (d.problem && d.problem !== "other" ? t("hint_" + d.problem) : d.hint);
+    li.textContent = label + " (" + (d.driver || "-") + "): " + t("state_" + d.state) + hint;
+    return li;
+  }));
+  document.getElementById("degraded").hidden = !devs.some(d => d.state !== "ok");
 }
 document.getElementById("syncnow").addEventListener("click", () => api("/api/sync", {method: "POST"}).then(refresh));
 document.addEventListener("langchange", refresh);
