@@ -168,6 +168,9 @@ type Service struct {
 	Site string
 	// Merchant heads the receipt.
 	Merchant string
+	// Drawer opens the cash drawer on a cash sale, refund or void once it
+	// is stored (cash.go); nil when the till has none.
+	Drawer Drawer
 	// PollEvery is how often a payment waiting for the customer is
 	// queried (default 5 s); ConfirmTimeout how long after it was taken
 	// it is reversed without a final answer (default 45 s, as the wallets

@@ -89,7 +89,7 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 	if amount <= 0 || amount > MaxAmount {
 		return nil, fmt.Errorf("%w: refund amount must be more than zero", ErrInput)
 	}
-	return s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+	p, err := s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
 		if p.Status != StatusApproved {
 			return nil, false, fmt.Errorf("checkout: refund of a payment %s: %w", p.Status, ErrState)
 		}
@@ -97,16 +97,24 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 			return nil, false, fmt.Errorf("%w: refund of %s is more than the %s left to refund", ErrInput, FormatMinor(amount, p.Currency), FormatMinor(left, p.Currency))
 		}
 		n := strconv.Itoa(len(p.Refunds) + 1)
+		if p.Scheme == SchemeCash {
+			return s.cashRefund(p, n, amount), true, nil
+		}
 		p.Refunds = append(p.Refunds, Refund{N: n, Amount: amount, Status: "pending", At: s.now()})
 		p.Refunded += amount
 		return s.refundRecord(p, n, amount, "cashier"), true, nil
 	})
+	if err != nil || p.Scheme != SchemeCash {
+		return p, err
+	}
+	return p, s.openDrawer(ctx, p.ID, "refund")
 }
 
 // Void cancels a payment the same business day, before the day is closed
-// (settlement), when nothing of it was refunded.
+// (settlement), when nothing of it was refunded. A cash payment's void is
+// paid back from the drawer, which opens once the void is stored.
 func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
-	return s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
+	p, err := s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
 		// Under ledgerMu, which CloseDay holds too: no void slips past a
 		// close. The business day is never a closed one.
 		day, err := s.BusinessDay(ctx)
@@ -123,6 +131,14 @@ func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
 		}
 		p.VoidedFrom, p.Status = p.Status, StatusVoided
 		b, _ := json.Marshal(VoidBody{ID: p.ID, Amount: p.Amount, Day: p.Day})
-		return &outbox.Record{Key: p.ID + ":void", Type: RecordPaymentVoid, Schema: 1, Body: b}, true, nil
+		typ := RecordPaymentVoid
+		if p.Scheme == SchemeCash {
+			typ = RecordPaymentCashVoid
+		}
+		return &outbox.Record{Key: p.ID + ":void", Type: typ, Schema: 1, Body: b}, true, nil
 	})
+	if err != nil || p.Scheme != SchemeCash {
+		return p, err
+	}
+	return p, s.openDrawer(ctx, p.ID, "void")
 }

@@ -33,6 +33,16 @@ type Report struct {
 	Count   int           `json:"count"`
 	// Discounts sums what promotions took off.
 	Discounts int64 `json:"discounts"`
+	// Cash and Wallet split Sales between cash and the wallets (every
+	// other scheme). CashRefunds is the cash paid back this day, refunds
+	// of cash sales; CashDrawer what the drawer holds beyond its float:
+	// Cash less CashRefunds.
+	Cash        int64 `json:"cash"`
+	CashCount   int   `json:"cash_count"`
+	Wallet      int64 `json:"wallet"`
+	WalletCount int   `json:"wallet_count"`
+	CashRefunds int64 `json:"cash_refunds"`
+	CashDrawer  int64 `json:"cash_drawer"`
 	// Refunds made this day (pending or done), whatever the payment's day.
 	Refunds     int64 `json:"refunds"`
 	RefundCount int   `json:"refund_count"`
@@ -120,6 +130,13 @@ func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
 			r.Sales += amount
 			r.Count += n
 			r.Discounts += discount
+			if scheme == SchemeCash {
+				r.Cash += amount
+				r.CashCount += n
+			} else {
+				r.Wallet += amount
+				r.WalletCount += n
+			}
 		case StatusVoided:
 			r.Voids += amount
 			r.VoidCount += n
@@ -147,6 +164,11 @@ func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
 		day, StatusDeclined).Scan(&r.RefundCount, &r.Refunds); err != nil {
 		return nil, fmt.Errorf("checkout: report %s: refunds: %w", day, err)
 	}
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(sum(f.amount), 0) FROM refunds f JOIN payments p ON p.id = f.payment
+		WHERE f.day = ? AND f.status != ? AND p.scheme = ?`, day, StatusDeclined, SchemeCash).Scan(&r.CashRefunds); err != nil {
+		return nil, fmt.Errorf("checkout: report %s: cash refunds: %w", day, err)
+	}
+	r.CashDrawer = r.Cash - r.CashRefunds
 	for _, st := range schemes {
 		r.Schemes = append(r.Schemes, *st)
 	}

@@ -101,9 +101,43 @@ type Devices struct {
 	// Printer is the receipt printer, with the cash drawer on its kick
 	// connector (driver escpos, or sim); none when no driver is named.
 	Printer Driver `yaml:"printer"`
+	// Drawer is the cash drawer, which opens on a cash sale, refund or
+	// void once it is stored; none when Via is empty.
+	Drawer Drawer `yaml:"drawer"`
 	// FaceCamera looks at the citizen at an e-ID counter: a camera
 	// driver (v4l2, video or folder) and its options.
 	FaceCamera Driver `yaml:"face_camera"`
+}
+
+// Drawer says what opens the cash drawer.
+type Drawer struct {
+	// Via is "printer", the drawer kick connector of devices.printer
+	// (ESC p; its pulse is the printer driver's drawer option), or
+	// "gpio", the line "drawer" of devices.gpio driving the solenoid
+	// through a transistor or relay; empty: the till has no drawer.
+	Via string `yaml:"via"`
+	// Pulse is how long the GPIO line is driven, for via gpio only;
+	// default 100ms, at most 2s.
+	Pulse Duration `yaml:"pulse"`
+}
+
+func (d Drawer) validate(devs *Devices) error {
+	switch d.Via {
+	case "", "gpio":
+	case "printer":
+		if devs.Printer.Driver == "" {
+			return fieldErr("devices.drawer.via", "printer: no printer at devices.printer")
+		}
+	default:
+		return fieldErr("devices.drawer.via", "must be printer, gpio or empty, not %q", d.Via)
+	}
+	switch {
+	case d.Pulse != 0 && d.Via != "gpio":
+		return fieldErr("devices.drawer.pulse", "only for via gpio (the printer's pulse is its driver's drawer option)")
+	case d.Pulse < 0 || d.Pulse.D() > 2*time.Second:
+		return fieldErr("devices.drawer.pulse", "must be between 0 and 2s, not %s", d.Pulse.D())
+	}
+	return nil
 }
 
 // Driver is one device: the driver's registered name and its own options,
@@ -187,6 +221,10 @@ type Receipt struct {
 	Address []string `yaml:"address"`
 	// Lang is the language of the receipt's labels: en (default), fr, zh.
 	Lang string `yaml:"lang"`
+	// AutoPrint prints the receipt of every payment once it is approved
+	// (online, offline or in cash), without the cashier asking; it needs
+	// devices.printer.
+	AutoPrint bool `yaml:"auto_print"`
 }
 
 func (r Receipt) validate() error {
@@ -436,6 +474,9 @@ func (c *Daemon) Validate() error {
 			}
 		}
 	}
+	if err := c.Devices.Drawer.validate(&c.Devices); err != nil {
+		return err
+	}
 	if _, _, err := splitHostPort(c.UI.Listen); err != nil {
 		return fieldErr("ui.listen", "%v", err)
 	}
@@ -471,6 +512,9 @@ func (c *Daemon) Validate() error {
 	}
 	if err := c.Checkout.Receipt.validate(); err != nil {
 		return err
+	}
+	if c.Checkout.Receipt.AutoPrint && c.Devices.Printer.Driver == "" {
+		return fieldErr("checkout.receipt.auto_print", "needs a printer at devices.printer")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

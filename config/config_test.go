@@ -87,6 +87,13 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},
 		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
 		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},
+		{"auto print without a printer", minimal + "checkout: {receipt: {auto_print: true}}\n", "checkout.receipt.auto_print"},
+		{"unknown drawer", minimal + "devices: {drawer: {via: usb}}\n", "devices.drawer.via"},
+		{"drawer on no printer", minimal + "devices: {drawer: {via: printer}}\n", "devices.drawer.via"},
+		{"printer drawer with a pulse", minimal + "devices: {printer: {driver: sim}, drawer: {via: printer, pulse: 50ms}}\n", "devices.drawer.pulse"},
+		{"long drawer pulse", minimal + "devices: {drawer: {via: gpio, pulse: 3s}}\n", "devices.drawer.pulse"},
+		{"negative drawer pulse", minimal + "devices: {drawer: {via: gpio, pulse: -1ms}}\n", "devices.drawer.pulse"},
+		{"drawer unknown field", minimal + "devices: {drawer: {vía: gpio}}\n", "vía"},
 		{"wrong type", minimal + "sync: {window: many}\n", "line 4"},
 		{"huge", minimal + "# " + strings.Repeat("x", 2<<20) + "\n", "larger than"},
 	}
@@ -220,6 +227,24 @@ func TestReceiptLetterhead(t *testing.T) {
 	} {
 		if _, err := LoadDaemon(writeConf(t, minimal+c.conf)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want an error naming %s", c.conf, err, c.want)
+		}
+	}
+}
+
+func TestDrawerAccepted(t *testing.T) {
+	for _, conf := range []string{
+		"devices: {drawer: {via: gpio, pulse: 150ms}}\n",
+		"devices: {drawer: {via: gpio}}\n",
+		"devices: {printer: {driver: escpos, options: {port: /dev/ttyUSB0}}, drawer: {via: printer}}\n",
+		"devices: {drawer: {}}\n",
+		"devices: {printer: {driver: sim}}\ncheckout: {receipt: {auto_print: true}}\n",
+	} {
+		c, err := LoadDaemon(writeConf(t, minimal+conf))
+		if err != nil {
+			t.Fatalf("%s: %v", conf, err)
+		}
+		if strings.Contains(conf, "150ms") && c.Devices.Drawer.Pulse.D() != 150*time.Millisecond {
+			t.Fatalf("pulse %v", c.Devices.Drawer.Pulse.D())
 		}
 	}
 }

@@ -128,7 +128,13 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("platform store: %w", err)
 	}
 	db.SetMaxOpenConns(2)
-	if _, err := db.Exec(schema + downlinkSchema); err != nil {
+	// The schema goes in a write transaction taken at once (BEGIN
+	// IMMEDIATE waits out another process's writer through busy_timeout).
+	// Run outside one, its first CREATE read and then upgraded its lock,
+	// and SQLite answers that upgrade SQLITE_BUSY at once, without
+	// waiting, when another process (guichet-platform enrol-code beside
+	// serve) opens the same new store at the same moment.
+	if err := createSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("platform store %s: %w", path, err)
 	}
@@ -261,4 +267,16 @@ func (s *Store) Records(ctx context.Context, tenant, device string) ([]AppliedRe
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+func createSchema(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(schema + downlinkSchema); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -42,7 +42,13 @@ type Options struct {
 	Force bool
 	// Timeout bounds the whole exchange (default 30s).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Resend is how often the request goes again while no answer has come
+	// (default 5s). A request published while no platform is subscribed
+	// (one starting, or restarting) is dropped by the broker; the platform
+	// answers a repeat from the same box with the same key again, so a
+	// repeat is safe.
+	Resend time.Duration
+	Logger *slog.Logger
 }
 
 // ErrEnrolled says the state directory already holds an enrolment.
@@ -109,18 +115,28 @@ func Enrol(ctx context.Context, o Options) (*Enrolment, error) {
 	if err := wait(ctx, c.Subscribe(claim.ResponseTopic(cid), 1, onAnswer)); err != nil {
 		return nil, fmt.Errorf("provision: subscribe: %w", err)
 	}
-	if err := wait(ctx, c.Publish(claim.RequestTopic(cid), 1, false, req)); err != nil {
-		return nil, fmt.Errorf("provision: send the request: %w", err)
+	resend := o.Resend
+	if resend <= 0 {
+		resend = 5 * time.Second
 	}
-	o.Logger.Info("enrolment request sent", "broker", o.Broker, "device", o.Device, "key", o.Key.Kind())
+	tick := time.NewTicker(resend)
+	defer tick.Stop()
 	var p []byte
-	select {
-	case p = <-answers:
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w in %s: the broker took the request; is the platform running, and does it listen on %s?", ErrNoAnswer, o.Timeout, claim.AllRequests)
+	for sent := 0; p == nil; {
+		if err := wait(ctx, c.Publish(claim.RequestTopic(cid), 1, false, req)); err != nil {
+			return nil, fmt.Errorf("provision: send the request: %w", err)
 		}
-		return nil, fmt.Errorf("provision: %w", ctx.Err())
+		sent++
+		o.Logger.Info("enrolment request sent", "broker", o.Broker, "device", o.Device, "key", o.Key.Kind(), "attempt", sent)
+		select {
+		case p = <-answers:
+		case <-tick.C:
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w in %s (%d requests): the broker took the request; is the platform running, and does it listen on %s?", ErrNoAnswer, o.Timeout, sent, claim.AllRequests)
+			}
+			return nil, fmt.Errorf("provision: %w", ctx.Err())
+		}
 	}
 	resp, err := claim.DecodeResponse(p)
 	if err != nil {

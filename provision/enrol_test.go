@@ -147,6 +147,25 @@ func certPEMBytes(der []byte) []byte {
 	return certPEM(c)
 }
 
+// TestEnrolPlatformLate: the first request is lost (a platform not yet
+// subscribed: the broker drops it); the box asks again and is enrolled.
+func TestEnrolPlatformLate(t *testing.T) {
+	ca := provisiontest.NewCA(t, "platform CA")
+	b := provisiontest.StartBroker(t, ca)
+	p := provisiontest.StartPlatform(t, b, ca)
+	p.Set(func(p *provisiontest.Platform) { p.Deaf = 1 })
+	o := enrolOptions(t, b, ca, p)
+	o.Resend = 200 * time.Millisecond
+	if _, err := Enrol(ctxT(t), o); err != nil {
+		t.Fatalf("enrol after a lost request: %v\n%s", err, b.Log())
+	}
+	p.Set(func(p *provisiontest.Platform) {
+		if p.Requests < 2 {
+			t.Errorf("the platform saw %d requests, want a repeat", p.Requests)
+		}
+	})
+}
+
 // TestEnrolNoAnswer: the broker takes the request but no platform
 // listens; the technician is told so.
 func TestEnrolNoAnswer(t *testing.T) {

@@ -32,17 +32,19 @@ func TestDayPageRefundVoidAndReport(t *testing.T) {
 	day := open(t, b, r.url("/day.html"))
 	day.setLang("en")
 	day.waitFor(`document.getElementById("report").dataset.net === "2700"`, 10*time.Second, "report with 27.00 net")
+	// The payment is picked in the day's list, never typed.
+	day.pick(first)
 	day.run("refund 5.00",
-		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q; document.getElementById("ramount").value = "5.00"`, first), nil),
+		chromedp.Evaluate(`document.getElementById("ramount").value = "5.00"`, nil),
 		chromedp.Click("#dorefund", chromedp.ByID))
 	day.waitFor(`document.getElementById("report").dataset.net === "2200"`, 15*time.Second, "net 22.00 after the refund")
-	day.run("void the second",
-		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q`, second), nil),
-		chromedp.Click("#dovoid", chromedp.ByID))
+	day.pick(second)
+	day.run("void the second", chromedp.Click("#dovoid", chromedp.ByID))
 	day.waitFor(`document.getElementById("report").dataset.net === "1500"`, 15*time.Second, "net 15.00 after the void")
 	// A refund above what is left is refused with the reason on the page.
+	day.pick(first)
 	day.run("refund too much",
-		chromedp.Evaluate(fmt.Sprintf(`document.getElementById("pid").value = %q; document.getElementById("ramount").value = "99.00"`, first), nil),
+		chromedp.Evaluate(`document.getElementById("result").removeAttribute("data-status"); document.getElementById("ramount").value = "99.00"`, nil),
 		chromedp.Click("#dorefund", chromedp.ByID))
 	day.waitResult("error", 10*time.Second)
 	if got := day.text("#report"); !contains(got, "Net", "15.00", "Refunds", "5.00") {
@@ -70,6 +72,15 @@ func TestDayPageRefundVoidAndReport(t *testing.T) {
 	if rep, err := r.co.Report(context.Background(), today); err != nil || rep.Net != 1500 || !rep.Closed {
 		t.Fatalf("closed day's report changed: %+v %v", rep, err)
 	}
+}
+
+// pick selects payment id in the day page's list.
+func (p *page) pick(id string) {
+	p.t.Helper()
+	row := fmt.Sprintf(`#payments tr[data-id=%q]`, id)
+	p.waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, row), 10*time.Second, "payment in the day's list")
+	p.run("pick "+id, chromedp.Click(row+" button.pick", chromedp.ByQuery))
+	p.waitFor(fmt.Sprintf(`document.getElementById("sel").dataset.id === %q`, id), 5*time.Second, "payment selected")
 }
 
 func contains(s string, subs ...string) bool {

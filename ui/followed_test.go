@@ -1,21 +1,15 @@
 package ui_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"image/png"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
-	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/browsertest"
 	"github.com/guichet/guichet/platform/wallet"
 )
@@ -26,27 +20,6 @@ const (
 	codeConfirms = "155567890123456780"
 	codeAbandons = "155667890123456780"
 )
-
-// screenshot checks the page's shot and, with -screens, writes it to
-// docs/screens/NAME.png.
-func screenshot(t *testing.T, p *page, name string) {
-	t.Helper()
-	var buf []byte
-	p.waitFor(`document.readyState === "complete" && document.fonts.status === "loaded"`, 5*time.Second, "page settled")
-	p.run("screenshot "+name, cdppage.BringToFront(), chromedp.CaptureScreenshot(&buf))
-	img, err := png.Decode(bytes.NewReader(buf))
-	if err != nil {
-		t.Fatalf("%s: screenshot is not a PNG: %v", name, err)
-	}
-	if sz := img.Bounds().Size(); sz.X != browsertest.Width || sz.Y != browsertest.Height {
-		t.Fatalf("%s: screenshot %v, want %dx%d", name, sz, browsertest.Width, browsertest.Height)
-	}
-	if *writeScreens {
-		if err := os.WriteFile(filepath.Join(brokertest.Root(t), "docs", "screens", name+".png"), buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // followedTexts are what the pages must say, per language.
 var followedTexts = map[string]struct{ notConfirmed, qrPaid, customerPaid, customerScan, customerExpired, qrExpired string }{

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/checkout/slip"
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
+	printersim "github.com/guichet/guichet/device/printer/sim"
 	"github.com/guichet/guichet/internal/brokertest"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/platform"
@@ -33,13 +35,16 @@ const (
 // real outbox, a real link to a real Mosquitto, and an in-process
 // platform: only the browser is outside.
 type rig struct {
-	broker  *brokertest.Mosquitto
-	store   *platform.Store
-	ob      *outbox.Store
-	lk      *link.Link
-	co      *checkout.Service
-	screen  *displaysim.Display
-	scans   *ui.Scans
+	broker *brokertest.Mosquitto
+	store  *platform.Store
+	ob     *outbox.Store
+	lk     *link.Link
+	co     *checkout.Service
+	screen *displaysim.Display
+	scans  *ui.Scans
+	// drawer is the till's printer, which keeps the receipts it prints
+	// and counts the openings of the drawer on its kick connector.
+	drawer  *printersim.Printer
 	http    *httptest.Server
 	platKey ed25519.PrivateKey
 
@@ -65,7 +70,7 @@ func newRig(t testing.TB, waitOnline time.Duration, opts ...func(*checkout.Servi
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans(),
+	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans(), drawer: printersim.New(printersim.Options{}),
 		rules: &authz.Rules{DeclineCodes: []string{codeDecline}, MaxAmount: 500000, ConfirmAfter: rigConfirmAfter}}
 	_, r.platKey, _ = ed25519.GenerateKey(nil)
 	_, devKey, _ := ed25519.GenerateKey(nil)
@@ -83,7 +88,7 @@ func newRig(t testing.TB, waitOnline time.Duration, opts ...func(*checkout.Servi
 	t.Cleanup(func() { r.ob.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
-		OfflinePerTransaction: 10000, OfflineTotal: 100000,
+		OfflinePerTransaction: 10000, OfflineTotal: 100000, Drawer: r.drawer,
 		PollEvery: 200 * time.Millisecond, ConfirmTimeout: rigConfirmTimeout,
 		QRMerchant: checkout.Merchant{Name: "GUICHET TEST", City: "NANNING", MCC: "5411", Country: "CN", AccountGUI: "com.example.guichet", AccountID: "M1"},
 		OnChange: func(p checkout.Payment) {
@@ -108,7 +113,7 @@ func newRig(t testing.TB, waitOnline time.Duration, opts ...func(*checkout.Servi
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ui.Server{Checkout: r.co, Till: r.co, Screen: r.screen, QR: r.co, SyncNow: r.lk.SyncNow, Scans: r.scans,
+	srv := &ui.Server{Checkout: r.co, Till: r.co, Cash: r.co, Finder: r.co, Receipts: &slip.Slips{Service: r.co, Printer: r.drawer}, Screen: r.screen, QR: r.co, SyncNow: r.lk.SyncNow, Scans: r.scans,
 		Languages: []string{"zh", "en", "fr"}, Log: log,
 		Status: func() any {
 			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}

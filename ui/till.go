@@ -96,6 +96,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // reply writes a flow's answer, mapping its errors to HTTP statuses.
 func reply(w http.ResponseWriter) func(any, error) {
 	return func(v any, err error) {
+		if drawerFailed(w, v, err) {
+			return
+		}
 		if err != nil {
 			writeErr(w, err)
 			return

@@ -57,6 +57,11 @@ type Server struct {
 	// Receipts prints receipts on paper; nil (no printer) leaves the
 	// route out.
 	Receipts Receipts
+	// Cash takes cash sales, Finder finds a payment by its receipt's
+	// reference or in the day's list (cash.go); nil leaves their routes
+	// out.
+	Cash   Cash
+	Finder Finder
 	// Counter is the e-ID counter's flow for the official's page; nil
 	// leaves those routes out.
 	Counter Counter
@@ -66,6 +71,8 @@ type Server struct {
 	TechnicianToken string
 	// Verifier checks e-ID QR codes; nil leaves the route out.
 	Verifier Verifier
+	// SelfTest runs the self-test (selftest.go); nil leaves its route out.
+	SelfTest SelfTest
 	// Scans are codes read by the scanners and cameras, for the cashier.
 	Scans *Scans
 	// Languages offered, the first being the default.
@@ -88,14 +95,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/display/qr.png", s.displayQR)
 	s.tillRoutes(mux)
 	s.printRoutes(mux)
+	s.cashRoutes(mux)
 	s.eidRoutes(mux)
+	s.selfTestRoutes(mux)
 	if s.QR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
 		mux.HandleFunc("GET /api/qr/{ref}", s.qrOrder)
 		mux.HandleFunc("POST /api/qr/{ref}/cancel", s.qrCancel)
 	}
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil})
+		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil})
 	})
 	return securityHeaders(mux)
 }

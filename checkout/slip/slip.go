@@ -29,15 +29,15 @@ var receiptLabels = map[string]map[string]string{
 	"en": {"payment": "Payment", "order": "Order", "scheme": "Scheme", "code": "Code", "amount": "Amount",
 		"total": "TOTAL", "refunded": "Refunded", "offline": "approved (offline)", "thanks": "Thank you",
 		"approved": "approved", "declined": "declined", "queued": "queued", "reversed": "reversed", "voided": "voided",
-		"user_paying": "customer confirming"},
+		"user_paying": "customer confirming", "cash": "Cash"},
 	"fr": {"payment": "Paiement", "order": "Commande", "scheme": "Réseau", "code": "Code", "amount": "Montant",
 		"total": "TOTAL", "refunded": "Remboursé", "offline": "accepté (hors ligne)", "thanks": "Merci de votre visite",
 		"approved": "accepté", "declined": "refusé", "queued": "en attente", "reversed": "annulé", "voided": "annulé",
-		"user_paying": "confirmation en cours"},
+		"user_paying": "confirmation en cours", "cash": "Espèces"},
 	"zh": {"payment": "交易号", "order": "订单", "scheme": "支付方式", "code": "付款码", "amount": "金额",
 		"total": "合计", "refunded": "已退款", "offline": "已批准（离线）", "thanks": "谢谢惠顾",
 		"approved": "已批准", "declined": "已拒绝", "queued": "排队中", "reversed": "已撤销", "voided": "已作废",
-		"user_paying": "顾客确认中"},
+		"user_paying": "顾客确认中", "cash": "现金"},
 }
 
 // Document returns receipt r as the printer prints it: the shop's name
@@ -65,8 +65,13 @@ func Document(r *checkout.Receipt, h Letterhead) printer.Document {
 	if r.Order != "" {
 		add(printer.Line{Text: l["order"] + " " + r.Order})
 	}
-	add(printer.Line{Text: l["scheme"], Right: r.Scheme},
-		printer.Line{Text: l["code"], Right: r.Code})
+	if r.Scheme == checkout.SchemeCash {
+		// Cash has no code to mask.
+		add(printer.Line{Text: l["scheme"], Right: l["cash"]})
+	} else {
+		add(printer.Line{Text: l["scheme"], Right: r.Scheme},
+			printer.Line{Text: l["code"], Right: r.Code})
+	}
 	if r.Discount > 0 {
 		add(printer.Line{Text: l["amount"], Right: checkout.FormatMinor(r.Original, r.Currency)},
 			printer.Line{Text: r.Promo, Right: "-" + checkout.FormatMinor(r.Discount, r.Currency)})
@@ -121,4 +126,13 @@ func (s *Slips) Print(ctx context.Context, id string) error {
 		return fmt.Errorf("slip: printing the receipt of %s: %w", id, err)
 	}
 	return nil
+}
+
+// FirstApproval reports whether p's change is the one that approved it,
+// when a receipt printed by itself is due: approved offline, or approved
+// without having been approved offline before (online, after the
+// customer confirmed, in cash). The platform's later approval of an
+// offline payment prints no second slip.
+func FirstApproval(p checkout.Payment) bool {
+	return p.Status == checkout.StatusApprovedOffline || p.Status == checkout.StatusApproved && !p.Offline
 }

@@ -4,7 +4,8 @@
 // pseudo-terminal, or on a TCP port as a network printer, for
 // demonstrations and manual tests. It prints the terminal's path (or the
 // address) on its first line of output, then each slip's lines as it is
-// cut, and serves until interrupted:
+// cut and each drawer kick ("drawer: pin 2, 50ms on, 500ms off"), and
+// serves until interrupted:
 //
 //	$ guichet-escposemu -link /tmp/printer0 -out /tmp/slips
 //	/dev/pts/5
@@ -119,26 +120,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // report writes each slip's lines to w, and its image to dir, as it is
-// cut, until ctx ends or the stream fails.
+// cut, and each drawer kick, until ctx ends or the stream fails.
 func report(ctx context.Context, e *escposemu.Emulator, dots int, dir string, w io.Writer) error {
-	for n := 0; ; n++ {
-		s, err := e.Wait(ctx, func(s escposemu.State) bool { return len(s.Slips) > n })
+	for n, k := 0, 0; ; {
+		s, err := e.Wait(ctx, func(s escposemu.State) bool { return len(s.Slips) > n || len(s.Kicks) > k })
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		slip := s.Slips[n]
-		// The image first: whoever reads the lines may look for it.
-		if dir != "" {
-			if err := writePNG(filepath.Join(dir, fmt.Sprintf("slip-%d.png", n+1)), slip, dots); err != nil {
-				return err
-			}
+		for ; k < len(s.Kicks); k++ {
+			kick := s.Kicks[k]
+			fmt.Fprintf(w, "drawer: pin %d, %v on, %v off\n", kick.Pin, kick.On, kick.Off)
 		}
-		fmt.Fprintf(w, "slip %d:\n", n+1)
-		for _, l := range slip.Lines() {
-			fmt.Fprintln(w, "  "+l)
+		for ; n < len(s.Slips); n++ {
+			slip := s.Slips[n]
+			// The image first: whoever reads the lines may look for it.
+			if dir != "" {
+				if err := writePNG(filepath.Join(dir, fmt.Sprintf("slip-%d.png", n+1)), slip, dots); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(w, "slip %d:\n", n+1)
+			for _, l := range slip.Lines() {
+				fmt.Fprintln(w, "  "+l)
+			}
 		}
 	}
 }

@@ -55,6 +55,12 @@ func TestPrintsToLinkAndRenders(t *testing.T) {
 	if strings.Join(got, "|") != "slip 1:|小店|[QR pay-7]|" {
 		t.Fatalf("printed %q", got)
 	}
+	if err := p.OpenDrawer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := out.ReadString('\n'); err != nil || l != "drawer: pin 2, 50ms on, 500ms off\n" {
+		t.Fatalf("printed %q, %v", l, err)
+	}
 	f, err := os.Open(filepath.Join(dir, "slip-1.png"))
 	if err != nil {
 		t.Fatal(err)

@@ -169,6 +169,8 @@ func printReport(ctx context.Context, e *env, method, u string, asJSON bool) err
 		fmt.Fprintf(w, "  %-12s %5d %14s\n", s.Scheme, s.Count, checkout.FormatMinor(s.Amount, r.Currency))
 	}
 	fmt.Fprintf(w, "sales %s (%d), discounts %s\n", checkout.FormatMinor(r.Sales, r.Currency), r.Count, checkout.FormatMinor(r.Discounts, r.Currency))
+	fmt.Fprintf(w, "wallets %s (%d), cash %s (%d), cash refunds %s, cash in the drawer %s\n", checkout.FormatMinor(r.Wallet, r.Currency), r.WalletCount,
+		checkout.FormatMinor(r.Cash, r.Currency), r.CashCount, checkout.FormatMinor(r.CashRefunds, r.Currency), checkout.FormatMinor(r.CashDrawer, r.Currency))
 	fmt.Fprintf(w, "refunds %s (%d), voids %s (%d), net %s\n", checkout.FormatMinor(r.Refunds, r.Currency), r.RefundCount,
 		checkout.FormatMinor(r.Voids, r.Currency), r.VoidCount, checkout.FormatMinor(r.Net, r.Currency))
 	fmt.Fprintf(w, "declined %d, reversed %d, waiting for the customer %d\n", r.Declined, r.Reversed, r.UserPaying)

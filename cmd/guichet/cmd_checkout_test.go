@@ -33,6 +33,7 @@ func fakeDaemon(t *testing.T) (cfgPath string, calls func() []string) {
 		case strings.HasPrefix(r.URL.Path, "/api/report") || r.URL.Path == "/api/day/close":
 			json.NewEncoder(w).Encode(checkout.Report{Day: "2026-11-23", Currency: "CNY", Closed: r.Method == http.MethodPost,
 				Schemes: []checkout.SchemeTotal{{Scheme: "alipay", Count: 2, Amount: 5000}}, Sales: 5000, Count: 2, OfflineDeclined: 300, OfflineDeclinedCount: 1,
+				Wallet: 5000, WalletCount: 2, Cash: 1200, CashCount: 1, CashRefunds: 200, CashDrawer: 1000,
 				QR: &checkout.QRTotals{Paid: 1234, PaidCount: 1, Ended: []checkout.QRLine{{Ref: "Q19abc", Amount: 500, Status: checkout.QRExpired}}}})
 		default:
 			w.Write([]byte(`{"id":"pay-1","status":"voided"}`))
@@ -69,6 +70,10 @@ func TestCheckoutSubcommands(t *testing.T) {
 		{[]string{"report", "--day", "yesterday"}, 2, "", ""},
 		{[]string{"report"}, 0, "shop's QR codes: paid 12.34 (1), still open 0, unpaid 1\n  Q19abc                           5.00 expired", "GET /api/report "},
 		{[]string{"close-day"}, 0, "(closed", "POST /api/day/close "},
+		{[]string{"report"}, 0, "wallets 50.00 (2), cash 12.00 (1), cash refunds 2.00, cash in the drawer 10.00", "GET /api/report "},
+		{[]string{"pay", "--amount", "12.00", "--cash"}, 0, "voided", `POST /api/pay/cash {"amount":"12.00"}`},
+		{[]string{"pay", "--amount", "12.00", "--cash", "--code", "134567890123456780"}, 2, "", ""},
+		{[]string{"pay", "--amount", "12.00"}, 2, "", ""},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

@@ -79,18 +79,22 @@ func callAs(ctx context.Context, method, url, token string, body any, out io.Wri
 }
 
 func runPay(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "pay", "--amount 12.34 --code CODE")
+	fs := newFlags(e, "pay", "--amount 12.34 (--code CODE | --cash)")
 	amount := fs.String("amount", "", "amount, such as 12.34")
 	code := fs.String("code", "", "the customer's payment code")
+	cash := fs.Bool("cash", false, "a cash sale: approved at once, the cash drawer opens")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *amount == "" || *code == "" {
-		return fmt.Errorf("%w: --amount and --code are required", errUsage)
+	if *amount == "" || (*code == "") == !*cash {
+		return fmt.Errorf("%w: --amount and one of --code and --cash are required", errUsage)
 	}
 	base, err := daemonURL(e)
 	if err != nil {
 		return err
+	}
+	if *cash {
+		return call(ctx, http.MethodPost, base+"/api/pay/cash", RefundRequest{Amount: *amount}, e.stdout)
 	}
 	return call(ctx, http.MethodPost, base+"/api/pay", ui.PayRequest{Amount: *amount, Code: *code}, e.stdout)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/sync/envelope"
@@ -116,15 +117,21 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineBuzzer, 300*time.Millisecond) }()
 		}
 	}
+	// printAfter prints a receipt by itself after an approval, where
+	// checkout.receipt.auto_print asks it; set below, before any payment.
+	var printAfter func(checkout.Payment)
 	online := &linkOnline{}
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
-		Link: online, Site: cfg.Device.Site,
+		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer,
 		QRTTL: cfg.Checkout.QRTTL.D(), QRMerchant: checkout.Merchant(cfg.Checkout.Merchant),
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency}, Status: p.Status})
 			signalLines(p)
+			if printAfter != nil && slip.FirstApproval(p) {
+				printAfter(p)
+			}
 		},
 		OnQRChange: func(o checkout.QROrder) {
 			if scr, ok := QRScreen(o); ok {
@@ -153,6 +160,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	// Each flow is handed the results to its own records and the commands
 	// it takes; a command no flow takes is refused by the link.
 	router := link.NewRouter()
+	pinger := &selftest.Pinger{Outbox: store}
+	router.HandleResults(pinger.OnResult, selftest.PingType)
 	router.HandleResults(co.OnResult, checkout.ResultTypes...)
 	router.HandleResults(co.OnQRResult, checkout.QRResultTypes...)
 	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
@@ -174,6 +183,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	online.lk = lk
+	pinger.SyncNow = lk.SyncNow
+	tester := newSelfTester(cfg, devs, id, conn, pinger)
 	// The certificate is renewed over the link's own session.
 	var renewer *provision.Renewer
 	if enrolled != nil {
@@ -183,16 +194,28 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		router.HandleRaw(renewer.Topic(), renewer.Deliver)
 	}
 	scans := ui.NewScans()
-	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Screen: screen,
-		QR: co, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
+		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
 		}}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
-		srv.Receipts = &slip.Slips{Service: co, Printer: devs.Printer,
+		slips := &slip.Slips{Service: co, Printer: devs.Printer,
 			Head: slip.Letterhead{Name: cmp.Or(rc.Name, cfg.Checkout.Merchant.Name), Address: rc.Address, Lang: rc.Lang}}
+		srv.Receipts = slips
+		if rc.AutoPrint {
+			printAfter = func(p checkout.Payment) {
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					if err := slips.Print(ctx, p.ID); err != nil {
+						log.Warn("receipt not printed", "payment", p.ID, "err", err)
+					}
+				}()
+			}
+		}
 	}
 	if dk != nil {
 		srv.Counter, srv.Officials = dk, dk
@@ -243,9 +266,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}()
 	}
-	for _, r := range devs.CodeReaders {
+	for i, r := range devs.CodeReaders {
 		wg.Add(1)
-		go func(r codereader.Reader) {
+		go func(r codereader.Reader, tap *selftest.Tap) {
 			defer wg.Done()
 			for {
 				c, err := r.ReadCode(ctx)
@@ -256,8 +279,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 					return
 				}
 				scans.Add(c)
+				tap.Add(c)
 			}
-		}(r)
+		}(r, tester.taps[i])
 	}
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String())
 	var runErr error

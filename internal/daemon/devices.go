@@ -40,6 +40,9 @@ type Devices struct {
 	Lines       gpio.Lines
 	// Printer is the receipt printer; nil when none is configured.
 	Printer printer.Printer
+	// Drawer opens the cash drawer, through the printer or a GPIO line;
+	// nil when none is configured.
+	Drawer printer.Drawer
 }
 
 // Close closes every device.
@@ -133,7 +136,37 @@ func openAll(ctx context.Context, cfg *config.Daemon) (*Devices, []Outcome) {
 	if cfg.Devices.Printer.Driver != "" {
 		d.Printer, _ = open(ctx, printer.Drivers, hw, "devices.printer", cfg.Devices.Printer, &outs)
 	}
+	if dr := cfg.Devices.Drawer; dr.Via != "" {
+		d.Drawer = openDrawer(d, dr, &outs)
+	}
 	return d, outs
+}
+
+// openDrawer returns the cash drawer dr names, on a device opened above,
+// and records the outcome as "devices.drawer" with the way it opens
+// for driver.
+func openDrawer(d *Devices, dr config.Drawer, outs *[]Outcome) printer.Drawer {
+	const field = "devices.drawer"
+	var drawer printer.Drawer
+	var err error
+	switch dr.Via {
+	case "printer":
+		if d.Printer == nil {
+			err = errors.New("devices.drawer.via: printer: devices.printer did not open")
+		} else {
+			drawer = d.Printer
+		}
+	case "gpio":
+		if d.Lines == nil {
+			err = errors.New("devices.drawer.via: gpio: devices.gpio did not open")
+		} else {
+			drawer = printer.LineDrawer{Lines: d.Lines, Pulse: dr.Pulse.D()}
+		}
+	default:
+		err = fmt.Errorf("devices.drawer.via: %q: want printer or gpio", dr.Via)
+	}
+	*outs = append(*outs, Outcome{Field: field, Driver: dr.Via, Err: err})
+	return drawer
 }
 
 // failures joins the reasons of the devices that failed; nil if none did.

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/device"
+	"github.com/guichet/guichet/device/gpio"
+	gpiosim "github.com/guichet/guichet/device/gpio/sim"
+	printersim "github.com/guichet/guichet/device/printer/sim"
 )
 
 func driver(t *testing.T, name, opts string) config.Driver {
@@ -94,5 +98,45 @@ func TestPrinterOpenedWhereConfigured(t *testing.T) {
 	defer d.Close()
 	if d.Printer == nil {
 		t.Fatal("no printer")
+	}
+}
+
+func TestDrawerThroughPrinterOrGPIO(t *testing.T) {
+	ctx := context.Background()
+	cfg := &config.Daemon{Hardware: "sim"}
+	cfg.Devices.Drawer = config.Drawer{Via: "printer"}
+	d, outs := openAll(ctx, cfg)
+	d.Close()
+	if o := outs[len(outs)-1]; o.String() != "failed devices.drawer.via: printer: devices.printer did not open" || d.Drawer != nil {
+		t.Fatalf("drawer on no printer: %v", o)
+	}
+
+	cfg.Devices.Printer = driver(t, "sim", "")
+	d, err := OpenDevices(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Drawer.OpenDrawer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Printer.(*printersim.Printer).Openings(); n != 1 {
+		t.Fatalf("printer's drawer kicked %d times", n)
+	}
+
+	cfg.Devices.Drawer = config.Drawer{Via: "gpio", Pulse: config.Duration(time.Millisecond)}
+	g, outs := openAll(ctx, cfg)
+	defer g.Close()
+	if o := outs[len(outs)-1]; o.String() != "loaded devices.drawer (gpio)" {
+		t.Fatalf("outcome %v", o)
+	}
+	if err := g.Drawer.OpenDrawer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.Lines.(*gpiosim.Lines).Pulses(gpio.LineDrawer); n != 1 {
+		t.Fatalf("drawer line pulsed %d times", n)
+	}
+	if n := g.Printer.(*printersim.Printer).Openings(); n != 0 {
+		t.Fatalf("printer's drawer kicked %d times with the drawer on GPIO", n)
 	}
 }

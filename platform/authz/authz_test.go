@@ -27,6 +27,10 @@ func TestDecide(t *testing.T) {
 		{&envelope.Record{Type: checkout.RecordPaymentAuth, Body: []byte(`"not an object"`)}, checkout.StatusDeclined},
 		{auth(1234, "155567890123456780"), checkout.StatusUserPaying},
 		{&envelope.Record{Type: "audit", Body: []byte(`{}`)}, "applied"},
+		// Cash never reaches a wallet: the records are applied as they are.
+		{&envelope.Record{Type: checkout.RecordPaymentCash, Key: "pay-1", Body: []byte(`{"id":"pay-1","amount":1250,"currency":"CNY"}`)}, "applied"},
+		{&envelope.Record{Type: checkout.RecordPaymentCashRefund, Key: "pay-1:refund:1", Body: []byte(`{"id":"pay-1","n":"1","amount":250}`)}, "applied"},
+		{&envelope.Record{Type: checkout.RecordPaymentCashVoid, Key: "pay-1:void", Body: []byte(`{"id":"pay-1"}`)}, "applied"},
 	} {
 		if got := r.Decide(tc.rec); got.Status != tc.want {
 			t.Errorf("%s %s: %s (%s), want %s", tc.rec.Type, tc.rec.Body, got.Status, got.Reason, tc.want)

@@ -214,6 +214,10 @@ type Platform struct {
 	Key     ed25519.PublicKey
 	// Answer, when set, replaces the response to an enrolment request.
 	Answer func(req *claim.Request, resp *claim.Response)
+	// Requests counts enrolment requests; the first Deaf are not
+	// answered, as if no platform had been subscribed when they came.
+	Requests int
+	Deaf     int
 	// Renewals counts renewal requests; the first Silent are not
 	// answered.
 	Renewals int
@@ -255,6 +259,9 @@ func (p *Platform) onRequest(c mqtt.Client, m mqtt.Message) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.Requests++; p.Requests <= p.Deaf {
+		return
+	}
 	resp := &claim.Response{V: claim.Version}
 	req, err := claim.DecodeRequest(m.Payload())
 	switch {

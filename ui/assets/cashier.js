@@ -11,11 +11,13 @@ function showPayment(p) {
   lastError = null;
   lastQR = null;
   cancelQR.hidden = true;
-  result.className = "result " + p.status;
+  result.className = "result " + p.status + (p.drawer_error ? " drawer_failed" : "");
   result.dataset.status = p.status;
   result.dataset.id = p.id;
+  result.dataset.scheme = p.scheme;
   delete result.dataset.ref;
   result.textContent = t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency + (p.reason ? " · " + reasonText(p.reason) : "") +
+    (p.scheme === "cash" ? " · " + t("scheme_cash") : "") + (p.drawer_error ? " · " + t("drawer_failed") : "") +
     (p.loss ? " · " + t("shop_loss") : "");
 }
 
@@ -28,6 +30,7 @@ function showError(msg) {
   result.className = "result error";
   result.dataset.status = "error";
   delete result.dataset.id;
+  delete result.dataset.scheme;
   result.textContent = t("error") + ": " + msg;
 }
 
@@ -104,6 +107,12 @@ async function watchScans() {
     try {
       if (n === null) { n = (await api("/api/scans")).n; continue; }
       const s = await api("/api/scans?after=" + n);
+      if (s.code && s.n > n && isReceiptRef(s.code.text)) {
+        // A receipt's QR code: the customer is back for a refund or a
+        // void, which the day page does with the payment found.
+        location.href = "day.html?ref=" + encodeURIComponent(s.code.text.trim());
+        return;
+      }
       if (s.code && s.n > n) {
         form.code.value = s.code.text;
         if (!busy && form.amount.value.trim() !== "") form.requestSubmit();
@@ -112,6 +121,31 @@ async function watchScans() {
     } catch (e) { await new Promise(r => setTimeout(r, 2000)); }
   }
 }
+
+// A cash sale: the cashier has the notes in hand, the device approves it
+// at once and the drawer opens once the sale is stored.
+document.getElementById("cash").addEventListener("click", async () => {
+  if (busy) return;
+  if (form.amount.value.trim() === "") { form.amount.reportValidity(); return; }
+  busy = true;
+  const btn = document.getElementById("cash");
+  btn.disabled = true;
+  result.className = "result sending";
+  result.dataset.status = "sending";
+  delete result.dataset.id;
+  result.textContent = t("sending");
+  try {
+    showPayment(await api("/api/pay/cash", {method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({amount: form.amount.value})}));
+    form.amount.value = "";
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    busy = false;
+    btn.disabled = false;
+    refreshRecent();
+  }
+});
 
 document.addEventListener("langchange", () => {
   if (lastError !== null) showError(lastError); else if (lastQR) showQR(lastQR); else if (lastPayment) showPayment(lastPayment);

@@ -1,7 +1,8 @@
 // Texts of the UI in Chinese, English and French; the language is kept in
 // localStorage per browser (each kiosk screen keeps its own).
 const TEXTS = {
-  zh: {nav_day: "日结", payment_id: "交易号", refund: "退款", void: "撤销", report: "今日报表", close_day: "日结", done: "完成", sales: "销售", refunds: "退款", voids: "撤销", net: "净额", offline_pending: "离线待确认", offline_declined: "离线被拒（商户损失）", closed: "已日结", business_day: "营业日", title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
+  zh: {pay_cash: "现金收款", scheme_cash: "现金", drawer_failed: "钱箱未打开，请用钥匙打开", receipt_ref: "小票号（扫描小票二维码）", find: "查找", day_payments: "今日交易", pick: "选择", refunded: "已退款", selected: "所选交易", cash_sales: "现金销售", wallet_sales: "电子钱包销售", cash_refunds: "现金退款", cash_drawer: "钱箱应有现金（不含备用金）", none_selected: "扫描小票二维码或从列表中选择交易", refund_left: "可退金额", print_receipt: "打印小票", printed: "小票已打印",
+       nav_day: "日结", payment_id: "交易号", refund: "退款", void: "撤销", report: "今日报表", close_day: "日结", done: "完成", sales: "销售", refunds: "退款", voids: "撤销", net: "净额", offline_pending: "离线待确认", offline_declined: "离线被拒（商户损失）", closed: "已日结", business_day: "营业日", title: "收银台", nav_cashier: "收银", nav_customer: "顾客屏", nav_status: "状态", amount: "金额", code: "付款码",
        pay: "收款", show_qr: "显示收款码（顾客扫码）", qr_shown: "收款码已显示在顾客屏", recent: "最近交易", time: "时间", scheme: "方式", status: "状态", approved: "支付成功",
        declined: "支付失败", queued: "已保存，等待网络", sending: "处理中…", welcome: "欢迎光临", to_pay: "应付",
        queue: "待同步", online: "在线", offline: "离线", last_sync: "上次同步", sync_now: "立即同步",
@@ -10,7 +11,8 @@ const TEXTS = {
        nav_split: "分单收款", order_total: "订单总额", open_order: "开始分单", order_id: "订单号", paid_sum: "已收", pending_sum: "等待确认", remaining: "待收",
        part_amount: "本次金额", pay_part: "收取这部分", parts: "分单明细", code_tail: "付款码尾号", new_order: "新订单", order_paid: "订单已付清",
        parts_pending: "其余部分等待网络确认", above_remaining: "金额超过待收的 {}", user_paying: "等待顾客确认", reversed: "已冲正", approved_offline: "离线批准", over_limit: "离线，超出限额", voided: "已撤销"},
-  en: {nav_day: "Day", payment_id: "Payment id", refund: "Refund", void: "Void", report: "Today's report", close_day: "Close the day", done: "Done", sales: "Sales", refunds: "Refunds", voids: "Voids", net: "Net", offline_pending: "Offline, pending", offline_declined: "Offline, declined later: shop's loss", closed: "Closed", business_day: "Business day", title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
+  en: {pay_cash: "Cash", scheme_cash: "Cash", drawer_failed: "the drawer did not open: open it with its key", receipt_ref: "Receipt reference (scan the receipt's QR code)", find: "Find", day_payments: "Today's payments", pick: "Select", refunded: "Refunded", selected: "Selected payment", cash_sales: "Cash sales", wallet_sales: "Wallet sales", cash_refunds: "Cash refunds", cash_drawer: "Cash in the drawer (beyond the float)", none_selected: "Scan the receipt's QR code or pick the payment in the list", refund_left: "Left to refund", print_receipt: "Print the receipt", printed: "Receipt printed",
+       nav_day: "Day", payment_id: "Payment id", refund: "Refund", void: "Void", report: "Today's report", close_day: "Close the day", done: "Done", sales: "Sales", refunds: "Refunds", voids: "Voids", net: "Net", offline_pending: "Offline, pending", offline_declined: "Offline, declined later: shop's loss", closed: "Closed", business_day: "Business day", title: "Checkout", nav_cashier: "Cashier", nav_customer: "Customer screen", nav_status: "Status", amount: "Amount",
        code: "Payment code", pay: "Take payment", show_qr: "Show the shop's QR (customer scans)", qr_shown: "QR code shown on the customer screen", recent: "Recent payments", time: "Time", scheme: "Wallet",
        status: "Status", approved: "Paid", declined: "Declined", queued: "Saved, waiting for the network",
        sending: "Processing…", welcome: "Welcome", to_pay: "To pay", queue: "Waiting to sync", online: "Online",
@@ -19,7 +21,8 @@ const TEXTS = {
        nav_split: "Split bill", order_total: "Order total", open_order: "Start the split bill", order_id: "Order", paid_sum: "Paid", pending_sum: "Waiting for an answer", remaining: "Left to pay",
        part_amount: "Amount of this part", pay_part: "Take this part", parts: "Parts", code_tail: "Code ends", new_order: "New order", order_paid: "Order paid",
        parts_pending: "The rest waits for the network", above_remaining: "the amount is more than the {} left to pay", user_paying: "Waiting for the customer", reversed: "Reversed", approved_offline: "Approved offline", over_limit: "offline, over the limit", voided: "Voided"},
-  fr: {nav_day: "Journée", payment_id: "N° de paiement", refund: "Rembourser", void: "Annuler", report: "Rapport du jour", close_day: "Clôturer la journée", done: "Fait", sales: "Ventes", refunds: "Remboursements", voids: "Annulations", net: "Net", offline_pending: "Hors ligne, en attente", offline_declined: "Hors ligne, refusés ensuite : perte du magasin", closed: "Clôturée", business_day: "Journée comptable", title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
+  fr: {pay_cash: "Espèces", scheme_cash: "Espèces", drawer_failed: "le tiroir ne s'est pas ouvert : l'ouvrir avec sa clé", receipt_ref: "Référence du ticket (scanner le QR du ticket)", find: "Chercher", day_payments: "Paiements du jour", pick: "Choisir", refunded: "Remboursé", selected: "Paiement choisi", cash_sales: "Ventes en espèces", wallet_sales: "Ventes par portefeuille", cash_refunds: "Remboursements en espèces", cash_drawer: "Espèces dans le tiroir (hors fond de caisse)", none_selected: "Scanner le QR du ticket ou choisir le paiement dans la liste", refund_left: "Reste à rembourser", print_receipt: "Imprimer le ticket", printed: "Ticket imprimé",
+       nav_day: "Journée", payment_id: "N° de paiement", refund: "Rembourser", void: "Annuler", report: "Rapport du jour", close_day: "Clôturer la journée", done: "Fait", sales: "Ventes", refunds: "Remboursements", voids: "Annulations", net: "Net", offline_pending: "Hors ligne, en attente", offline_declined: "Hors ligne, refusés ensuite : perte du magasin", closed: "Clôturée", business_day: "Journée comptable", title: "Caisse", nav_cashier: "Caisse", nav_customer: "Écran client", nav_status: "État", amount: "Montant",
        code: "Code de paiement", pay: "Encaisser", show_qr: "Afficher le QR du magasin (le client scanne)", qr_shown: "QR affiché sur l'écran client", recent: "Derniers paiements", time: "Heure", scheme: "Portefeuille",
        status: "État", approved: "Payé", declined: "Refusé", queued: "Enregistré, en attente du réseau",
        sending: "En cours…", welcome: "Bienvenue", to_pay: "À payer", queue: "En attente de synchronisation",
@@ -101,6 +104,9 @@ function parseMinor(s, cur) {
   const m = (d === 0 ? /^\s*(\d{1,12})\s*$/ : new RegExp("^\\s*(\\d{1,12})(?:\\.(\\d{1," + d + "}))?\\s*$")).exec(s);
   return m ? Number(m[1]) * 10 ** d + Number((m[2] || "").padEnd(d, "0")) : null;
 }
+// isReceiptRef tells a receipt's reference (its QR code, the payment's
+// id) from a payment code; the daemon checks it again (checkout.ParseReference).
+function isReceiptRef(s) { return /^\s*pay-[0-9a-f]{13}-[0-9a-f]{12}\s*$/i.test(s); }
 // reasonText translates the reasons the device itself gives; the
 // platform's reasons are shown as they come.
 function reasonText(r) {

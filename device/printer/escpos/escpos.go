@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
 
 	"github.com/guichet/guichet/device"
 	"github.com/guichet/guichet/device/printer"
@@ -173,8 +174,9 @@ func (p *Printer) connect(ctx context.Context) error {
 			return fmt.Errorf("escpos: %w", err)
 		}
 		p.link = c
-	case strings.HasPrefix(p.o.Port, "/dev/usb/lp"):
-		// The usblp driver's device is no terminal: no line settings.
+	case !isTerminal(p.o.Port):
+		// The usblp driver's device (/dev/usb/lp0, or a udev link to it
+		// such as /dev/receipt-printer) is no terminal: no line settings.
 		f, err := os.OpenFile(p.o.Port, os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("escpos: %w", err)
@@ -192,6 +194,23 @@ func (p *Printer) connect(ctx context.Context) error {
 		p.link = s
 	}
 	return nil
+}
+
+// isTerminal reports whether path is a terminal, a serial port whose line
+// is set up, rather than a device written as a file. A path that cannot
+// be opened counts as a terminal, for the serial port's own error.
+func isTerminal(path string) bool {
+	if strings.HasPrefix(path, "/dev/usb/lp") {
+		return false
+	}
+	// Non-blocking: a serial port's open otherwise waits for its carrier.
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	_, err = unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // exchange writes b and, when reply is not nil, reads len(reply) bytes

@@ -155,7 +155,7 @@ func TestAtTheWireOverSerial(t *testing.T) {
 }
 
 // TestAtTheWireOverTCP prints to a network printer's port 9100, and again
-// on a new connection.
+// on a new connection, then opens the drawer.
 func TestAtTheWireOverTCP(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -187,9 +187,16 @@ func TestAtTheWireOverTCP(t *testing.T) {
 	if err := p.Print(ctx, receipt); err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.Wait(ctx, func(s escposemu.State) bool { return len(s.Slips) == 2 })
+	// The drawer on a network printer's kick connector, default pulse.
+	if err := p.OpenDrawer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Wait(ctx, func(s escposemu.State) bool { return len(s.Slips) == 2 && len(s.Kicks) == 1 })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if k := s.Kicks[0]; k != (escposemu.Kick{Pin: 2, On: 50 * time.Millisecond, Off: 500 * time.Millisecond}) {
+		t.Fatalf("kick over TCP %+v", k)
 	}
 	if s.Slips[1].Cut != CutFull {
 		t.Fatalf("cut %d, want full", s.Slips[1].Cut)
