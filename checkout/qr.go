@@ -507,3 +507,18 @@ func (s *Service) addQR(ctx context.Context, r *Report, day string) error {
 	}
 	return nil
 }
+
+// pruneQR deletes the QR orders created before cutoff (Unix ms) that
+// ended, with no record still waiting for the platform's ack (as for
+// payments: the outbox holds the reference and its "ref:..." keys).
+func (s *Service) pruneQR(ctx context.Context, cutoff int64) error {
+	err := s.Store.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM qr_orders WHERE created < ? AND status IN ('paid', 'expired', 'cancelled')
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key >= qr_orders.ref AND o.key < qr_orders.ref || ';')`, cutoff)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("checkout: prune QR orders: %w", err)
+	}
+	return nil
+}

@@ -226,6 +226,36 @@ func TestQROrderRestart(t *testing.T) {
 	}
 }
 
+// TestQROrdersPruned: ended orders older than the retention go once the
+// platform acked their records; an open one, or one still waiting for its
+// ack, stays.
+func TestQROrdersPruned(t *testing.T) {
+	s, ob, c, _ := newQRService(t)
+	ctx := context.Background()
+	paid, _ := s.StartQR(ctx, 100)
+	if err := s.ApplyCommand(ctx, paidCmd(paid, c.Now())); err != nil {
+		t.Fatal(err)
+	}
+	open, _ := s.StartQR(ctx, 200)
+	if err := ob.Ack(ctx, ob.Stats().LastSeq); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, _ := s.StartQR(ctx, 300)
+	s.CancelQR(ctx, cancelled.Ref) // its qr.cancel waits for the ack
+	c.Add(DefaultRetention + time.Hour)
+	if _, err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetQR(ctx, paid.Ref); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old paid order kept: %v", err)
+	}
+	for _, o := range []*QROrder{open, cancelled} {
+		if _, err := s.GetQR(ctx, o.Ref); err != nil {
+			t.Errorf("order %s pruned: %v", o.Ref, err)
+		}
+	}
+}
+
 func TestParseQRHostile(t *testing.T) {
 	long := strings.Repeat("A", MaxRef+1)
 	for _, c := range []struct {

@@ -139,6 +139,9 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 		keep = DefaultRetention
 	}
 	cutoff := s.now().Add(-keep).UnixMilli()
+	if err := s.pruneQR(ctx, cutoff); err != nil {
+		return 0, err
+	}
 	total := 0
 	for {
 		var n int64

@@ -80,6 +80,7 @@ func startDevice(t *testing.T, conf, url string, platKey ed25519.PublicKey, tena
 		WaitOnline: 5 * time.Second, OfflinePerTransaction: 100, OfflineTotal: 100}}
 	rt := link.NewRouter()
 	rt.HandleResults(d.s.OnResult, checkout.ResultTypes...)
+	rt.HandleResults(d.s.OnQRResult, checkout.QRResultTypes...)
 	rt.HandleCommands(d.s.ApplyCommand, checkout.Commands...)
 	d.lk, err = link.New(link.Config{Tenant: tenant, Device: id, Brokers: []string{url}, PlatformKey: platKey,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, AckTimeout: time.Second, Logger: quiet,
