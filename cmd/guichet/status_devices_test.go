@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,16 +10,12 @@ import (
 // `guichet status` gives one line per peripheral; a degraded one stands
 // out with what to check.
 func TestStatusShowsDevices(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The daemon's status over its Unix socket, as the CLI reaches it.
+	cfg := socketDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"device":"till-1","queue":{"depth":0},"link":{"connected":true},"devices":[
 			{"name":"devices.code_readers[0]","driver":"serial","state":"ok","errors":0,"decoded":3},
 			{"name":"devices.printer","driver":"escpos","state":"degraded","hint":"out of paper","errors":1,"problem":"paper"}]}`))
 	}))
-	defer srv.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "guichetd.yaml")
-	os.WriteFile(cfg, []byte("device: {id: till-1, tenant: shop-1}\nstate_dir: "+dir+"\nbroker: {urls: [\"tcp://127.0.0.1:1\"]}\n"+
-		"platform_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nhardware: sim\nui: {listen: \""+strings.TrimPrefix(srv.URL, "http://")+"\"}\n"), 0o600)
 	var out, errb bytes.Buffer
 	if code := run([]string{"--config", cfg, "status"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
