@@ -173,7 +173,7 @@ $EID_MSG
     bin/guichet --config $STATE/guichetd.yaml pay --amount 12.34 --code 134567890123456780
     echo 975310 | bin/guichet --config $STATE/guichetd.yaml close-day --supervisor demo-supervisor
   "Show the shop's QR" makes an order; pay it as the customer's wallet would with
-    $STATE/pay-qr REF      (REF is on the cashier's screen: Q...)
+    $STATE/pay-qr REF      (REF is on the cashier's screen: Q..., once it says "sent")
   Logs: $STATE/*.log.   Ctrl-C stops everything.
 
 MSG

@@ -117,6 +117,19 @@ wait:
 	if code != http.StatusOK || ref == "" {
 		t.Fatalf("demo QR order: %d %v", code, qr)
 	}
+	// The customer pays once the platform knows the order ("sent"): the
+	// order goes to it through the outbox, like any record.
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end) && qr["status"] != "sent"; time.Sleep(100 * time.Millisecond) {
+		resp, err := client.Get(base + "/api/qr/" + ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&qr)
+		resp.Body.Close()
+	}
+	if qr["status"] != "sent" {
+		t.Fatalf("the demo's QR order never reached the platform: %v", qr)
+	}
 	if out, err := exec.Command(filepath.Join(state, "pay-qr"), ref).CombinedOutput(); err != nil || !strings.Contains(string(out), "till notified: applied") {
 		t.Fatalf("pay-qr %s: %v\n%s", ref, err, out)
 	}
