@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/device/gpio/sim"
 	"github.com/guichet/guichet/eid/audit"
@@ -224,3 +225,53 @@ func TestParsePolicy(t *testing.T) {
 		}
 	}
 }
+
+// The checkout refuses refunds and voids while locked, and the drawer
+// stays shut; a technician's clearing lets them through again.
+func TestLockRefusesRefundsAndVoids(t *testing.T) {
+	ctx := context.Background()
+	r := openRig(t, filepath.Join(t.TempDir(), "outbox.db"))
+	if err := r.staff.Add(ctx, "tech1", "Tech One", staff.Technician, "482913"); err != nil {
+		t.Fatal(err)
+	}
+	sw := r.open(t, tamper.Lock, nil)
+	d := &drawer{}
+	co := &checkout.Service{Store: r.store, Currency: "CNY", Lock: sw.Check, Drawer: d}
+	p, err := co.PayCash(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := co.PayCash(ctx, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Changed(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.Refund(ctx, p.ID, 100); !errors.Is(err, tamper.ErrLocked) || !strings.Contains(err.Error(), "the till is locked after the tamper switch opened: a technician must clear it") {
+		t.Fatalf("Refund while locked: %v", err)
+	}
+	if _, err := co.Void(ctx, q.ID); !errors.Is(err, tamper.ErrLocked) {
+		t.Fatalf("Void while locked: %v", err)
+	}
+	if d.opens != 2 {
+		t.Fatalf("drawer opened %d times, want the two sales' only", d.opens)
+	}
+	// Sales still go through: the lock is on money going out.
+	if _, err := co.PayCash(ctx, 200); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sw.Clear(ctx, "tech1", "482913"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.Refund(ctx, p.ID, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := co.Void(ctx, q.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type drawer struct{ opens int }
+
+func (d *drawer) OpenDrawer(context.Context) error { d.opens++; return nil }
