@@ -127,13 +127,14 @@ func (s *Server) sessions() *sessions {
 
 // publicAPI are the routes a page may use without a session: the
 // customer's screen, the configuration, the status, signing in, and the
-// e-ID counter's, which take the official's own token.
+// e-ID counter's, which take the official's own token, and the tamper
+// switch's, whose clearing takes the technician's own PIN.
 func publicAPI(r *http.Request) bool {
 	p := r.URL.Path
 	switch {
-	case safeMethod(r.Method) && (p == "/api/config" || p == "/api/display" || p == "/api/display/qr.png" || p == "/api/status" || p == "/api/session"):
+	case safeMethod(r.Method) && (p == "/api/config" || p == "/api/display" || p == "/api/display/qr.png" || p == "/api/status" || p == "/api/session" || p == "/api/tamper"):
 		return true
-	case r.Method == http.MethodPost && (p == "/api/signin" || p == "/api/signout"):
+	case r.Method == http.MethodPost && (p == "/api/signin" || p == "/api/signout" || p == "/api/tamper/clear"):
 		return true
 	case strings.HasPrefix(p, "/api/eid/"):
 		return true
