@@ -24,6 +24,7 @@ import (
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/device/gpio"
+	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
@@ -34,6 +35,7 @@ import (
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/mqttconn"
 	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/tamper"
 	"github.com/guichet/guichet/ui"
 )
 
@@ -47,6 +49,9 @@ type Status struct {
 	Identity identity.Kind `json:"identity"`
 	Queue    outbox.Stats  `json:"queue"`
 	Link     link.Status   `json:"link"`
+	// Tamper is the tamper switch's state: locked after an opening
+	// until a technician clears it.
+	Tamper tamper.State `json:"tamper"`
 }
 
 // Run runs the appliance until ctx ends.
@@ -112,14 +117,52 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	pulse := func(line string, d time.Duration) {
+		bg.Add(1)
+		go func() { defer bg.Done(); devs.Lines.Pulse(ctx, line, d) }()
+	}
+	// The audit log is one per store: the e-ID counter and the tamper
+	// switch append to the same chain.
+	al, err := audit.Open(ctx, store, nil)
+	if err != nil {
+		return err
+	}
+	people := &staff.Staff{Store: store}
+	// The red LED stays on while the tamper lock holds; the buzzer sounds
+	// at an opening: the official or technician must look.
+	tampered, err := tamper.Open(ctx, tamper.Config{Store: store, Audit: al, Staff: people, Policy: tamper.Policy(cfg.Tamper.Policy), Log: log,
+		OnChange: func(st tamper.State) {
+			if err := devs.Lines.Set(gpio.LineLEDRed, st.Locked); err != nil {
+				log.Warn("red LED", "err", err)
+			}
+			if st.Open {
+				pulse(gpio.LineBuzzer, time.Second)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	if tampered.State().Locked {
+		devs.Lines.Set(gpio.LineLEDRed, true)
+	}
 	signalLines := func(p checkout.Payment) {
 		switch p.Status {
-		case checkout.StatusApproved:
-			bg.Add(1)
-			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineLEDGreen, 500*time.Millisecond) }()
-		case checkout.StatusDeclined:
-			bg.Add(1)
-			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineBuzzer, 300*time.Millisecond) }()
+		case checkout.StatusApproved, checkout.StatusApprovedOffline:
+			pulse(gpio.LineLEDGreen, 500*time.Millisecond)
+		case checkout.StatusDeclined, checkout.StatusReversed:
+			pulse(gpio.LineBuzzer, 300*time.Millisecond)
+			// Under the tamper lock the red LED stays on: no pulse
+			// turns it off.
+			if !tampered.State().Locked {
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					devs.Lines.Pulse(ctx, gpio.LineLEDRed, 500*time.Millisecond)
+					if tampered.State().Locked { // locked during the pulse
+						devs.Lines.Set(gpio.LineLEDRed, true)
+					}
+				}()
+			}
 		}
 	}
 	// printAfter prints a receipt by itself after an approval, where
@@ -129,7 +172,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
-		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer,
+		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer, Lock: tampered.Check,
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
 			signalLines(p)
@@ -141,7 +184,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	var dk *counter.Desk
 	if cfg.EID.Counter {
 		var closeDesk func()
-		if dk, closeDesk, err = openDesk(ctx, cfg, store, devs.CardReader, log); err != nil {
+		if dk, closeDesk, err = openDesk(ctx, cfg, store, al, tampered.Check, devs.CardReader, log); err != nil {
 			return err
 		}
 		defer closeDesk()
@@ -195,9 +238,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return qr, nil
 		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
-			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status()}
+			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(), Tamper: tampered.State()}
 		},
-		Staff: &staff.Staff{Store: store}, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
+		Staff: people, Tamper: tampered, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
@@ -245,23 +288,13 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); renewer.Run(ctx) }()
 	}
-	// A tamper switch, where the GPIO driver can watch one, is logged and
-	// sounds the buzzer: the official or technician must look.
-	if w, ok := devs.Lines.(interface {
-		Watch(context.Context, string, func(bool)) error
-	}); ok {
+	// The tamper switch, where the GPIO driver can watch one (package
+	// tamper).
+	if w, ok := devs.Lines.(tamper.Watcher); ok {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := w.Watch(ctx, gpio.LineTamper, func(open bool) {
-				if open {
-					log.Error("tamper switch opened")
-					devs.Lines.Pulse(ctx, gpio.LineBuzzer, time.Second)
-				} else {
-					log.Warn("tamper switch closed")
-				}
-			})
-			if err != nil && ctx.Err() == nil {
+			if err := tampered.Watch(ctx, w, gpio.LineTamper); err != nil && ctx.Err() == nil {
 				log.Warn("tamper watch stopped", "err", err)
 			}
 		}()
