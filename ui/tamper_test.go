@@ -3,11 +3,17 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/eid/audit"
+	"github.com/guichet/guichet/internal/browsertest"
+	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/staff"
 	"github.com/guichet/guichet/tamper"
 )
@@ -96,4 +102,45 @@ func TestTamperRoutes(t *testing.T) {
 	if code, body := r.do(t, void); code != 200 {
 		t.Fatalf("void after clearing: %d %s", code, body)
 	}
+}
+
+// TestTamperOnStatusPage: the status page shows the tamper lock as a
+// banner in the three languages, and drops it once a technician clears
+// it (-screens writes status-tamper-LANG.png).
+func TestTamperOnStatusPage(t *testing.T) {
+	ctx := context.Background()
+	r := newAPIRig(t)
+	if err := r.staff.Add(ctx, technicianID, "赵敏", staff.Technician, technicianPIN); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := tamper.Open(ctx, tamper.Config{Store: r.ob, Staff: r.staff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv.Tamper = sw
+	r.srv.Status = func() any {
+		return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Tamper: sw.State()}
+	}
+	r.http.Close()
+	r.http = httptest.NewServer(r.srv.Handler())
+	t.Cleanup(r.http.Close)
+	if err := sw.Changed(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.Start(t)
+	// The status page is the till's: the cashier signs in first.
+	p := open(t, b, r.http.URL+"/signin.html?next=/status.html")
+	p.run("sign in", clear("cashier"), chromedp.SendKeys("#cashier", cashierID, chromedp.ByID),
+		clear("pin"), chromedp.SendKeys("#pin", cashierPIN, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID),
+		chromedp.WaitReady("#tamper-banner", chromedp.ByID))
+	want := map[string]string{"zh": "防拆开关被触发，已锁定", "en": "Locked after the tamper switch opened", "fr": "Verrouillé après l'ouverture du boîtier"}
+	short := map[string]string{"zh": "已锁定，等待技术员解除", "en": "Locked until a technician clears it", "fr": "Verrouillé jusqu'au déverrouillage par un technicien"}
+	inLanguages(t, p, "status-tamper", func(lang string) string {
+		return fmt.Sprintf(`(() => { const b = document.getElementById("tamper-banner"); return !b.hidden && b.textContent.startsWith(%q) &&
+			document.getElementById("fact-tamper")?.textContent === %q; })()`, want[lang], short[lang])
+	})
+	if _, err := sw.Clear(ctx, technicianID, technicianPIN); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`document.getElementById("tamper-banner").hidden && document.getElementById("fact-tamper").textContent === "Boîtier ouvert"`, 10*time.Second, "banner gone after clearing")
 }
