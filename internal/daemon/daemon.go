@@ -117,9 +117,18 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	var tampered *tamper.Switch // set below, before any pulse
 	pulse := func(line string, d time.Duration) {
 		bg.Add(1)
-		go func() { defer bg.Done(); devs.Lines.Pulse(ctx, line, d) }()
+		go func() {
+			defer bg.Done()
+			devs.Lines.Pulse(ctx, line, d)
+			// A pulse ends with the line off: a tamper lock set meanwhile
+			// keeps the red LED on.
+			if line == gpio.LineLEDRed && tampered.State().Locked {
+				devs.Lines.Set(line, true)
+			}
+		}()
 	}
 	// The audit log is one per store: the e-ID counter and the tamper
 	// switch append to the same chain.
@@ -128,43 +137,11 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	people := &staff.Staff{Store: store}
-	// The red LED stays on while the tamper lock holds; the buzzer sounds
-	// at an opening: the official or technician must look.
-	tampered, err := tamper.Open(ctx, tamper.Config{Store: store, Audit: al, Staff: people, Policy: tamper.Policy(cfg.Tamper.Policy), Log: log,
-		OnChange: func(st tamper.State) {
-			if err := devs.Lines.Set(gpio.LineLEDRed, st.Locked); err != nil {
-				log.Warn("red LED", "err", err)
-			}
-			if st.Open {
-				pulse(gpio.LineBuzzer, time.Second)
-			}
-		}})
+	tampered, err = openTamper(ctx, cfg, devs.Lines, store, al, people, pulse, log)
 	if err != nil {
 		return err
 	}
-	if tampered.State().Locked {
-		devs.Lines.Set(gpio.LineLEDRed, true)
-	}
-	signalLines := func(p checkout.Payment) {
-		switch p.Status {
-		case checkout.StatusApproved, checkout.StatusApprovedOffline:
-			pulse(gpio.LineLEDGreen, 500*time.Millisecond)
-		case checkout.StatusDeclined, checkout.StatusReversed:
-			pulse(gpio.LineBuzzer, 300*time.Millisecond)
-			// Under the tamper lock the red LED stays on: no pulse
-			// turns it off.
-			if !tampered.State().Locked {
-				bg.Add(1)
-				go func() {
-					defer bg.Done()
-					devs.Lines.Pulse(ctx, gpio.LineLEDRed, 500*time.Millisecond)
-					if tampered.State().Locked { // locked during the pulse
-						devs.Lines.Set(gpio.LineLEDRed, true)
-					}
-				}()
-			}
-		}
-	}
+	signalLines := func(p checkout.Payment) { signalPayment(p, devs.Lines, tampered, pulse) }
 	// printAfter prints a receipt by itself after an approval, where
 	// checkout.receipt.auto_print asks it; set below, before any payment.
 	var printAfter func(checkout.Payment)
