@@ -92,6 +92,12 @@ func TestTamperRoutes(t *testing.T) {
 			t.Fatalf("%s cleared the lock", c.name)
 		}
 	}
+	// A supervisor cannot give the technician's account a PIN of their
+	// own at the till, and clear with it.
+	if code, body := r.do(t, req{method: "POST", path: "/api/staff/" + technicianID + "/pin", ctype: "application/json", cookie: tok,
+		body: `{"pin":"999111","supervisor":"` + supervisorID + `","supervisor_pin":"` + supervisorPIN + `"}`}); code != 403 {
+		t.Fatalf("supervisor resets the technician's PIN: %d %s", code, body)
+	}
 	if code, body := r.do(t, clearReq(technicianID, technicianPIN)); code != 200 || !strings.Contains(body, `"cleared_by":"`+technicianID+`"`) {
 		t.Fatalf("clear: %d %s", code, body)
 	}
