@@ -158,7 +158,13 @@ type Service struct {
 	WaitOnline time.Duration
 	// OnChange is told of every payment whose status changed (display, LEDs).
 	OnChange func(Payment)
-	Log      *slog.Logger
+	// OnQRChange is told of every QR order whose status changed.
+	OnQRChange func(QROrder)
+	// QRTTL is how long a QR order can be paid (default DefaultQRTTL);
+	// QRMerchant is the shop as its QR codes describe it.
+	QRTTL      time.Duration
+	QRMerchant Merchant
+	Log        *slog.Logger
 
 	// Link says whether the platform is reachable; nil means always.
 	Link LinkState

@@ -63,6 +63,8 @@ type Report struct {
 	OfflinePendingCount  int   `json:"offline_pending_count"`
 	OfflineDeclined      int64 `json:"offline_declined"`
 	OfflineDeclinedCount int   `json:"offline_declined_count"`
+	// QR sums the shop's QR orders of the day (qr.go); nil when none.
+	QR *QRTotals `json:"qr,omitempty"`
 }
 
 // Report computes the report of day (2006-01-02, local time), or of the
@@ -171,6 +173,9 @@ func (s *Service) compute(ctx context.Context, day string) (*Report, error) {
 	r.CashDrawer = r.Cash - r.CashRefunds
 	for _, st := range schemes {
 		r.Schemes = append(r.Schemes, *st)
+	}
+	if err := s.addQR(ctx, r, day); err != nil {
+		return nil, err
 	}
 	sort.Slice(r.Schemes, func(i, j int) bool { return r.Schemes[i].Scheme < r.Schemes[j].Scheme })
 	r.Net = r.Sales - r.Refunds

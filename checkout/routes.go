@@ -7,4 +7,8 @@ var ResultTypes = []string{RecordPaymentAuth, RecordPaymentQuery, RecordPaymentR
 
 // Commands are the names of the platform's commands that ApplyCommand
 // takes, registered with the link's router likewise.
-var Commands = []string{CommandOfflineLimits, CommandPromotions, CommandConfig}
+var Commands = []string{CommandOfflineLimits, CommandPromotions, CommandConfig, CommandQRPaid}
+
+// QRResultTypes are the types of the records whose results OnQRResult
+// takes.
+var QRResultTypes = []string{RecordQROrder, RecordQRCancel, RecordQRExpire}

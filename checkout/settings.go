@@ -201,6 +201,8 @@ func (s *Service) ApplyCommand(ctx context.Context, cmd *envelope.Command) error
 			return err
 		}
 		promos = &ps
+	case CommandQRPaid:
+		return s.applyQRPaid(ctx, cmd.Args)
 	case CommandConfig:
 		if len(cmd.Args) > MaxArgs {
 			return fmt.Errorf("%w: %d bytes, at most %d", ErrArgs, len(cmd.Args), MaxArgs)

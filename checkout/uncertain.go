@@ -66,8 +66,9 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Drive does one round of Run's work: a query or a reverse for each
-// payment that is due one.
+// payment that is due one, and the expiry of the QR orders past theirs.
 func (s *Service) Drive(ctx context.Context) {
+	s.expireQR(ctx)
 	// The condition is the partial index payments_open's.
 	ids, err := queryIDs(ctx, s.Store.Reader(), `SELECT id FROM payments WHERE status = 'user_paying'`)
 	if err != nil {

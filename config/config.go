@@ -201,6 +201,10 @@ type Checkout struct {
 	Retention Duration `yaml:"retention"`
 	// Receipt heads the receipts the printer prints.
 	Receipt Receipt `yaml:"receipt"`
+	// QRTTL is how long the shop's dynamic QR code can be paid after it is
+	// shown (default 2m); the platform is told, and refuses a later
+	// payment.
+	QRTTL Duration `yaml:"qr_ttl"`
 }
 
 // OfflineLimits bound the payments approved without the platform, in
@@ -421,6 +425,9 @@ func (c *Daemon) setDefaults() {
 	if c.Checkout.Retention == 0 {
 		c.Checkout.Retention = Duration(DefaultRetention)
 	}
+	if c.Checkout.QRTTL == 0 {
+		c.Checkout.QRTTL = Duration(2 * time.Minute)
+	}
 	if c.Checkout.OfflineLimits == nil {
 		l := DefaultOfflineLimits
 		c.Checkout.OfflineLimits = &l
@@ -529,6 +536,9 @@ func (c *Daemon) Validate() error {
 	}
 	if c.Checkout.WaitOnline.D() <= 0 || c.Checkout.WaitOnline.D() > time.Minute {
 		return fieldErr("checkout.wait_online", "must be between 0 and 1m")
+	}
+	if d := c.Checkout.QRTTL.D(); d < 10*time.Second || d > time.Hour {
+		return fieldErr("checkout.qr_ttl", "must be between 10s and 1h, not %s", d)
 	}
 	if r := c.Checkout.Retention.D(); r < 24*time.Hour || r > 10*DefaultRetention {
 		return fieldErr("checkout.retention", "must be between 24h and %s, not %s", 10*DefaultRetention, r)

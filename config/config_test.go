@@ -81,6 +81,8 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"lower-case currency", minimal + "checkout: {currency: jpy}\n", "checkout.currency"},
 		{"short retention", minimal + "checkout: {retention: 1h}\n", "checkout.retention"},
 		{"negative retention", minimal + "checkout: {retention: -24h}\n", "checkout.retention"},
+		{"short qr_ttl", minimal + "checkout: {qr_ttl: 1s}\n", "checkout.qr_ttl"},
+		{"long qr_ttl", minimal + "checkout: {qr_ttl: 2h}\n", "checkout.qr_ttl"},
 		{"negative offline limit", minimal + "checkout: {offline_limits: {per_transaction: -1, total: 100}}\n", "checkout.offline_limits.per_transaction"},
 		{"offline limit above total", minimal + "checkout: {offline_limits: {per_transaction: 200, total: 100}}\n", "checkout.offline_limits.per_transaction"},
 		{"huge offline total", minimal + "checkout: {offline_limits: {per_transaction: 1, total: 100000000000}}\n", "checkout.offline_limits.total"},

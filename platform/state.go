@@ -30,6 +30,31 @@ type StatefulDecider interface {
 	DecideIn(st State, r *envelope.Record) (envelope.Result, error)
 }
 
+// UpdateState runs fn with the decider's State in a transaction of its
+// own, committed if fn returns nil: for what changes a decider's memory
+// outside the records, such as a customer paying the shop's QR code. The
+// applying transactions and this one are serialised by the store.
+func (s *Store) UpdateState(ctx context.Context, fn func(State) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("platform: update state: %w", err)
+	}
+	defer tx.Rollback()
+	st, closeState, err := prepareState(ctx, tx)
+	if err != nil {
+		return err
+	}
+	err = fn(st)
+	closeState()
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("platform: update state: %w", err)
+	}
+	return nil
+}
+
 // txState is State over the applying transaction, in the decider_state
 // table. Its statements are prepared once per batch, as Apply's are.
 type txState struct {

@@ -52,17 +52,30 @@ type rig struct {
 	http    *httptest.Server
 	platKey ed25519.PrivateKey
 
+	// rules are the platform's, whose simulated wallet pays QR orders.
+	rules *authz.Rules
+
 	mu       sync.Mutex
 	platStop func()
 }
 
+// Timings of the rig's flow: the simulated customer confirms on the
+// phone after rigConfirmAfter (codes starting 1555), the device reverses
+// after rigConfirmTimeout (codes starting 1556 are never confirmed).
+const (
+	rigConfirmAfter   = time.Second
+	rigConfirmTimeout = 3 * time.Second
+)
+
 // newRig starts everything but the platform. waitOnline is how long a
-// payment waits for the platform before the device decides offline.
-func newRig(t testing.TB, waitOnline time.Duration) *rig {
+// payment waits for the platform before the device decides offline; opts
+// change the flow before anything runs.
+func newRig(t testing.TB, waitOnline time.Duration, opts ...func(*checkout.Service)) *rig {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans(), drawer: printersim.New(printersim.Options{})}
+	r := &rig{broker: brokertest.StartMosquitto(t), screen: displaysim.New(), scans: ui.NewScans(), drawer: printersim.New(printersim.Options{}),
+		rules: &authz.Rules{DeclineCodes: []string{codeDecline}, MaxAmount: 500000, ConfirmAfter: rigConfirmAfter}}
 	_, r.platKey, _ = ed25519.GenerateKey(nil)
 	_, devKey, _ := ed25519.GenerateKey(nil)
 	var err error
@@ -80,11 +93,22 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.co = &checkout.Service{Store: r.ob, Currency: "CNY", WaitOnline: waitOnline, Log: log,
 		OfflinePerTransaction: 10000, OfflineTotal: 100000, Drawer: r.drawer,
+		PollEvery: 200 * time.Millisecond, ConfirmTimeout: rigConfirmTimeout,
+		QRMerchant: checkout.Merchant{Name: "GUICHET TEST", City: "NANNING", MCC: "5411", Country: "CN", AccountGUI: "com.example.guichet", AccountID: "M1"},
 		OnChange: func(p checkout.Payment) {
-			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
+			r.screen.Show(ctx, display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency}, Status: p.Status})
+		},
+		OnQRChange: func(o checkout.QROrder) {
+			if scr, ok := daemon.QRScreen(o); ok {
+				r.screen.Show(ctx, scr)
+			}
 		}}
+	for _, o := range opts {
+		o(r.co)
+	}
 	rt := link.NewRouter()
 	rt.HandleResults(r.co.OnResult, checkout.ResultTypes...)
+	rt.HandleResults(r.co.OnQRResult, checkout.QRResultTypes...)
 	rt.HandleCommands(r.co.ApplyCommand, checkout.Commands...)
 	r.lk, err = link.New(link.Config{Tenant: "shop1", Device: "till1", Brokers: []string{r.broker.URL()},
 		PlatformKey: r.platKey.Public().(ed25519.PublicKey), Window: 100, AckTimeout: time.Second,
@@ -93,7 +117,7 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &ui.Server{Checkout: r.co, Till: r.co, Cash: r.co, Finder: r.co, Receipts: &slip.Slips{Service: r.co, Printer: r.drawer}, Screen: r.screen, SyncNow: r.lk.SyncNow, Scans: r.scans,
+	srv := &ui.Server{Checkout: r.co, Till: r.co, Cash: r.co, Finder: r.co, Receipts: &slip.Slips{Service: r.co, Printer: r.drawer}, Screen: r.screen, QR: r.co, SyncNow: r.lk.SyncNow, Scans: r.scans,
 		Languages: []string{"zh", "en", "fr"}, Log: log,
 		Status: func() any {
 			return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Link: r.lk.Status()}
@@ -101,8 +125,9 @@ func newRig(t testing.TB, waitOnline time.Duration) *rig {
 		Staff: seedStaff(t, r.ob)}
 	r.http = httptest.NewServer(srv.Handler())
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); r.lk.Run(ctx) }()
+	go func() { defer wg.Done(); r.co.Run(ctx) }()
 	t.Cleanup(func() {
 		r.stopPlatform()
 		// The page's long polls hold connections: close them, then the link.
@@ -123,7 +148,7 @@ func (r *rig) startPlatform() {
 	}
 	srv := platform.NewServer(platform.ServerConfig{Instance: "p1", Brokers: []string{r.broker.URL()}, Key: r.platKey,
 		BatchMax: 100, BatchDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		r.store, &authz.Rules{DeclineCodes: []string{codeDecline}, MaxAmount: 500000})
+		r.store, r.rules)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -185,4 +210,13 @@ func (r *rig) waitLinkUp(t testing.TB) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// payQR has the simulated wallet pay QR order ref, as a customer scanning
+// it would, and notify the till, as `guichet-platform wallet pay` does.
+func (r *rig) payQR(t testing.TB, ref string) error {
+	t.Helper()
+	_, err := r.rules.PayQR(context.Background(), platform.PublishConfig{Brokers: []string{r.broker.URL()}, Key: r.platKey, Timeout: 10 * time.Second},
+		r.store, ref, 10*time.Second)
+	return err
 }

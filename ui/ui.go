@@ -51,10 +51,9 @@ type Server struct {
 	Status func() any
 	// SyncNow asks the link to send the queue now.
 	SyncNow func()
-	// MerchantQR shows the shop's dynamic QR code for amount (minor units)
-	// on the customer display and returns its payload; nil leaves the
-	// route out.
-	MerchantQR func(ctx context.Context, amount int64) (string, error)
+	// QR makes the shop's dynamic QR codes as orders, which the customer
+	// display shows; nil leaves the routes out.
+	QR QROrders
 	// Till serves refunds, voids, receipts, split bills and reports; nil
 	// leaves those routes out.
 	Till Till
@@ -75,6 +74,8 @@ type Server struct {
 	TechnicianToken string
 	// Verifier checks e-ID QR codes; nil leaves the route out.
 	Verifier Verifier
+	// SelfTest runs the self-test (selftest.go); nil leaves its route out.
+	SelfTest SelfTest
 	// Scans are codes read by the scanners and cameras, for the cashier.
 	Scans *Scans
 	// Languages offered, the first being the default.
@@ -122,8 +123,11 @@ func (s *Server) mux() *http.ServeMux {
 	s.printRoutes(mux)
 	s.cashRoutes(mux)
 	s.eidRoutes(mux)
-	if s.MerchantQR != nil {
+	s.selfTestRoutes(mux)
+	if s.QR != nil {
 		mux.HandleFunc("POST /api/qr", s.merchantQR)
+		mux.HandleFunc("GET /api/qr/{ref}", s.qrOrder)
+		mux.HandleFunc("POST /api/qr/{ref}/cancel", s.qrCancel)
 	}
 	s.sessionRoutes(mux)
 	s.tamperRoutes(mux)
@@ -331,7 +335,16 @@ func (s *Server) displayQR(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// merchantQR shows the dynamic merchant-presented QR code for an amount.
+// QROrders are the shop's QR orders as the UI uses them
+// (*checkout.Service).
+type QROrders interface {
+	StartQR(ctx context.Context, amount int64) (*checkout.QROrder, error)
+	GetQR(ctx context.Context, ref string) (*checkout.QROrder, error)
+	CancelQR(ctx context.Context, ref string) (*checkout.QROrder, error)
+}
+
+// merchantQR makes a QR order for an amount; the order (its payload
+// included) is the answer, and the customer display shows the code.
 func (s *Server) merchantQR(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Amount string `json:"amount"`
@@ -344,10 +357,30 @@ func (s *Server) merchantQR(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	payload, err := s.MerchantQR(r.Context(), amount)
+	o, err := s.QR.StartQR(r.Context(), amount)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"payload": payload})
+	writeJSON(w, http.StatusOK, o)
+}
+
+// qrOrder answers a QR order, for the cashier's screen to follow it.
+func (s *Server) qrOrder(w http.ResponseWriter, r *http.Request) {
+	o, err := s.QR.GetQR(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+// qrCancel cancels an open QR order.
+func (s *Server) qrCancel(w http.ResponseWriter, r *http.Request) {
+	o, err := s.QR.CancelQR(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
 }

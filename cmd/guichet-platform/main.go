@@ -28,6 +28,10 @@
 //	guichet-platform [--config FILE] ca client-cert --cn NAME --out DIR [--valid 8760h]
 //	                                                 write NAME.pem, NAME.key and ca.pem in DIR
 //	guichet-platform [--config FILE] ca crl           write the revocation list to enrol.crl_file
+//	guichet-platform [--config FILE] wallet pay REF [--wait-timeout 30s] [--json]
+//	                                                 the simulated wallet pays the shop's QR order REF, as a
+//	                                                 customer scanning it would, and notifies the till
+//	                                                 (qr_paid); refused if unknown, expired or cancelled
 //
 // Exit status: 0 done, 1 failed (broker unreachable, store or key
 // unreadable), 2 refused before doing anything (bad configuration or
@@ -70,7 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "       enrol-code --tenant T --site S --role till|counter [--expires 24h] [--qr FILE] [--term] |")
 		fmt.Fprintln(stderr, "       device list [--json] | device revoke TENANT/DEVICE | device replace TENANT/DEVICE [--expires 24h] [--qr FILE] [--term] |")
 		fmt.Fprintln(stderr, "       ca show | ca broker-cert --host H --out DIR [--valid D] | ca platform-cert --out DIR [--valid D] |")
-		fmt.Fprintln(stderr, "       ca client-cert --cn NAME --out DIR [--valid D] | ca crl]")
+		fmt.Fprintln(stderr, "       ca client-cert --cn NAME --out DIR [--valid D] | ca crl |")
+		fmt.Fprintln(stderr, "       wallet pay REF [--wait-timeout 30s] [--json]]")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,6 +109,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = deviceCmd(ctx, cfg, rest, stdout, stderr)
 	case "ca":
 		err = caCmd(ctx, cfg, rest, stdout, stderr)
+	case "wallet":
+		err = walletCmd(ctx, cfg, rest, stdout, stderr)
 	case "pubkey":
 		k, kerr := keys.LoadOrCreate(cfg.KeyFile)
 		if err = kerr; err == nil {

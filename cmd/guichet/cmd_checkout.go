@@ -212,5 +212,12 @@ func printReport(ctx context.Context, e *env, d *daemonAPI, method, path string,
 	fmt.Fprintf(w, "declined %d, reversed %d, waiting for the customer %d\n", r.Declined, r.Reversed, r.UserPaying)
 	fmt.Fprintf(w, "offline pending %s (%d), offline declined (loss) %s (%d)\n", checkout.FormatMinor(r.OfflinePending, r.Currency),
 		r.OfflinePendingCount, checkout.FormatMinor(r.OfflineDeclined, r.Currency), r.OfflineDeclinedCount)
+	if q := r.QR; q != nil {
+		// The paid ones are in the schemes, as merchant_qr.
+		fmt.Fprintf(w, "shop's QR codes: paid %s (%d), still open %d, unpaid %d\n", checkout.FormatMinor(q.Paid, r.Currency), q.PaidCount, q.Open, len(q.Ended))
+		for _, l := range q.Ended {
+			fmt.Fprintf(w, "  %-22s %14s %s\n", l.Ref, checkout.FormatMinor(l.Amount, r.Currency), l.Status)
+		}
+	}
 	return nil
 }

@@ -30,7 +30,8 @@ func fakeDaemon(t *testing.T) (cfgPath string, calls func() []string) {
 		case strings.HasPrefix(r.URL.Path, "/api/report") || r.URL.Path == "/api/day/close":
 			json.NewEncoder(w).Encode(checkout.Report{Day: "2026-11-23", Currency: "CNY", Closed: r.Method == http.MethodPost,
 				Schemes: []checkout.SchemeTotal{{Scheme: "alipay", Count: 2, Amount: 5000}}, Sales: 5000, Count: 2, OfflineDeclined: 300, OfflineDeclinedCount: 1,
-				Wallet: 5000, WalletCount: 2, Cash: 1200, CashCount: 1, CashRefunds: 200, CashDrawer: 1000})
+				Wallet: 5000, WalletCount: 2, Cash: 1200, CashCount: 1, CashRefunds: 200, CashDrawer: 1000,
+				QR: &checkout.QRTotals{Paid: 1234, PaidCount: 1, Ended: []checkout.QRLine{{Ref: "Q19abc", Amount: 500, Status: checkout.QRExpired}}}})
 		default:
 			w.Write([]byte(`{"id":"pay-1","status":"voided"}`))
 		}
@@ -59,6 +60,7 @@ func TestCheckoutSubcommands(t *testing.T) {
 		{[]string{"receipt", "--id", "pay-1", "--print"}, 0, "", "POST /api/payments/pay-1/print "},
 		{[]string{"report", "--day", "2026-11-23"}, 0, "offline declined (loss) 3.00 (1)", "GET /api/report?day=2026-11-23 "},
 		{[]string{"report", "--day", "yesterday"}, 2, "", ""},
+		{[]string{"report"}, 0, "shop's QR codes: paid 12.34 (1), still open 0, unpaid 1\n  Q19abc                           5.00 expired", "GET /api/report "},
 		{[]string{"close-day", "--supervisor", "chen.jing"}, 0, "(closed", `POST /api/day/close {"supervisor":"chen.jing","supervisor_pin":"739201"}`},
 		{[]string{"close-day"}, 2, "", ""},
 		{[]string{"report"}, 0, "wallets 50.00 (2), cash 12.00 (1), cash refunds 2.00, cash in the drawer 10.00", "GET /api/report "},

@@ -151,6 +151,14 @@ fi
 # device subscribes, even if it has not yet when this runs.
 printf '{"eid":{"keyset":"%s","revocations":"%s"}}' "$(base64 -w0 "$STATE/eid-issuer/keyset.cose")" "$(base64 -w0 "$STATE/eid-issuer/revocations.cose")" > "$STATE/device-config.json"
 "$BIN/guichet-platform" --config "$STATE/platform-push.yaml" push --tenant demo-shop --device demo-till-1 --name config --retain --wait=false --args-file "$STATE/device-config.json" > /dev/null
+# The customer's wallet for the shop's QR code: pays the order whose
+# reference the cashier's screen shows, and the platform notifies the till.
+cat > "$STATE/pay-qr" <<SH
+#!/bin/sh
+# Usage: pay-qr REF   (the reference shown on the cashier's screen, Q...)
+exec "$BIN/guichet-platform" --config "$STATE/platform-push.yaml" wallet pay "\$@"
+SH
+chmod +x "$STATE/pay-qr"
 cat <<MSG
 
   guichet demo is running.
@@ -164,6 +172,8 @@ $EID_MSG
   or 134567890123456789 (declined by the platform's rules); from a shell:
     bin/guichet --config $STATE/guichetd.yaml pay --amount 12.34 --code 134567890123456780
     echo 975310 | bin/guichet --config $STATE/guichetd.yaml close-day --supervisor demo-supervisor
+  "Show the shop's QR" makes an order; pay it as the customer's wallet would with
+    $STATE/pay-qr REF      (REF is on the cashier's screen: Q...)
   Logs: $STATE/*.log.   Ctrl-C stops everything.
 
 MSG

@@ -55,3 +55,20 @@ type Reader interface {
 
 // Drivers are the card reader drivers, by name.
 var Drivers = device.NewRegistry[Reader]("card reader")
+
+// Presence is what a card reader says of itself when probed, without
+// reading a card: for a self-test.
+type Presence struct {
+	// Reader names the reader found (its PC/SC name, serial port...).
+	Reader string `json:"reader"`
+	// Card reports whether a card is on the reader now.
+	Card bool `json:"card"`
+	// ATR is the card's answer to reset, where the reader gives it.
+	ATR []byte `json:"atr,omitempty"`
+}
+
+// Prober is a Reader that can say whether it and a card are there without
+// reading the card.
+type Prober interface {
+	Probe(ctx context.Context) (Presence, error)
+}

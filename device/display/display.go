@@ -19,6 +19,18 @@ type Screen struct {
 	QR string `json:"qr,omitempty"`
 	// Lines are short texts under the code (amount, shop, status).
 	Lines []string `json:"lines,omitempty"`
+	// Status is a key the customer page translates (approved, qr_paid,
+	// ...: see ui/assets/i18n.js); a text panel shows it as it is, after
+	// the lines.
+	Status string `json:"status,omitempty"`
+}
+
+// Text returns the lines a text panel shows: Lines, then Status.
+func (s Screen) Text() []string {
+	if s.Status == "" {
+		return s.Lines
+	}
+	return append(append([]string(nil), s.Lines...), s.Status)
 }
 
 // Display is the customer-facing display: a small panel on SPI or I2C, or a

@@ -84,6 +84,7 @@ const ReplyFlag Type = 0x80
 // NAK is the peripheral's answer to a frame it could not decode.
 const NAK Type = 0xFF
 
+// String returns the command's name, as docs/firmware-bridge.md writes it.
 func (t Type) String() string {
 	switch t {
 	case CmdInfo:
@@ -141,6 +142,7 @@ var statusNames = map[Status]string{
 	StatusBadManifest: "malformed manifest",
 }
 
+// String returns the status code's name.
 func (s Status) String() string {
 	if n, ok := statusNames[s]; ok {
 		return n
@@ -272,6 +274,7 @@ const (
 	ModeApplication Mode = 1
 )
 
+// String returns the boot mode's name.
 func (m Mode) String() string {
 	switch m {
 	case ModeBootloader:
@@ -292,6 +295,7 @@ const (
 	ImageTest      ImageState = 2 // booted once in test mode; reverts unless confirmed
 )
 
+// String returns the slot state's name.
 func (s ImageState) String() string {
 	switch s {
 	case ImageNone:
@@ -315,6 +319,7 @@ const (
 	UploadVerified  UploadState = 3 // VERIFY passed, ACTIVATE expected
 )
 
+// String returns the upload state's name.
 func (s UploadState) String() string {
 	switch s {
 	case UploadIdle:

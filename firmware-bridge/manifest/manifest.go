@@ -72,6 +72,7 @@ type Version struct {
 	Patch        uint16
 }
 
+// String returns the version as major.minor.patch.
 func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
 
 // ParseVersion reads "MAJOR.MINOR.PATCH" in decimal, major and minor up to

@@ -28,6 +28,7 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
 	"github.com/guichet/guichet/staff"
@@ -150,11 +151,21 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
 		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer, Lock: tampered.Check,
+		QRTTL: cfg.Checkout.QRTTL.D(), QRMerchant: checkout.Merchant(cfg.Checkout.Merchant),
 		OnChange: func(p checkout.Payment) {
-			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency, p.Status}})
+			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency}, Status: p.Status})
 			signalLines(p)
 			if printAfter != nil && slip.FirstApproval(p) {
 				printAfter(p)
+			}
+		},
+		OnQRChange: func(o checkout.QROrder) {
+			if scr, ok := QRScreen(o); ok {
+				show(scr)
+			}
+			// A paid QR order sounds as a paid card payment does.
+			if o.Status == checkout.QRPaid {
+				signalLines(checkout.Payment{Status: checkout.StatusApproved})
 			}
 		}}
 	// The e-ID counter and the QR verifier, where configured.
@@ -175,7 +186,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	// Each flow is handed the results to its own records and the commands
 	// it takes; a command no flow takes is refused by the link.
 	router := link.NewRouter()
+	pinger := &selftest.Pinger{Outbox: store}
+	router.HandleResults(pinger.OnResult, selftest.PingType)
 	router.HandleResults(co.OnResult, checkout.ResultTypes...)
+	router.HandleResults(co.OnQRResult, checkout.QRResultTypes...)
 	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
 	if dk != nil {
 		router.HandleResults(dk.Service().OnResult, counter.RecordType)
@@ -195,6 +209,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	online.lk = lk
+	pinger.SyncNow = lk.SyncNow
+	tester := newSelfTester(cfg, devs, id, conn, pinger)
 	// The certificate is renewed over the link's own session.
 	var renewer *provision.Renewer
 	if enrolled != nil {
@@ -204,16 +220,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		router.HandleRaw(renewer.Topic(), renewer.Deliver)
 	}
 	scans := ui.NewScans()
-	merchant := checkout.Merchant(cfg.Checkout.Merchant)
 	srv := &ui.Server{Checkout: co, Currency: cfg.Checkout.Currency, Till: co, Cash: co, Finder: co, Screen: screen,
-		MerchantQR: func(ctx context.Context, amount int64) (string, error) {
-			qr, err := checkout.MerchantQR(merchant, cfg.Checkout.Currency, amount, fmt.Sprintf("%s-%d", cfg.Device.ID, time.Now().UnixMilli()))
-			if err != nil {
-				return "", err
-			}
-			show(display.Screen{QR: qr, Lines: []string{checkout.FormatMinor(amount, cfg.Checkout.Currency) + " " + cfg.Checkout.Currency}})
-			return qr, nil
-		}, SyncNow: lk.SyncNow, Scans: scans, Languages: cfg.UI.Languages, Log: log,
+		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(), Tamper: tampered.State()}
 		},
@@ -276,9 +284,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}()
 	}
-	for _, r := range devs.CodeReaders {
+	for i, r := range devs.CodeReaders {
 		wg.Add(1)
-		go func(r codereader.Reader) {
+		go func(r codereader.Reader, tap *selftest.Tap) {
 			defer wg.Done()
 			for {
 				c, err := r.ReadCode(ctx)
@@ -289,8 +297,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 					return
 				}
 				scans.Add(c)
+				tap.Add(c)
 			}
-		}(r)
+		}(r, tester.taps[i])
 	}
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String(), "socket", cfg.UI.Socket)
 	var runErr error
@@ -353,3 +362,17 @@ func platformKey(cfg *config.Daemon) ([]byte, error) {
 
 // ErrConfig marks errors caused by the configuration.
 var ErrConfig = errors.New("configuration")
+
+// QRScreen is what the customer display shows of a QR order: the code
+// while it can be paid, then its end; ok is false for a change the
+// customer need not see (the platform has the order).
+func QRScreen(o checkout.QROrder) (display.Screen, bool) {
+	amount := []string{checkout.FormatMinor(o.Amount, o.Currency) + " " + o.Currency}
+	switch o.Status {
+	case checkout.QROpen:
+		return display.Screen{QR: o.Payload, Lines: amount, Status: "qr_open"}, true
+	case checkout.QRSent:
+		return display.Screen{}, false
+	}
+	return display.Screen{Lines: amount, Status: "qr_" + o.Status}, true
+}

@@ -110,6 +110,26 @@ wait:
 		t.Fatalf("demo payment: %v", pay)
 	}
 
+	// The shop's QR code, paid with the demo's pay-qr as the customer's
+	// wallet would: the till is notified and the order is paid.
+	code, qr := post("/api/qr", "", map[string]string{"amount": "8.80"})
+	ref, _ := qr["ref"].(string)
+	if code != http.StatusOK || ref == "" {
+		t.Fatalf("demo QR order: %d %v", code, qr)
+	}
+	if out, err := exec.Command(filepath.Join(state, "pay-qr"), ref).CombinedOutput(); err != nil || !strings.Contains(string(out), "till notified: applied") {
+		t.Fatalf("pay-qr %s: %v\n%s", ref, err, out)
+	}
+	resp, err := client.Get(base + "/api/qr/" + ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&qr)
+	resp.Body.Close()
+	if qr["status"] != "paid" {
+		t.Fatalf("the demo's QR order after pay-qr: %v", qr)
+	}
+
 	// The e-ID counter with the demo official.
 	code, in := post("/api/eid/signin", "", map[string]string{"official": "demo-official", "pin": "246810"})
 	tok, _ := in["token"].(string)

@@ -119,7 +119,8 @@ func (r *Rules) decide(rec *envelope.Record, wallet func() (envelope.Result, err
 			return envelope.Result{Status: checkout.StatusDeclined, Reason: "amount above the limit"}, nil
 		}
 		return wallet()
-	case checkout.RecordPaymentQuery, checkout.RecordPaymentReverse, checkout.RecordPaymentRefund, checkout.RecordPaymentVoid:
+	case checkout.RecordPaymentQuery, checkout.RecordPaymentReverse, checkout.RecordPaymentRefund, checkout.RecordPaymentVoid,
+		checkout.RecordQROrder, checkout.RecordQRCancel, checkout.RecordQRExpire:
 		return wallet()
 	}
 	return envelope.Result{Status: "applied"}, nil

@@ -256,6 +256,8 @@ func (w *SimWallet) DecideIn(st OrderStore, rec *envelope.Record) (envelope.Resu
 		}
 		o.Refunded += b.Amount
 		return envelope.Result{Status: checkout.ResultRefunded}, putOrder(st, base+b.ID, o)
+	case checkout.RecordQROrder, checkout.RecordQRCancel, checkout.RecordQRExpire:
+		return w.decideQR(st, rec)
 	case checkout.RecordPaymentVoid:
 		var b checkout.VoidBody
 		if err := json.Unmarshal(rec.Body, &b); err != nil {

@@ -164,7 +164,22 @@ var migrations = []migration{
 	UPDATE refunds SET day = date(at / 1000, 'unixepoch', 'localtime');
 	CREATE INDEX refunds_day ON refunds(day);`},
 
-	// 6: the till's people, cashiers and supervisors, with their PIN
+	// The shop's dynamic QR codes as orders (checkout/qr.go): open until
+	// paid, expired or cancelled. expires and status are columns for the
+	// driver's query of the open ones, day for the report.
+	{sql: `CREATE TABLE qr_orders (
+		ref TEXT PRIMARY KEY,
+		created INTEGER NOT NULL,
+		expires INTEGER NOT NULL,
+		day TEXT NOT NULL,
+		status TEXT NOT NULL,
+		amount INTEGER NOT NULL,
+		doc BLOB NOT NULL
+	);
+	CREATE INDEX qr_orders_open ON qr_orders(expires) WHERE status IN ('open', 'sent');
+	CREATE INDEX qr_orders_day ON qr_orders(day);`},
+
+	// The till's people, cashiers and supervisors, with their PIN
 	// hashes and their run of wrong PINs (staff.Staff).
 	{sql: `CREATE TABLE staff (
 		id TEXT PRIMARY KEY,

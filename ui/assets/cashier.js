@@ -3,22 +3,30 @@ const form = document.getElementById("pay");
 const result = document.getElementById("result");
 let lastPayment = null;
 let lastError = null; // the error line shown, kept to redraw it in another language
+let lastQR = null; // the shop's QR order shown, if that is the last thing shown
+const cancelQR = document.getElementById("cancelqr");
 
 function showPayment(p) {
   lastPayment = p;
   lastError = null;
+  lastQR = null;
+  cancelQR.hidden = true;
   result.className = "result " + p.status + (p.drawer_error ? " drawer_failed" : "");
   result.dataset.status = p.status;
   result.dataset.id = p.id;
   result.dataset.scheme = p.scheme;
+  delete result.dataset.ref;
   result.textContent = t(p.status) + " · " + formatMinor(p.amount, p.currency) + " " + p.currency + (p.reason ? " · " + reasonText(p.reason) : "") +
-    (p.scheme === "cash" ? " · " + t("scheme_cash") : "") + (p.drawer_error ? " · " + t("drawer_failed") : "");
+    (p.scheme === "cash" ? " · " + t("scheme_cash") : "") + (p.drawer_error ? " · " + t("drawer_failed") : "") +
+    (p.loss ? " · " + t("shop_loss") : "");
 }
 
 let busy = false;
 
 function showError(msg) {
   lastError = msg;
+  lastQR = null;
+  cancelQR.hidden = true;
   result.className = "result error";
   result.dataset.status = "error";
   delete result.dataset.id;
@@ -41,7 +49,7 @@ form.addEventListener("submit", async ev => {
       body: JSON.stringify({amount: form.amount.value, code: form.code.value})});
     showPayment(p);
     form.code.value = "";
-    if (p.status === "queued" || p.status === "approved_offline") follow(p.id);
+    if (UNDECIDED.includes(p.status)) follow(p.id);
   } catch (e) {
     showError(e.message);
   } finally {
@@ -51,14 +59,18 @@ form.addEventListener("submit", async ev => {
   }
 });
 
-// A payment approved offline (or still queued) is followed until the platform answers.
+// A payment approved offline, still queued or waiting for the customer to
+// confirm on the phone is followed until the platform (or the device's
+// reverse) decides it: the cashier sees approved, declined (with the
+// shop's loss for an offline approval) or reversed without doing anything.
+const UNDECIDED = ["queued", "approved_offline", "user_paying"];
 async function follow(id) {
   for (;;) {
     await new Promise(r => setTimeout(r, 1000));
     try {
       const p = await api("/api/payments/" + encodeURIComponent(id));
       if (lastError === null && lastPayment && lastPayment.id === id) showPayment(p);
-      if (p.status !== "queued" && p.status !== "approved_offline") { refreshRecent(); return; }
+      if (!UNDECIDED.includes(p.status)) { refreshRecent(); return; }
     } catch (e) { /* keep trying: the daemon may be restarting */ }
   }
 }
@@ -136,7 +148,7 @@ document.getElementById("cash").addEventListener("click", async () => {
 });
 
 document.addEventListener("langchange", () => {
-  if (lastError !== null) showError(lastError); else if (lastPayment) showPayment(lastPayment);
+  if (lastError !== null) showError(lastError); else if (lastQR) showQR(lastQR); else if (lastPayment) showPayment(lastPayment);
   refreshRecent(); refreshSync();
 });
 refreshRecent();
@@ -145,15 +157,45 @@ setInterval(refreshSync, 2000);
 watchScans();
 
 // The shop's dynamic QR code for the amount, shown on the customer screen
-// for the customer to scan with a wallet app.
+// for the customer to scan with a wallet app. It is an order: the screen
+// follows it until it is paid, expires or is cancelled.
+function showQR(o) {
+  lastQR = o;
+  lastError = null;
+  result.className = "result qr qr_" + o.status;
+  result.dataset.status = "qr_" + o.status;
+  result.dataset.ref = o.ref;
+  delete result.dataset.id;
+  // The reference is what the wallet pays, and what the demo's
+  // `guichet-platform wallet pay REF` takes.
+  result.textContent = t("qr_" + o.status) + " · " + formatMinor(o.amount, o.currency) + " " + o.currency + " · " + o.ref +
+    (o.reason ? " · " + o.reason : "");
+  cancelQR.hidden = o.status !== "open" && o.status !== "sent";
+}
+
+async function followQR(ref) {
+  for (;;) {
+    await new Promise(r => setTimeout(r, 1000));
+    try {
+      const o = await api("/api/qr/" + encodeURIComponent(ref));
+      if (lastQR && lastQR.ref === ref) showQR(o);
+      if (o.status !== "open" && o.status !== "sent") return;
+    } catch (e) { /* keep trying: the daemon may be restarting */ }
+  }
+}
+
 document.getElementById("showqr").addEventListener("click", async () => {
   try {
-    await api("/api/qr", {method: "POST", headers: {"Content-Type": "application/json"},
+    const o = await api("/api/qr", {method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({amount: form.amount.value})});
-    lastError = null;
-    result.className = "result qr";
-    result.dataset.status = "qr_shown";
-    delete result.dataset.id;
-    result.textContent = t("qr_shown") + " · " + form.amount.value;
+    showQR(o);
+    followQR(o.ref);
+  } catch (e) { showError(e.message); }
+});
+
+cancelQR.addEventListener("click", async () => {
+  if (!lastQR) return;
+  try {
+    showQR(await api("/api/qr/" + encodeURIComponent(lastQR.ref) + "/cancel", {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"}));
   } catch (e) { showError(e.message); }
 });

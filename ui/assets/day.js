@@ -160,6 +160,8 @@ function drawReport(r) {
                 [t("closed"), r.closed ? "✓" : "-"]];
   // Each wallet under the wallets' line; cash has its own.
   for (const s of (r.schemes || []).filter(s => s.scheme !== "cash").reverse()) rows.splice(3, 0, ["· " + t("scheme_" + s.scheme), money(s.amount) + " (" + s.count + ")"]);
+  // The shop's QR orders that ended unpaid (the paid ones are a scheme).
+  for (const q of (r.qr && r.qr.ended) || []) rows.push([t("qr_ended"), q.ref + " · " + money(q.amount) + " · " + t("qr_" + q.status)]);
   const tb = document.querySelector("#report tbody");
   tb.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");

@@ -39,6 +39,26 @@ const TEXTS = {
        part_amount: "Montant de cette part", pay_part: "Encaisser cette part", parts: "Parts", code_tail: "Fin du code", new_order: "Nouvelle commande", order_paid: "Commande payée",
        parts_pending: "Le reste attend le réseau", above_remaining: "le montant dépasse les {} restant à payer", user_paying: "En attente du client", reversed: "Contre-passé", approved_offline: "Approuvé hors ligne", over_limit: "hors ligne, au-delà de la limite", voided: "Annulé"},
 };
+// What the customer screen says of each status (screen_*), the shop's
+// QR orders (qr_*) and the ends of a payment the cashier follows.
+Object.assign(TEXTS.zh, {screen_approved: "支付成功", screen_declined: "支付失败", screen_queued: "处理中，请稍候", screen_approved_offline: "支付成功",
+  screen_user_paying: "请在手机上确认付款", screen_reversed: "支付已取消，未扣款", screen_voided: "交易已撤销",
+  screen_qr_open: "请扫码支付", screen_qr_paid: "支付成功", screen_qr_expired: "收款码已过期", screen_qr_cancelled: "收款码已取消",
+  qr_open: "收款码已显示，等待顾客支付", qr_sent: "收款码已显示，等待顾客支付", qr_paid: "收款码已支付", qr_expired: "收款码已过期",
+  qr_cancelled: "收款码已取消", cancel_qr: "取消收款码", not_confirmed: "顾客未确认：未扣款", shop_loss: "商户损失",
+  scheme_merchant_qr: "商户收款码", qr_ended: "未支付的收款码"});
+Object.assign(TEXTS.en, {screen_approved: "Payment successful", screen_declined: "Payment declined", screen_queued: "Processing, please wait", screen_approved_offline: "Payment successful",
+  screen_user_paying: "Please confirm the payment on your phone", screen_reversed: "Payment cancelled: you were not charged", screen_voided: "Payment cancelled",
+  screen_qr_open: "Scan to pay", screen_qr_paid: "Payment successful", screen_qr_expired: "This code has expired", screen_qr_cancelled: "This code was cancelled",
+  qr_open: "QR shown, waiting for the customer to pay", qr_sent: "QR shown, waiting for the customer to pay", qr_paid: "QR paid", qr_expired: "QR expired, not paid",
+  qr_cancelled: "QR cancelled", cancel_qr: "Cancel the QR", not_confirmed: "customer did not confirm: not charged", shop_loss: "shop's loss",
+  scheme_merchant_qr: "Shop's QR", qr_ended: "QR codes not paid"});
+Object.assign(TEXTS.fr, {screen_approved: "Paiement accepté", screen_declined: "Paiement refusé", screen_queued: "Traitement en cours, patientez", screen_approved_offline: "Paiement accepté",
+  screen_user_paying: "Confirmez le paiement sur votre téléphone", screen_reversed: "Paiement annulé : vous n'avez pas été débité", screen_voided: "Paiement annulé",
+  screen_qr_open: "Scannez pour payer", screen_qr_paid: "Paiement accepté", screen_qr_expired: "Ce code a expiré", screen_qr_cancelled: "Ce code a été annulé",
+  qr_open: "QR affiché, en attente du paiement du client", qr_sent: "QR affiché, en attente du paiement du client", qr_paid: "QR payé", qr_expired: "QR expiré, non payé",
+  qr_cancelled: "QR annulé", cancel_qr: "Annuler le QR", not_confirmed: "le client n'a pas confirmé : non débité", shop_loss: "perte du magasin",
+  scheme_merchant_qr: "QR du magasin", qr_ended: "QR non payés"});
 let LANG = localStorage.getItem("lang") || "zh";
 function t(key) { return (TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key] || key.replace(/^scheme_/, ""); }
 function applyTexts() {
@@ -103,4 +123,8 @@ function parseMinor(s, cur) {
 function isReceiptRef(s) { return /^\s*pay-[0-9a-f]{13}-[0-9a-f]{12}\s*$/i.test(s); }
 // reasonText translates the reasons the device itself gives; the
 // platform's reasons are shown as they come.
-function reasonText(r) { return r === "offline, over the limit" ? t("over_limit") : r; }
+function reasonText(r) {
+  if (r === "offline, over the limit") return t("over_limit");
+  if (r === "no confirmation from the customer in time") return t("not_confirmed");
+  return r;
+}

@@ -262,3 +262,34 @@ func (r *Reader) ReadCard(ctx context.Context, access cardreader.Access) (*cardr
 	}
 	return toDevice(doc.Holder(time.Now())), nil
 }
+
+// Probe finds the configured reader and reports whether a card is on it,
+// with its ATR, without connecting to the card.
+func (r *Reader) Probe(ctx context.Context) (cardreader.Presence, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return cardreader.Presence{}, err
+	}
+	c, err := r.context()
+	if err != nil {
+		return cardreader.Presence{}, err
+	}
+	reader, err := r.resolve(c)
+	if err != nil {
+		return cardreader.Presence{}, err
+	}
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	if err := c.GetStatusChange(rs, 0); err != nil && !errors.Is(err, scard.ErrTimeout) {
+		return cardreader.Presence{}, mapErr(err)
+	}
+	st := rs[0].EventState
+	if st&(scard.StateUnknown|scard.StateUnavailable) != 0 {
+		return cardreader.Presence{}, fmt.Errorf("%w: %q went away", ErrNoReader, reader)
+	}
+	p := cardreader.Presence{Reader: reader, Card: st&scard.StatePresent != 0}
+	if p.Card {
+		p.ATR = append([]byte(nil), rs[0].Atr...)
+	}
+	return p, nil
+}

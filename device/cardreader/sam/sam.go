@@ -117,3 +117,20 @@ func (d *Dev) Client() *bridge.Client { return d.client }
 func (d *Dev) Close() error {
 	return d.client.Close()
 }
+
+// Probe checks that the module answers (11 FF) and searches once for a
+// card in the field (20 01). The module gives no ATR.
+func (d *Dev) Probe(ctx context.Context) (cardreader.Presence, error) {
+	if err := d.client.Status(ctx); err != nil {
+		return cardreader.Presence{}, fmt.Errorf("sam: module: %w", err)
+	}
+	p := cardreader.Presence{Reader: "sam"}
+	switch err := d.client.FindCard(ctx); {
+	case err == nil:
+		p.Card = true
+	case errors.Is(err, bridge.StatusNoCard):
+	default:
+		return p, fmt.Errorf("sam: find card: %w", err)
+	}
+	return p, nil
+}

@@ -62,3 +62,8 @@ func (r *Reader) ReadCard(ctx context.Context, _ cardreader.Access) (*cardreader
 
 // Close does nothing.
 func (r *Reader) Close() error { return nil }
+
+// Probe reports the simulated reader with its card on it.
+func (r *Reader) Probe(ctx context.Context) (cardreader.Presence, error) {
+	return cardreader.Presence{Reader: "sim", Card: true}, ctx.Err()
+}

@@ -93,6 +93,7 @@ func Screen(s display.Screen, size image.Point) (*image.Gray, error) {
 		copyGray(img, code, image.Pt(0, top))
 		textX = side + Gap
 	}
+	s.Lines = s.Text()
 	if len(s.Lines) == 0 {
 		return img, nil
 	}

@@ -309,3 +309,24 @@ func magnify(src *image.Gray, k int) *image.Gray {
 	}
 	return dst
 }
+
+// TestStatusShownAfterTheLines: a text panel shows the status key as the
+// last line, as it showed the status word before the key existed.
+func TestStatusShownAfterTheLines(t *testing.T) {
+	size := image.Pt(128, 64)
+	withKey, err := Screen(display.Screen{Lines: []string{"12.34 CNY"}, Status: "approved"}, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asLine, err := Screen(display.Screen{Lines: []string{"12.34 CNY", "approved"}}, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(withKey.Pix, asLine.Pix) {
+		t.Fatal("the status key is not drawn as the last line")
+	}
+	bare, _ := Screen(display.Screen{Lines: []string{"12.34 CNY"}}, size)
+	if bytes.Equal(withKey.Pix, bare.Pix) {
+		t.Fatal("the status key is not drawn")
+	}
+}

@@ -26,7 +26,7 @@ func init() {
 
 // Show replaces the screen.
 func (d *Display) Show(_ context.Context, s display.Screen) error {
-	d.screen.Set(display.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...)})
+	d.screen.Set(display.Screen{QR: s.QR, Lines: append([]string(nil), s.Lines...), Status: s.Status})
 	return nil
 }
 
