@@ -118,18 +118,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	var bg sync.WaitGroup
 	defer bg.Wait()
-	var tampered *tamper.Switch // set below, before any pulse
 	pulse := func(line string, d time.Duration) {
 		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			devs.Lines.Pulse(ctx, line, d)
-			// A pulse ends with the line off: a tamper lock set meanwhile
-			// keeps the red LED on.
-			if line == gpio.LineLEDRed && tampered.State().Locked {
-				devs.Lines.Set(line, true)
-			}
-		}()
+		go func() { defer bg.Done(); devs.Lines.Pulse(ctx, line, d) }()
 	}
 	// The audit log is one per store: the e-ID counter and the tamper
 	// switch append to the same chain.
@@ -138,11 +129,15 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	people := &staff.Staff{Store: store}
-	tampered, err = openTamper(ctx, cfg, devs.Lines, store, al, people, pulse, log)
+	rawLines := devs.Lines
+	tampered, err := openTamper(ctx, cfg, rawLines, store, al, people, pulse, log)
 	if err != nil {
 		return err
 	}
-	signalLines := func(p checkout.Payment) { signalPayment(p, devs.Lines, tampered, pulse) }
+	// From here on, no pulse (a decline's, the self-test's) leaves the red
+	// LED off while the tamper lock holds.
+	devs.Lines = keepRed(rawLines, tampered)
+	signalLines := func(p checkout.Payment) { signalPayment(p, pulse) }
 	// printAfter prints a receipt by itself after an approval, where
 	// checkout.receipt.auto_print asks it; set below, before any payment.
 	var printAfter func(checkout.Payment)
@@ -275,7 +270,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	// The tamper switch, where the GPIO driver can watch one (package
 	// tamper).
-	if w, ok := devs.Lines.(tamper.Watcher); ok {
+	if w, ok := rawLines.(tamper.Watcher); ok {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -43,16 +43,42 @@ func openTamper(ctx context.Context, cfg *config.Daemon, lines gpio.Lines, store
 
 // signalPayment drives the lines for a payment's new status: the green
 // LED for an approval, the buzzer and the red LED for a decline or a
-// reversal. Under the tamper lock the red LED stays on: no pulse turns
-// it off.
-func signalPayment(p checkout.Payment, lines gpio.Lines, sw *tamper.Switch, pulse func(line string, d time.Duration)) {
+// reversal.
+func signalPayment(p checkout.Payment, pulse func(line string, d time.Duration)) {
 	switch p.Status {
 	case checkout.StatusApproved, checkout.StatusApprovedOffline:
 		pulse(gpio.LineLEDGreen, 500*time.Millisecond)
 	case checkout.StatusDeclined, checkout.StatusReversed:
 		pulse(gpio.LineBuzzer, 300*time.Millisecond)
-		if !sw.State().Locked {
-			pulse(gpio.LineLEDRed, 500*time.Millisecond)
+		pulse(gpio.LineLEDRed, 500*time.Millisecond)
+	}
+}
+
+// redKept are lines on which the red LED stays on while the tamper lock
+// holds: a pulse of it (a decline's, the self-test's) ends on, and
+// turning it off waits for the technician's clearing.
+type redKept struct {
+	gpio.Lines
+	sw *tamper.Switch
+}
+
+func keepRed(l gpio.Lines, sw *tamper.Switch) gpio.Lines { return &redKept{Lines: l, sw: sw} }
+
+// Set drives a line, but leaves the red LED on while locked.
+func (l *redKept) Set(name string, on bool) error {
+	if name == gpio.LineLEDRed && !on && l.sw.State().Locked {
+		on = true
+	}
+	return l.Lines.Set(name, on)
+}
+
+// Pulse pulses a line, and puts the red LED back on if the lock holds.
+func (l *redKept) Pulse(ctx context.Context, name string, d time.Duration) error {
+	err := l.Lines.Pulse(ctx, name, d)
+	if name == gpio.LineLEDRed && l.sw.State().Locked {
+		if err := l.Lines.Set(name, true); err != nil {
+			return err
 		}
 	}
+	return err
 }
