@@ -175,6 +175,10 @@ type Service struct {
 	// Drawer opens the cash drawer on a cash sale, refund or void once it
 	// is stored (cash.go); nil when the till has none.
 	Drawer Drawer
+	// Lock, if set, refuses refunds and voids while it returns an error:
+	// the tamper switch's lock (package tamper), until a technician
+	// clears it.
+	Lock func() error
 	// PollEvery is how often a payment waiting for the customer is
 	// queried (default 5 s); ConfirmTimeout how long after it was taken
 	// it is reversed without a final answer (default 45 s, as the wallets

@@ -92,6 +92,9 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 	if amount <= 0 || amount > MaxAmount {
 		return nil, fmt.Errorf("%w: refund amount must be more than zero", ErrInput)
 	}
+	if err := s.locked(); err != nil {
+		return nil, err
+	}
 	p, err := s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
 		if p.Status != StatusApproved {
 			return nil, false, fmt.Errorf("checkout: refund of a payment %s: %w", p.Status, ErrState)
@@ -123,6 +126,9 @@ func (s *Service) Refund(ctx context.Context, id string, amount int64) (*Payment
 // (settlement), when nothing of it was refunded. A cash payment's void is
 // paid back from the drawer, which opens once the void is stored.
 func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
+	if err := s.locked(); err != nil {
+		return nil, err
+	}
 	p, err := s.update(ctx, id, func(p *Payment) (*outbox.Record, bool, error) {
 		// Under ledgerMu, which CloseDay holds too: no void slips past a
 		// close. The business day is never a closed one.
@@ -153,4 +159,15 @@ func (s *Service) Void(ctx context.Context, id string) (*Payment, error) {
 		return p, err
 	}
 	return p, s.openDrawer(ctx, p.ID, "void")
+}
+
+// locked returns the error of the Lock, if any, naming the checkout.
+func (s *Service) locked() error {
+	if s.Lock == nil {
+		return nil
+	}
+	if err := s.Lock(); err != nil {
+		return fmt.Errorf("checkout: %w", err)
+	}
+	return nil
 }

@@ -55,8 +55,18 @@ type Daemon struct {
 	// in a TPM where there is one. Records are still signed with the
 	// Ed25519 device key in state_dir.
 	Identity Identity `yaml:"identity"`
+	// Tamper says what the tamper switch's opening does.
+	Tamper Tamper `yaml:"tamper"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+}
+
+// Tamper is the tamper switch's policy.
+type Tamper struct {
+	// Policy is "lock" (the default: an opening locks refunds, voids and
+	// e-ID activations until a technician clears it) or "alert" (audited
+	// and reported only).
+	Policy string `yaml:"policy"`
 }
 
 // DeviceID names the appliance and the shop or counter it is bound to.
@@ -352,6 +362,9 @@ func (c *Daemon) setDefaults() {
 	if c.Hardware == "" {
 		c.Hardware = "sim"
 	}
+	if c.Tamper.Policy == "" {
+		c.Tamper.Policy = "lock"
+	}
 	if c.StateDir == "" {
 		c.StateDir = "/var/lib/guichet"
 	}
@@ -553,6 +566,11 @@ func (c *Daemon) Validate() error {
 	}
 	if c.Checkout.Receipt.AutoPrint && c.Devices.Printer.Driver == "" {
 		return fieldErr("checkout.receipt.auto_print", "needs a printer at devices.printer")
+	}
+	switch c.Tamper.Policy {
+	case "lock", "alert":
+	default:
+		return fieldErr("tamper.policy", "unknown policy %q (want lock or alert)", c.Tamper.Policy)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

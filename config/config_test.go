@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Hardware != "sim" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Checkout.Retention.D() != 400*24*time.Hour || c.Device.Tenant != "default" {
+	if c.Hardware != "sim" || c.Tamper.Policy != "lock" || c.UI.Listen != "127.0.0.1:8080" || c.Sync.Window != 4000 || c.Checkout.WaitOnline.D() != 3*time.Second || c.Checkout.Retention.D() != 400*24*time.Hour || c.Device.Tenant != "default" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 	if l := c.Checkout.OfflineLimits; l == nil || *l != DefaultOfflineLimits {
@@ -91,6 +91,8 @@ func TestBadFilesNameTheField(t *testing.T) {
 		{"offline limits not numbers", minimal + "checkout: {offline_limits: {per_transaction: lots}}\n", "lots"},
 		{"offline limits unknown field", minimal + "checkout: {offline_limits: {daily: 5}}\n", "daily"},
 		{"bad log level", minimal + "log_level: loud\n", "log_level"},
+		{"unknown tamper policy", minimal + "tamper: {policy: ignore}\n", "tamper.policy"},
+		{"tamper unknown field", minimal + "tamper: {polcy: alert}\n", "polcy"},
 		{"no platform key", strings.Replace(minimal, `platform_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="`, "", 1), "platform_key"},
 		{"real hardware without driver", minimal + "hardware: real\ndevices: {code_readers: [{driver: \"\"}]}\n", "devices.code_readers[0].driver"},
 		{"auto print without a printer", minimal + "checkout: {receipt: {auto_print: true}}\n", "checkout.receipt.auto_print"},

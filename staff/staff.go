@@ -1,6 +1,7 @@
 // Package staff keeps the till's people: cashiers, who sign in to take
 // payments, and supervisors, whose PIN a refund, a void or closing the day
-// needs besides the cashier's session. Each has an account of their own
+// needs besides the cashier's session, and technicians, whose PIN clears
+// the lock the tamper switch sets. Each has an account of their own
 // with a PIN hashed by package pin; wrong PINs in a row lock the account
 // until a supervisor or the technician resets it. The accounts live in the
 // appliance's store, in the staff table.
@@ -28,6 +29,9 @@ const (
 	// Supervisor also authorises refunds, voids and closing the day, and
 	// resets a cashier's PIN.
 	Supervisor Role = "supervisor"
+	// Technician services the appliance: only their PIN clears the lock
+	// the tamper switch sets (package tamper).
+	Technician Role = "technician"
 )
 
 // DefaultLockAfter is how many wrong PINs in a row lock an account.
@@ -39,7 +43,7 @@ var (
 	ErrLocked  = errors.New("staff: this account is locked after too many wrong PINs: a supervisor or the technician must reset the PIN")
 	ErrID      = errors.New("staff: an id is 1-64 characters of letters, digits, '.', '_' or '-'")
 	ErrShared  = errors.New("staff: an account is one person's own: no shared or generic account (admin, cashier, till...)")
-	ErrRole    = errors.New("staff: the role is cashier or supervisor")
+	ErrRole    = errors.New("staff: the role is cashier, supervisor or technician")
 	ErrName    = errors.New("staff: a display name has 1 to 64 characters, no control characters")
 	ErrExists  = errors.New("staff: an account with this id exists")
 	ErrUnknown = errors.New("staff: no such account")
@@ -233,7 +237,7 @@ func (s *Staff) Supervisor(ctx context.Context, id, p string) (Person, error) {
 // genericIDs are the ids of generic accounts, refused so that every
 // payment, refund and void names one person.
 var genericIDs = map[string]bool{"admin": true, "administrator": true, "root": true, "shared": true, "cashier": true,
-	"supervisor": true, "till": true, "guest": true, "user": true, "test": true, "default": true, "staff": true, "manager": true}
+	"supervisor": true, "technician": true, "till": true, "guest": true, "user": true, "test": true, "default": true, "staff": true, "manager": true}
 
 func checkAccount(id, name string, role Role) error {
 	if !validID(id) {
@@ -242,7 +246,7 @@ func checkAccount(id, name string, role Role) error {
 	if genericIDs[strings.ToLower(id)] {
 		return ErrShared
 	}
-	if role != Cashier && role != Supervisor {
+	if role != Cashier && role != Supervisor && role != Technician {
 		return ErrRole
 	}
 	if name == "" || len(name) > 64*4 || len([]rune(name)) > 64 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {

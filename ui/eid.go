@@ -11,6 +11,7 @@ import (
 	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
+	"github.com/guichet/guichet/tamper"
 )
 
 // Counter is the e-ID counter's flow as the official's page uses it.
@@ -146,7 +147,7 @@ func (s *Server) eidAnswer(w http.ResponseWriter, sc counter.Screen, err error) 
 	case err == nil:
 	case errors.Is(err, counter.ErrSession), errors.Is(err, counter.ErrBadPIN):
 		code = http.StatusUnauthorized
-	case errors.Is(err, counter.ErrLocked):
+	case errors.Is(err, counter.ErrLocked), errors.Is(err, tamper.ErrLocked):
 		code = http.StatusLocked
 	case errors.Is(err, counter.ErrStep), errors.Is(err, counter.ErrConfirm):
 		code = http.StatusConflict

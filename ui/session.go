@@ -127,13 +127,14 @@ func (s *Server) sessions() *sessions {
 
 // publicAPI are the routes a page may use without a session: the
 // customer's screen, the configuration, the status, signing in, and the
-// e-ID counter's, which take the official's own token.
+// e-ID counter's, which take the official's own token, and the tamper
+// switch's, whose clearing takes the technician's own PIN.
 func publicAPI(r *http.Request) bool {
 	p := r.URL.Path
 	switch {
-	case safeMethod(r.Method) && (p == "/api/config" || p == "/api/display" || p == "/api/display/qr.png" || p == "/api/status" || p == "/api/session"):
+	case safeMethod(r.Method) && (p == "/api/config" || p == "/api/display" || p == "/api/display/qr.png" || p == "/api/status" || p == "/api/session" || p == "/api/tamper"):
 		return true
-	case r.Method == http.MethodPost && (p == "/api/signin" || p == "/api/signout"):
+	case r.Method == http.MethodPost && (p == "/api/signin" || p == "/api/signout" || p == "/api/tamper/clear"):
 		return true
 	case strings.HasPrefix(p, "/api/eid/"):
 		return true
@@ -246,6 +247,12 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 			}
 		}
 		id := r.PathValue("id")
+		if c, _ := callerOf(r.Context()); c.local == "" && s.isTechnician(r.Context(), id) {
+			// Else a supervisor could give a technician's account a PIN of
+			// their own and clear the tamper lock with it.
+			writeJSON(w, http.StatusForbidden, apiError{"staff: a technician's PIN is reset on the appliance (guichet cashier reset), not at the till"})
+			return
+		}
 		if err := s.Staff.Reset(r.Context(), id, req.PIN); err != nil {
 			writeStaffErr(w, err)
 			return
@@ -253,6 +260,20 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 		s.log().Info("PIN reset", "person", id, "by", checkout.OperatorOf(r.Context()))
 		writeJSON(w, http.StatusOK, map[string]string{"reset": id})
 	})
+}
+
+// isTechnician says whether id is a technician's account.
+func (s *Server) isTechnician(ctx context.Context, id string) bool {
+	ps, err := s.Staff.List(ctx)
+	if err != nil {
+		return true // refuse rather than guess
+	}
+	for _, p := range ps {
+		if p.ID == id {
+			return p.Role == staff.Technician
+		}
+	}
+	return false
 }
 
 // supervision is the supervisor's id and PIN in the body of a refund, a

@@ -48,6 +48,8 @@ func TestSignInPayRefundWithSupervisor(t *testing.T) {
 	r.signIn(t, b, cashierID, cashierPIN)
 
 	cashier := open(t, b, r.url("/index.html"))
+	// session.js fills in the header once /api/session answers.
+	cashier.waitFor(`!!document.getElementById("who")?.dataset.id`, 10*time.Second, "the signed-in cashier in the header")
 	if got := cashier.text("#who"); got != "李伟 (li.wei)" {
 		t.Errorf("signed in as %q", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/guichet/guichet/checkout"
+	"github.com/guichet/guichet/tamper"
 )
 
 // Till is the rest of the cashier's work beyond taking a payment: refunds,
@@ -151,6 +152,8 @@ func writeErr(w http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, checkout.ErrNeedsNetwork):
 		code = http.StatusServiceUnavailable
+	case errors.Is(err, tamper.ErrLocked):
+		code = http.StatusLocked
 	}
 	writeJSON(w, code, apiError{err.Error()})
 }

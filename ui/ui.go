@@ -90,6 +90,8 @@ type Server struct {
 	// Hosts are names besides localhost and IP literals that the
 	// appliance answers to in the Host header (the listen address's).
 	Hosts []string
+	// Tamper is the tamper switch's lock; nil leaves its routes out.
+	Tamper Tamper
 	// Clock is the time of the sessions (default time.Now), for tests.
 	Clock func() time.Time
 
@@ -128,6 +130,7 @@ func (s *Server) mux() *http.ServeMux {
 		mux.HandleFunc("POST /api/qr/{ref}/cancel", s.qrCancel)
 	}
 	s.sessionRoutes(mux)
+	s.tamperRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
 			"signin": s.Staff != nil})

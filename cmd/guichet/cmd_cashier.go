@@ -16,7 +16,7 @@ func init() {
 	register("cashier", "enrol, list, reset or remove the till's cashiers and supervisors (over the daemon's socket)", runCashier)
 }
 
-const cashierUsage = `usage: guichet cashier add --id ID --name NAME [--role cashier|supervisor] [--pin-file FILE]
+const cashierUsage = `usage: guichet cashier add --id ID --name NAME [--role cashier|supervisor|technician] [--pin-file FILE]
        guichet cashier list [--json]
        guichet cashier reset --id ID [--pin-file FILE]
        guichet cashier remove --id ID
@@ -38,7 +38,7 @@ func runCashier(ctx context.Context, e *env, args []string) error {
 	switch verb {
 	case "add":
 		name = fs.String("name", "", "display `NAME`, shown on the till")
-		role = fs.String("role", string(staff.Cashier), "cashier or supervisor")
+		role = fs.String("role", string(staff.Cashier), "cashier, supervisor or technician")
 		pinFile = fs.String("pin-file", "", "read the PIN from the first line of `FILE`")
 	case "reset":
 		pinFile = fs.String("pin-file", "", "read the PIN from the first line of `FILE`")

@@ -193,6 +193,10 @@ type Config struct {
 	// OnChange is told of every new screen. It is called with the
 	// service's lock held: it must not call back into the Service.
 	OnChange func(Screen)
+	// Lock, if set, refuses to begin an activation while it returns an
+	// error: the tamper switch's lock (package tamper), until a
+	// technician clears it.
+	Lock func() error
 }
 
 // Service runs the counter's flow.
@@ -383,6 +387,12 @@ func (s *Service) Begin(ctx context.Context, token string) (Screen, error) {
 	ses, err := s.session(ctx, token)
 	if err != nil {
 		return s.screenLocked(), err
+	}
+	if s.cfg.Lock != nil {
+		if err := s.cfg.Lock(); err != nil {
+			s.audit(ctx, audit.Entry{Official: ses.official, Step: "begin", Outcome: "refused", Reason: "tamper_lock"})
+			return s.screenLocked(), fmt.Errorf("counter: no activation: %w", err)
+		}
 	}
 	if s.cur != nil {
 		s.abandon(ctx, "restarted")

@@ -25,6 +25,7 @@ import (
 	"github.com/guichet/guichet/device/display"
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/device/gpio"
+	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/health"
@@ -37,6 +38,7 @@ import (
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/mqttconn"
 	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/tamper"
 	"github.com/guichet/guichet/ui"
 )
 
@@ -52,6 +54,9 @@ type Status struct {
 	Link     link.Status   `json:"link"`
 	// Devices are the peripherals, ok or degraded with a hint.
 	Devices []DeviceState `json:"devices"`
+	// Tamper is the tamper switch's state: locked after an opening
+	// until a technician clears it.
+	Tamper tamper.State `json:"tamper"`
 }
 
 // Run runs the appliance until ctx ends.
@@ -136,16 +141,26 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	var bg sync.WaitGroup
 	defer bg.Wait()
-	signalLines := func(p checkout.Payment) {
-		switch p.Status {
-		case checkout.StatusApproved:
-			bg.Add(1)
-			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineLEDGreen, 500*time.Millisecond) }()
-		case checkout.StatusDeclined:
-			bg.Add(1)
-			go func() { defer bg.Done(); devs.Lines.Pulse(ctx, gpio.LineBuzzer, 300*time.Millisecond) }()
-		}
+	pulse := func(line string, d time.Duration) {
+		bg.Add(1)
+		go func() { defer bg.Done(); devs.Lines.Pulse(ctx, line, d) }()
 	}
+	// The audit log is one per store: the e-ID counter and the tamper
+	// switch append to the same chain.
+	al, err := audit.Open(ctx, store, nil)
+	if err != nil {
+		return err
+	}
+	people := &staff.Staff{Store: store}
+	rawLines := devs.Lines
+	tampered, err := openTamper(ctx, cfg, rawLines, store, al, people, pulse, log)
+	if err != nil {
+		return err
+	}
+	// From here on, no pulse (a decline's, the self-test's) leaves the red
+	// LED off while the tamper lock holds.
+	devs.Lines = keepRed(rawLines, tampered)
+	signalLines := func(p checkout.Payment) { signalPayment(p, pulse) }
 	// printAfter prints a receipt by itself after an approval, where
 	// checkout.receipt.auto_print asks it; set below, before any payment.
 	var printAfter func(checkout.Payment)
@@ -153,7 +168,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	co := &checkout.Service{Store: store, Currency: cfg.Checkout.Currency, WaitOnline: cfg.Checkout.WaitOnline.D(), Log: log,
 		Retention:             cfg.Checkout.Retention.D(),
 		OfflinePerTransaction: cfg.Checkout.OfflineLimits.PerTransaction, OfflineTotal: cfg.Checkout.OfflineLimits.Total,
-		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer,
+		Link: online, Site: cfg.Device.Site, Drawer: devs.Drawer, Lock: tampered.Check,
 		QRTTL: cfg.Checkout.QRTTL.D(), QRMerchant: checkout.Merchant(cfg.Checkout.Merchant),
 		OnChange: func(p checkout.Payment) {
 			show(display.Screen{Lines: []string{checkout.FormatMinor(p.Amount, p.Currency) + " " + p.Currency}, Status: p.Status})
@@ -175,7 +190,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	var dk *counter.Desk
 	if cfg.EID.Counter {
 		var closeDesk func()
-		if dk, closeDesk, err = openDesk(ctx, cfg, store, devs.CardReader, log); err != nil {
+		if dk, closeDesk, err = openDesk(ctx, cfg, store, al, tampered.Check, devs.CardReader, log); err != nil {
 			return err
 		}
 		defer closeDesk()
@@ -239,9 +254,9 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		QR: co, SyncNow: lk.SyncNow, SelfTest: tester.run, Scans: scans, Languages: cfg.UI.Languages, Log: log,
 		Status: func() any {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(),
-				Devices: DeviceStates(board.Devices())}
+				Devices: DeviceStates(board.Devices()), Tamper: tampered.State()}
 		},
-		Staff: &staff.Staff{Store: store}, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
+		Staff: people, Tamper: tampered, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
@@ -299,23 +314,13 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); cardWatch.watch(ctx) }()
 	}
-	// A tamper switch, where the GPIO driver can watch one, is logged and
-	// sounds the buzzer: the official or technician must look.
-	if w, ok := devs.Lines.(interface {
-		Watch(context.Context, string, func(bool)) error
-	}); ok {
+	// The tamper switch, where the GPIO driver can watch one (package
+	// tamper).
+	if w, ok := rawLines.(tamper.Watcher); ok {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := w.Watch(ctx, gpio.LineTamper, func(open bool) {
-				if open {
-					log.Error("tamper switch opened")
-					devs.Lines.Pulse(ctx, gpio.LineBuzzer, time.Second)
-				} else {
-					log.Warn("tamper switch closed")
-				}
-			})
-			if err != nil && ctx.Err() == nil {
+			if err := tampered.Watch(ctx, w, gpio.LineTamper); err != nil && ctx.Err() == nil {
 				log.Warn("tamper watch stopped", "err", err)
 			}
 		}()

@@ -25,9 +25,10 @@ import (
 // openDesk opens what the e-ID counter needs, as the configuration names
 // it: the face models, the face camera, the vault and the audit log; the
 // card reader is the one OpenDevices opened, the store the outbox, which
-// also holds the officials' PINs. closeDesk releases the desk, then the face
-// models.
-func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, reader cardreader.Reader, log *slog.Logger) (_ *counter.Desk, closeDesk func(), err error) {
+// also holds the officials' PINs, and the audit log the store's, shared
+// with the tamper switch, whose lock refuses activations. closeDesk
+// releases the desk, then the face models.
+func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, al *audit.Log, lock func() error, reader cardreader.Reader, log *slog.Logger) (_ *counter.Desk, closeDesk func(), err error) {
 	subjectKey, err := readSubjectKey(cfg.EID.SubjectKeyFile)
 	if err != nil {
 		return nil, nil, err
@@ -71,10 +72,6 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, read
 	if err != nil {
 		return nil, nil, err
 	}
-	al, err := audit.Open(ctx, store, nil)
-	if err != nil {
-		return nil, nil, err
-	}
 	var challenge func() face.Challenge
 	if c := cfg.EID.Challenge; c != "" {
 		challenge = func() face.Challenge { return face.Challenge(c) }
@@ -82,7 +79,7 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, read
 	dk, err = counter.NewDesk(counter.DeskConfig{Config: counter.Config{
 		Store: store, Audit: al, Vault: v, Reader: reader,
 		Faces: counter.EngineFaces(engine), Officials: &counter.Officials{Store: store},
-		SubjectKey: subjectKey, SessionIdle: cfg.EID.SessionIdle.D(), Challenge: challenge, Log: log,
+		SubjectKey: subjectKey, SessionIdle: cfg.EID.SessionIdle.D(), Challenge: challenge, Log: log, Lock: lock,
 	}, OpenCamera: openCam, FrameRate: cfg.EID.FrameRate})
 	if err != nil {
 		return nil, nil, err

@@ -19,11 +19,15 @@ type Lines struct {
 	state map[string]bool
 	// Pulses counts pulses per line, for tests and the technician page.
 	pulses map[string]int
+	// watchers are the Watch calls' functions by line; watched[name] is
+	// closed once name has one.
+	watchers map[string]map[*func(bool)]struct{}
+	watched  map[string]chan struct{}
 }
 
 // New returns lines all off, with the names of package gpio.
 func New() *Lines {
-	l := &Lines{state: map[string]bool{}, pulses: map[string]int{}}
+	l := &Lines{state: map[string]bool{}, pulses: map[string]int{}, watchers: map[string]map[*func(bool)]struct{}{}, watched: map[string]chan struct{}{}}
 	for _, n := range []string{gpio.LineLEDGreen, gpio.LineLEDRed, gpio.LineBuzzer, gpio.LineDrawer, gpio.LineTamper} {
 		l.state[n] = false
 	}
@@ -34,15 +38,69 @@ func init() {
 	device.Register(gpio.Drivers, "sim", func(context.Context, struct{}) (gpio.Lines, error) { return New(), nil })
 }
 
-// Set drives a line.
+// Set drives a line; for an input such as the tamper switch, it is how a
+// test or the demo moves it. The watchers of the line are called, before
+// Set returns, when its level changes.
 func (l *Lines) Set(name string, on bool) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.state[name]; !ok {
+	old, ok := l.state[name]
+	if !ok {
+		l.mu.Unlock()
 		return fmt.Errorf("gpio sim: no line %q", name)
 	}
 	l.state[name] = on
+	var fns []func(bool)
+	if old != on {
+		for fn := range l.watchers[name] {
+			fns = append(fns, *fn)
+		}
+	}
+	l.mu.Unlock()
+	for _, fn := range fns {
+		fn(on)
+	}
 	return nil
+}
+
+// Watch calls fn with the new level at each change of the named line
+// until ctx ends, and returns ctx's error.
+func (l *Lines) Watch(ctx context.Context, name string, fn func(on bool)) error {
+	l.mu.Lock()
+	if _, ok := l.state[name]; !ok {
+		l.mu.Unlock()
+		return fmt.Errorf("gpio sim: no line %q", name)
+	}
+	if l.watchers[name] == nil {
+		l.watchers[name] = map[*func(bool)]struct{}{}
+	}
+	l.watchers[name][&fn] = struct{}{}
+	l.watchedLocked(name)
+	select {
+	case <-l.watched[name]:
+	default:
+		close(l.watched[name])
+	}
+	l.mu.Unlock()
+	<-ctx.Done()
+	l.mu.Lock()
+	delete(l.watchers[name], &fn)
+	l.mu.Unlock()
+	return ctx.Err()
+}
+
+// Watched returns a channel closed once the named line has a watcher, so
+// that a test moves an input only once someone follows it.
+func (l *Lines) Watched(name string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.watchedLocked(name)
+}
+
+func (l *Lines) watchedLocked(name string) chan struct{} {
+	if l.watched[name] == nil {
+		l.watched[name] = make(chan struct{})
+	}
+	return l.watched[name]
 }
 
 // Pulse drives a line on for d.
