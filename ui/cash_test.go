@@ -214,7 +214,11 @@ func TestRefundPickedFromDayList(t *testing.T) {
 	day.setLang("fr")
 	row := `#payments tr[data-id="` + id + `"]`
 	day.waitFor(`document.querySelector('`+row+`') !== null`, 10*time.Second, "the sale in the day's list")
-	day.run("pick the sale", chromedp.Click(row+` button.pick`, chromedp.ByQuery))
+	// The list is redrawn as the page refreshes it: click the row's button
+	// as it is at that moment (a node found before a redraw is gone).
+	day.waitFor(`(() => { const b = document.querySelector('`+row+` button.pick');
+		if (b && document.getElementById("sel").dataset.id !== "`+id+`") b.click();
+		return document.getElementById("sel").dataset.id === "`+id+`"; })()`, 10*time.Second, "the sale picked")
 	day.waitFor(`document.getElementById("sel").dataset.id === "`+id+`" && document.getElementById("ramount").value === "40.00"`, 5*time.Second, "sale selected, its amount to refund")
 	day.run("refund 15.00", clear("ramount"), chromedp.SendKeys("#ramount", "15.00", chromedp.ByID), chromedp.Click("#dorefund", chromedp.ByID))
 	day.supervise(supervisorID, supervisorPIN)

@@ -92,8 +92,11 @@ func (p *page) pick(id string) {
 	p.t.Helper()
 	row := fmt.Sprintf(`#payments tr[data-id=%q]`, id)
 	p.waitFor(fmt.Sprintf(`document.querySelector(%q) !== null`, row), 10*time.Second, "payment in the day's list")
-	p.run("pick "+id, chromedp.Click(row+" button.pick", chromedp.ByQuery))
-	p.waitFor(fmt.Sprintf(`document.getElementById("sel").dataset.id === %q`, id), 5*time.Second, "payment selected")
+	// The list is redrawn as the page refreshes it: click the row's button
+	// as it is at that moment (a node found before a redraw is gone).
+	p.waitFor(fmt.Sprintf(`(() => { const b = document.querySelector(%q);
+		if (b && document.getElementById("sel").dataset.id !== %q) b.click();
+		return document.getElementById("sel").dataset.id === %q; })()`, row+" button.pick", id, id), 10*time.Second, "payment selected")
 }
 
 func contains(s string, subs ...string) bool {
