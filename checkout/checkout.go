@@ -470,6 +470,17 @@ func (s *Service) wake(r envelope.Result) {
 	}
 }
 
+// commit writes rows with write, in the transaction of rec when there is a
+// record to send, else in an Update of its own.
+func (s *Service) commit(ctx context.Context, rec *outbox.Record, write func(tx *sql.Tx) error) error {
+	if rec == nil {
+		return s.Store.Update(ctx, write)
+	}
+	rec.Write = write
+	_, err := s.Store.Append(ctx, *rec)
+	return err
+}
+
 // update reads payment id, lets fn change it, and commits the change with
 // the record fn returns (if any) in one transaction. fn returns false to
 // change nothing.
@@ -488,13 +499,7 @@ func (s *Service) update(ctx context.Context, id string, fn func(p *Payment) (*o
 	}
 	p.Updated = s.now()
 	saved := *p
-	write := func(tx *sql.Tx) error { return savePayment(tx, &saved) }
-	if rec != nil {
-		rec.Write = write
-		_, err = s.Store.Append(ctx, *rec)
-	} else {
-		err = s.Store.Update(ctx, write)
-	}
+	err = s.commit(ctx, rec, func(tx *sql.Tx) error { return savePayment(tx, &saved) })
 	s.ledgerMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("checkout: update of %s: %w", id, err)

@@ -403,13 +403,7 @@ func (s *Service) updateQR(ctx context.Context, ref string, fn func(o *QROrder) 
 	}
 	o.Updated = s.now()
 	saved := *o
-	write := func(tx *sql.Tx) error { return saveQR(tx, &saved) }
-	if rec != nil {
-		rec.Write = write
-		_, err = s.Store.Append(ctx, *rec)
-	} else {
-		err = s.Store.Update(ctx, write)
-	}
+	err = s.commit(ctx, rec, func(tx *sql.Tx) error { return saveQR(tx, &saved) })
 	s.ledgerMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("checkout: update of QR order %s: %w", ref, err)
