@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/codereader"
-	"github.com/guichet/guichet/internal/brokertest"
-	"github.com/guichet/guichet/internal/browsertest"
 )
 
 // TestSplitBillInBrowser takes split bills through the split page in
@@ -200,25 +196,11 @@ func order(t *testing.T, r *rig, id string) *checkout.OrderView {
 // -screens as TestScreenshots does.
 func splitShot(t *testing.T, p *page, name string) {
 	t.Helper()
-	p.waitFor(`document.readyState === "complete" && document.fonts.status === "loaded"`, 5*time.Second, "page settled")
-	time.Sleep(300 * time.Millisecond)
-	var buf []byte
-	p.run("screenshot "+name, cdppage.BringToFront(), chromedp.CaptureScreenshot(&buf))
-	img, err := png.Decode(bytes.NewReader(buf))
-	if err != nil {
-		t.Fatalf("%s: screenshot is not a PNG: %v", name, err)
-	}
-	if sz := img.Bounds().Size(); sz.X != browsertest.Width || sz.Y != browsertest.Height {
-		t.Fatalf("%s: screenshot %v, want %dx%d", name, sz, browsertest.Width, browsertest.Height)
-	}
-	if !*writeScreens {
-		return
-	}
 	// Without a CJK font Chromium draws the Chinese texts as boxes.
-	if out, err := exec.Command("fc-list", ":lang=zh", "family").Output(); err != nil || len(bytes.TrimSpace(out)) == 0 {
-		t.Fatalf("no Chinese font (apt-get install fonts-noto-cjk): fc-list: %v", err)
+	if *writeScreens {
+		if out, err := exec.Command("fc-list", ":lang=zh", "family").Output(); err != nil || len(bytes.TrimSpace(out)) == 0 {
+			t.Fatalf("no Chinese font (apt-get install fonts-noto-cjk): fc-list: %v", err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(brokertest.Root(t), "docs", "screens", name+".png"), buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	screenshot(t, p, name)
 }
