@@ -21,7 +21,7 @@ func (s *Server) selfTestRoutes(mux *http.ServeMux) {
 	if s.SelfTest == nil {
 		return
 	}
-	mux.HandleFunc("POST /api/selftest", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /api/selftest", s.technician(func(w http.ResponseWriter, r *http.Request) {
 		// The checks wait for the platform's answer and the devices.
 		extendWrite(w, 2*time.Minute)
 		rep, err := s.SelfTest(r.Context())
@@ -30,5 +30,5 @@ func (s *Server) selfTestRoutes(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, rep)
-	})
+	}))
 }

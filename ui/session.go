@@ -134,7 +134,7 @@ func publicAPI(r *http.Request) bool {
 	switch {
 	case safeMethod(r.Method) && (p == "/api/config" || p == "/api/display" || p == "/api/display/qr.png" || p == "/api/status" || p == "/api/session" || p == "/api/tamper"):
 		return true
-	case r.Method == http.MethodPost && (p == "/api/signin" || p == "/api/signout" || p == "/api/tamper/clear"):
+	case r.Method == http.MethodPost && (p == "/api/signin" || p == "/api/signout" || p == "/api/tamper/clear" || p == "/api/tech/signin"):
 		return true
 	case strings.HasPrefix(p, "/api/eid/"):
 		return true
@@ -176,6 +176,10 @@ func (s *Server) needSession(h http.Handler) http.Handler {
 			// pages' own polls (scans, payments, status) read
 			// without end, and would keep an unattended till signed in.
 			if p, ok := s.sessions().get(c.Value, !safeMethod(r.Method)); ok {
+				if p.Role == staff.Technician && strings.HasPrefix(r.URL.Path, "/api/") && !techAPI(r) {
+					writeJSON(w, http.StatusForbidden, apiError{"technician: the till's routes need a cashier's session"})
+					return
+				}
 				h.ServeHTTP(w, withCaller(r, caller{person: p}))
 				return
 			}
@@ -206,9 +210,11 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 			writeStaffErr(w, err)
 			return
 		}
-		tok := s.sessions().open(p)
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		s.log().Info("signed in", "operator", p.ID, "role", p.Role)
+		if p.Role == staff.Technician {
+			writeJSON(w, http.StatusForbidden, apiError{"signin: a technician signs in on the technician's screen (/tech.html)"})
+			return
+		}
+		s.openSession(w, p)
 		writeJSON(w, http.StatusOK, p)
 	})
 	mux.HandleFunc("POST /api/signout", func(w http.ResponseWriter, r *http.Request) {
@@ -260,6 +266,13 @@ func (s *Server) sessionRoutes(mux *http.ServeMux) {
 		s.log().Info("PIN reset", "person", id, "by", checkout.OperatorOf(r.Context()))
 		writeJSON(w, http.StatusOK, map[string]string{"reset": id})
 	})
+}
+
+// openSession signs p in: a new session and its cookie.
+func (s *Server) openSession(w http.ResponseWriter, p staff.Person) {
+	tok := s.sessions().open(p)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	s.log().Info("signed in", "operator", p.ID, "role", p.Role)
 }
 
 // isTechnician says whether id is a technician's account.

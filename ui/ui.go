@@ -130,6 +130,7 @@ func (s *Server) mux() *http.ServeMux {
 		mux.HandleFunc("POST /api/qr/{ref}/cancel", s.qrCancel)
 	}
 	s.sessionRoutes(mux)
+	s.techRoutes(mux)
 	s.tamperRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
