@@ -94,7 +94,10 @@ async function api(path, opts) {
   if (opts.method && opts.method !== "GET") opts.headers = Object.assign({"Content-Type": "application/json"}, opts.headers);
   const r = await fetch(path, opts);
   const body = await r.json().catch(() => ({}));
-  if (r.status === 401 && window.SIGNIN_REDIRECT) {
+  if (r.status === 401 && window.TECH_SIGNIN_REDIRECT) {
+    techSignIn(); // technav.js: the technician's pages
+  } else if ((r.status === 401 || r.status === 403 && body.error && body.error.startsWith("technician:")) && window.SIGNIN_REDIRECT) {
+    // No session, or a technician's on the till's pages: the cashier signs in.
     location.replace("signin.html?next=" + encodeURIComponent(location.pathname + location.search));
   }
   if (!r.ok) { const e = new Error(body.error || r.statusText); e.status = r.status; throw e; }
