@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/firmware-bridge/manifest"
+	"github.com/guichet/guichet/firmware-bridge/portread"
 )
 
 // Errors of the Client, wrapped with details; a peripheral's refusal is its
@@ -88,69 +89,27 @@ type Client struct {
 	naks int
 	sent int // frames written, retries included
 
-	// The reading goroutine hands what it reads over chunks; it stops
-	// when quit is closed or the port fails, and closes done.
-	chunks    chan []byte
-	quit      chan struct{}
-	done      chan struct{}
-	readErr   error
-	closeOnce sync.Once
+	// r reads the port in a goroutine of its own, so that an exchange
+	// can give up on a silent peripheral.
+	r *portread.Reader
 }
 
 // New returns a client of the peripheral on port. It starts a goroutine
 // that reads port until Close.
 func New(port io.ReadWriter, opts Options) *Client {
-	c := &Client{port: port, opts: opts.withDefaults(), chunks: make(chan []byte, 16),
-		quit: make(chan struct{}), done: make(chan struct{})}
-	go c.readLoop()
+	c := &Client{port: port, opts: opts.withDefaults(), r: portread.Start(port)}
 	return c
-}
-
-func (c *Client) readLoop() {
-	defer close(c.done)
-	for {
-		buf := make([]byte, 512)
-		n, err := c.port.Read(buf)
-		if n > 0 {
-			select {
-			case c.chunks <- buf[:n]:
-			case <-c.quit:
-				c.readErr = ErrClosed
-				return
-			}
-		}
-		if err != nil {
-			c.readErr = err
-			return
-		}
-		select {
-		case <-c.quit:
-			c.readErr = ErrClosed
-			return
-		default:
-		}
-	}
 }
 
 // Close stops the client. It closes port if port is an io.Closer, which
 // ends the read in progress, and waits for the reading goroutine.
-func (c *Client) Close() error {
-	var err error
-	c.closeOnce.Do(func() {
-		close(c.quit)
-		if cl, ok := c.port.(io.Closer); ok {
-			err = cl.Close()
-			<-c.done
-		}
-	})
-	return err
-}
+func (c *Client) Close() error { return c.r.Close() }
 
 func (c *Client) portErr() error {
-	if errors.Is(c.readErr, ErrClosed) {
-		return ErrClosed
+	if err := c.r.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.readErr)
+	return ErrClosed
 }
 
 func (c *Client) wire(n int) time.Duration {
@@ -189,7 +148,7 @@ func (c *Client) exchangeWithin(ctx context.Context, cmd Type, payload []byte, r
 // the same seq, or a NAK. Anything else is a stale reply and dropped.
 func (c *Client) once(ctx context.Context, cmd Type, payload []byte, timeout time.Duration) ([]byte, error) {
 	select {
-	case <-c.done:
+	case <-c.r.Done():
 		return nil, fmt.Errorf("dfu: %s: %w", cmd, c.portErr())
 	default:
 	}
@@ -220,11 +179,11 @@ func (c *Client) once(ctx context.Context, cmd Type, payload []byte, timeout tim
 			}
 		}
 		select {
-		case b := <-c.chunks:
+		case b := <-c.r.Chunks():
 			c.dec.Write(b)
 		case <-t.C:
 			return nil, fmt.Errorf("dfu: %s: %w in %v", cmd, ErrNoReply, timeout)
-		case <-c.done:
+		case <-c.r.Done():
 			return nil, fmt.Errorf("dfu: %s: %w", cmd, c.portErr())
 		case <-ctx.Done():
 			return nil, fmt.Errorf("dfu: %s: %w", cmd, ctx.Err())
@@ -237,7 +196,7 @@ func (c *Client) once(ctx context.Context, cmd Type, payload []byte, timeout tim
 func (c *Client) drain() {
 	for {
 		select {
-		case b := <-c.chunks:
+		case b := <-c.r.Chunks():
 			c.dec.Write(b)
 		default:
 			for {

@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/firmware-bridge/frame"
+
+	"github.com/guichet/guichet/firmware-bridge/portread"
 )
 
 // Errors of the exchange with the module, wrapped with details.
@@ -104,13 +106,9 @@ type Client struct {
 	// come: the next exchange waits for it, or for that time, first.
 	staleUntil time.Time
 
-	// The reading goroutine hands what it reads to exchanges over chunks;
-	// it stops when quit is closed or the port fails, and closes done.
-	chunks    chan []byte
-	quit      chan struct{}
-	done      chan struct{}
-	readErr   error // set before done is closed
-	closeOnce sync.Once
+	// r reads the port in a goroutine of its own, so that an exchange
+	// can give up on a silent peripheral.
+	r *portread.Reader
 }
 
 // New returns a client of the module on port. It starts a goroutine that
@@ -118,57 +116,17 @@ type Client struct {
 // silent module: Close stops it.
 func New(port io.ReadWriter, opts Options) *Client {
 	c := &Client{
-		port:   port,
-		opts:   opts.withDefaults(),
-		chunks: make(chan []byte, 16),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		port: port,
+		opts: opts.withDefaults(),
+		r:    portread.Start(port),
 	}
-	go c.readLoop()
 	return c
-}
-
-func (c *Client) readLoop() {
-	defer close(c.done)
-	for {
-		buf := make([]byte, 512)
-		n, err := c.port.Read(buf)
-		if n > 0 {
-			select {
-			case c.chunks <- buf[:n]:
-			case <-c.quit:
-				c.readErr = ErrClosed
-				return
-			}
-		}
-		if err != nil {
-			c.readErr = err
-			return
-		}
-		select {
-		case <-c.quit:
-			// A port with a read timeout comes back here regularly.
-			c.readErr = ErrClosed
-			return
-		default:
-		}
-	}
 }
 
 // Close stops the client. It closes port if port is an io.Closer, which
 // ends the read in progress, and waits for the reading goroutine; for a port
 // that is not an io.Closer, that goroutine ends at the port's next read.
-func (c *Client) Close() error {
-	var err error
-	c.closeOnce.Do(func() {
-		close(c.quit)
-		if cl, ok := c.port.(io.Closer); ok {
-			err = cl.Close()
-			<-c.done
-		}
-	})
-	return err
-}
+func (c *Client) Close() error { return c.r.Close() }
 
 // Exchange sends cmd with data and returns the module's reply. A status
 // other than success (90, or 9F for find card) is returned as a
@@ -227,7 +185,7 @@ func retryable(err error) bool {
 func (c *Client) discard() {
 	for {
 		select {
-		case <-c.chunks:
+		case <-c.r.Chunks():
 		default:
 			c.dec.Reset()
 			return
@@ -256,12 +214,12 @@ func (c *Client) awaitStale(ctx context.Context) error {
 			}
 		}
 		select {
-		case chunk := <-c.chunks:
+		case chunk := <-c.r.Chunks():
 			c.dec.Write(chunk)
 		case <-t.C:
 			c.staleUntil = time.Time{}
 			return nil
-		case <-c.done:
+		case <-c.r.Done():
 			return c.portErr()
 		case <-ctx.Done():
 			return ctx.Err()
@@ -278,7 +236,7 @@ func (c *Client) settle(ctx context.Context, d, limit time.Duration) error {
 	defer end.Stop()
 	for {
 		select {
-		case <-c.chunks:
+		case <-c.r.Chunks():
 			t.Reset(d)
 		case <-end.C:
 			c.discard()
@@ -286,7 +244,7 @@ func (c *Client) settle(ctx context.Context, d, limit time.Duration) error {
 		case <-t.C:
 			c.dec.Reset()
 			return nil
-		case <-c.done:
+		case <-c.r.Done():
 			c.dec.Reset()
 			return c.portErr()
 		case <-ctx.Done():
@@ -296,10 +254,10 @@ func (c *Client) settle(ctx context.Context, d, limit time.Duration) error {
 }
 
 func (c *Client) portErr() error {
-	if errors.Is(c.readErr, ErrClosed) {
-		return ErrClosed
+	if err := c.r.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
 	}
-	return fmt.Errorf("%w: %w", ErrClosed, c.readErr)
+	return ErrClosed
 }
 
 // once sends cmd once and waits for one reply frame.
@@ -308,7 +266,7 @@ func (c *Client) once(ctx context.Context, cmd Command, data []byte, timeout tim
 		return Reply{}, fmt.Errorf("sam: %s: %w", cmd, err)
 	}
 	select {
-	case <-c.done:
+	case <-c.r.Done():
 		return Reply{}, fmt.Errorf("sam: %s: %w", cmd, c.portErr())
 	default:
 	}
@@ -327,12 +285,12 @@ func (c *Client) once(ctx context.Context, cmd Command, data []byte, timeout tim
 			return Reply{}, fmt.Errorf("sam: %s: reply: %w", cmd, err)
 		}
 		select {
-		case chunk := <-c.chunks:
+		case chunk := <-c.r.Chunks():
 			c.dec.Write(chunk)
-		case <-c.done:
+		case <-c.r.Done():
 			// Take what the goroutine handed over before it stopped.
 			select {
-			case chunk := <-c.chunks:
+			case chunk := <-c.r.Chunks():
 				c.dec.Write(chunk)
 				continue
 			default:
