@@ -117,19 +117,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer p.Close()
-	if *link != "" {
-		os.Remove(*link) // a link left by an earlier run
-		if err := os.Symlink(p.Path, *link); err != nil {
-			return fmt.Errorf("linking %s: %w", *link, err)
-		}
-		defer os.Remove(*link)
+	unlink, err := p.Announce(*link, stdout)
+	defer unlink()
+	if err != nil {
+		return err
 	}
-	fmt.Fprintln(stdout, p.Path)
-	select {
-	case <-ctx.Done():
-	case <-p.Done():
-	}
-	return p.Close()
+	return p.Wait(ctx)
 }
 
 func loadCard(path string) (sam.Text, error) {

@@ -68,6 +68,32 @@ func (p *PTY) Close() error {
 	return p.err
 }
 
+// Announce tells a script which terminal to open, as the emulators'
+// commands do: it makes the symbolic link at link, if not empty (replacing
+// one left by an earlier run), and prints Path on w. The function it returns
+// removes the link.
+func (p *PTY) Announce(link string, w io.Writer) (unlink func(), err error) {
+	unlink = func() {}
+	if link != "" {
+		os.Remove(link)
+		if err := os.Symlink(p.Path, link); err != nil {
+			return unlink, fmt.Errorf("ptyserve: linking %s: %w", link, err)
+		}
+		unlink = func() { os.Remove(link) }
+	}
+	fmt.Fprintln(w, p.Path)
+	return unlink, nil
+}
+
+// Wait serves until ctx ends or the service stops, then closes.
+func (p *PTY) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+	case <-p.done:
+	}
+	return p.Close()
+}
+
 // Done is closed when serve has returned.
 func (p *PTY) Done() <-chan struct{} { return p.done }
 
