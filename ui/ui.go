@@ -92,6 +92,9 @@ type Server struct {
 	Hosts []string
 	// Tamper is the tamper switch's lock; nil leaves its routes out.
 	Tamper Tamper
+	// Audit is the store's audit log, where the technician's changes to
+	// the accounts are entered (techstaff.go); nil audits nothing.
+	Audit Audit
 	// Clock is the time of the sessions (default time.Now), for tests.
 	Clock func() time.Time
 
@@ -131,6 +134,7 @@ func (s *Server) mux() *http.ServeMux {
 	}
 	s.sessionRoutes(mux)
 	s.techRoutes(mux)
+	s.techStaffRoutes(mux)
 	s.tamperRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,

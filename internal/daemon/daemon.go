@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			return Status{Device: cfg.Device.ID, Tenant: cfg.Device.Tenant, Hardware: cfg.Hardware, Identity: id.Kind(), Queue: store.Stats(), Link: lk.Status(),
 				Devices: DeviceStates(board.Devices()), Tamper: tampered.State()}
 		},
-		Staff: people, Tamper: tampered, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
+		Staff: people, Tamper: tampered, Audit: al, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
