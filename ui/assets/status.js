@@ -1,5 +1,8 @@
 // The technician's status page: device, link, queue and peripherals, and
 // the tamper switch's lock, shown as a banner while it holds.
+Object.assign(TEXTS.zh, {nav_technician: "技术员"});
+Object.assign(TEXTS.en, {nav_technician: "Technician"});
+Object.assign(TEXTS.fr, {nav_technician: "Technicien"});
 
 // when formats a time from the API; Go writes a never-set time as year 1.
 function when(iso) {
