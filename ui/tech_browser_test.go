@@ -24,6 +24,7 @@ import (
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/tamper"
 	"github.com/guichet/guichet/ui"
 )
 
@@ -215,4 +216,51 @@ func TestTechnicianScreenInBrowser(t *testing.T) {
 	// technician's sign-in.
 	till.run("a cashier opens the accounts", chromedp.Navigate(r.url("/tech-staff.html")), chromedp.WaitReady("#technician", chromedp.ByID))
 	till.waitFor(`location.pathname === "/tech-signin.html" && new URLSearchParams(location.search).get("next") === "/tech-staff.html"`, 10*time.Second, "a cashier sent to the technician's sign-in")
+}
+
+// TestTechClearsTamperInBrowser: on the overview, the signed-in
+// technician clears the tamper lock with their own PIN typed again; a
+// wrong PIN is refused on the page (the session stays) and the lock holds.
+func TestTechClearsTamperInBrowser(t *testing.T) {
+	ctx := context.Background()
+	r := newAPIRig(t)
+	if err := r.staff.Add(ctx, technicianID, "赵敏", staff.Technician, technicianPIN); err != nil {
+		t.Fatal(err)
+	}
+	sw, err := tamper.Open(ctx, tamper.Config{Store: r.ob, Staff: r.staff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv.Tamper = sw
+	r.srv.Status = func() any {
+		return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Tamper: sw.State()}
+	}
+	r.http.Close()
+	r.http = httptest.NewServer(r.srv.Handler())
+	t.Cleanup(r.http.Close)
+	if err := sw.Changed(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.Start(t)
+	p := open(t, b, r.http.URL+"/tech-signin.html?next=/tech.html")
+	p.setLang("en")
+	p.techSignIn(technicianID, technicianPIN)
+	p.run("arrive at the overview", chromedp.WaitReady(`#who[data-id=`+strconv.Quote(technicianID)+`]`, chromedp.ByQuery))
+	p.waitFor(`!document.getElementById("tamper-clear").hidden && !document.getElementById("tamper-banner").hidden`, 10*time.Second, "the lock and its form")
+	p.run("a wrong PIN", chromedp.SendKeys("#tamper-pin", "000000", chromedp.ByID), chromedp.Click("#tamper-submit", chromedp.ByID))
+	p.waitFor(`document.getElementById("tamper-result").dataset.status === "refused"`, 10*time.Second, "the wrong PIN refused")
+	mustContain(t, "refusal", p.text("#tamper-result"), "Wrong id or PIN")
+	if !sw.State().Locked {
+		t.Fatal("the lock lifted with a wrong PIN")
+	}
+	var where string
+	p.eval(`location.pathname`, &where)
+	if where != "/tech.html" {
+		t.Fatalf("a wrong tamper PIN left the page for %s", where)
+	}
+	p.run("the right PIN", chromedp.SendKeys("#tamper-pin", technicianPIN, chromedp.ByID), chromedp.Click("#tamper-submit", chromedp.ByID))
+	p.waitFor(`document.getElementById("tamper-result").dataset.status === "cleared" && document.getElementById("tamper-clear").hidden`, 10*time.Second, "the lock cleared")
+	if st := sw.State(); st.Locked || st.ClearedBy != technicianID {
+		t.Fatalf("after clearing: %+v", st)
+	}
 }
