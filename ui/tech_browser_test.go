@@ -17,6 +17,7 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	displaysim "github.com/guichet/guichet/device/display/sim"
+	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/internal/browsertest"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/selftest"
@@ -262,5 +263,42 @@ func TestTechClearsTamperInBrowser(t *testing.T) {
 	p.waitFor(`document.getElementById("tamper-result").dataset.status === "cleared" && document.getElementById("tamper-clear").hidden`, 10*time.Second, "the lock cleared")
 	if st := sw.State(); st.Locked || st.ClearedBy != technicianID {
 		t.Fatalf("after clearing: %+v", st)
+	}
+}
+
+// TestTechOfficialsInBrowser: on an e-ID counter the accounts page lists
+// the officials with their lock-outs, and the technician resets a
+// locked-out official's PIN from the list.
+func TestTechOfficialsInBrowser(t *testing.T) {
+	ctx := context.Background()
+	r := newAPIRig(t)
+	if err := r.staff.Add(ctx, technicianID, "赵敏", staff.Technician, technicianPIN); err != nil {
+		t.Fatal(err)
+	}
+	offs := &counter.Officials{Store: r.ob, Iterations: 1000, LockAfter: 2}
+	if err := offs.SetPIN(ctx, "wu.gang", "520731"); err != nil {
+		t.Fatal(err)
+	}
+	offs.Check(ctx, "wu.gang", "000000")
+	offs.Check(ctx, "wu.gang", "000000")
+	r.srv.Officials = listing{offs}
+	// The appliance is an e-ID counter (GET /api/config says so); this
+	// test drives none of the counter's own routes.
+	r.srv.Counter = struct{ ui.Counter }{}
+	r.http.Close()
+	r.http = httptest.NewServer(r.srv.Handler())
+	t.Cleanup(r.http.Close)
+	b := browsertest.Start(t)
+	p := open(t, b, r.http.URL+"/tech-signin.html?next=/tech-staff.html")
+	p.setLang("en")
+	p.techSignIn(technicianID, technicianPIN)
+	p.run("arrive at the accounts", chromedp.WaitReady(`#official-list tr[data-id="wu.gang"]`, chromedp.ByQuery))
+	p.waitFor(`!document.getElementById("officials").hidden && document.querySelector('#official-list tr[data-id="wu.gang"] td.state').dataset.locked === "true"`, 10*time.Second, "the locked official listed")
+	p.run("reset the official's PIN", chromedp.Click(`#official-list tr[data-id="wu.gang"] button.reset`, chromedp.ByQuery),
+		chromedp.SendKeys("#off-pin", "864213", chromedp.ByID), chromedp.Click("#official-submit", chromedp.ByID))
+	p.waitFor(`document.querySelector('#official-list tr[data-id="wu.gang"] td.state').dataset.locked === "false"`, 10*time.Second, "the official unlocked")
+	mustContain(t, "result", p.text("#official-result"), "PIN of official wu.gang set")
+	if err := offs.Check(ctx, "wu.gang", "864213"); err != nil {
+		t.Fatalf("the official with the new PIN: %v", err)
 	}
 }

@@ -37,6 +37,24 @@ func (s *Server) techStaffRoutes(mux *http.ServeMux) {
 	if s.Officials != nil {
 		mux.HandleFunc("POST /api/tech/officials/{id}/pin", s.technician(s.techOfficialPIN))
 	}
+	if l, ok := s.Officials.(OfficialsLister); ok {
+		mux.HandleFunc("GET /api/tech/officials", s.technician(func(w http.ResponseWriter, r *http.Request) {
+			as, err := l.ListOfficials(r.Context())
+			if err != nil {
+				s.log().Error("officials list", "err", err)
+				writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, as)
+		}))
+	}
+}
+
+// OfficialsLister lists the e-ID counter's officials with their
+// lock-outs (*counter.Desk); Server.Officials that also lists gets the
+// list on the technician's screen.
+type OfficialsLister interface {
+	ListOfficials(ctx context.Context) ([]counter.Account, error)
 }
 
 func (s *Server) techStaffList(w http.ResponseWriter, r *http.Request) {

@@ -183,7 +183,7 @@ func TestTechOfficials(t *testing.T) {
 		t.Fatal(err)
 	}
 	offs := &counter.Officials{Store: r.ob, Iterations: 1000, LockAfter: 2}
-	r.srv.Officials = offs
+	r.srv.Officials = listing{offs}
 	r.http = httptest.NewServer(r.srv.Handler())
 	t.Cleanup(r.http.Close)
 	tech := r.techCookie(t, technicianID, technicianPIN)
@@ -205,6 +205,12 @@ func TestTechOfficials(t *testing.T) {
 	if err := offs.Check(ctx, "wu.gang", "000000"); !errors.Is(err, counter.ErrLocked) {
 		t.Fatalf("two wrong PINs: %v, want locked", err)
 	}
+	if code, body := r.do(t, req{method: "GET", path: "/api/tech/officials", cookie: cashier}); code != 403 {
+		t.Errorf("a cashier lists the officials: %d %s", code, body)
+	}
+	if code, body := r.do(t, req{method: "GET", path: "/api/tech/officials", cookie: tech}); code != 200 || body != `[{"id":"wu.gang","failures":2,"locked":true}]`+"\n" {
+		t.Errorf("the officials listed: %d %s", code, body)
+	}
 	if code, body := set(tech, "wu.gang", "864213"); code != 200 {
 		t.Fatalf("a technician resets the official's PIN: %d %s", code, body)
 	}
@@ -217,3 +223,9 @@ func TestTechOfficials(t *testing.T) {
 		}
 	}
 }
+
+// listing is the counter's officials as the daemon's Desk serves them:
+// SetPIN and ListOfficials.
+type listing struct{ *counter.Officials }
+
+func (l listing) ListOfficials(ctx context.Context) ([]counter.Account, error) { return l.List(ctx) }

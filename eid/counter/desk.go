@@ -210,3 +210,8 @@ func (d *Desk) Current() (Screen, uint64, <-chan struct{}) { return d.board.Curr
 func (d *Desk) SetPIN(ctx context.Context, official, pin string) error {
 	return d.offs.SetPIN(ctx, official, pin)
 }
+
+// ListOfficials lists the officials' accounts (the technician's screen).
+func (d *Desk) ListOfficials(ctx context.Context) ([]Account, error) {
+	return d.offs.List(ctx)
+}

@@ -166,3 +166,29 @@ func validID(s string) bool {
 	}
 	return true
 }
+
+// Account is an official's account as the technician's screen lists it:
+// the id and the run of wrong PINs, never the hash.
+type Account struct {
+	ID       string `json:"id"`
+	Failures int    `json:"failures,omitempty"`
+	Locked   bool   `json:"locked,omitempty"`
+}
+
+// List returns the officials' accounts by id.
+func (o *Officials) List(ctx context.Context) ([]Account, error) {
+	rows, err := o.Store.Reader().QueryContext(ctx, `SELECT id, failures, locked FROM officials ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("counter: officials: %w", err)
+	}
+	defer rows.Close()
+	out := []Account{}
+	for rows.Next() {
+		var a Account
+		if err := rows.Scan(&a.ID, &a.Failures, &a.Locked); err != nil {
+			return nil, fmt.Errorf("counter: officials: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

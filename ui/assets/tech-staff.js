@@ -122,8 +122,34 @@ document.getElementById("official").addEventListener("submit", async ev => {
     ev.target.reset();
   } catch (e) { say("official-result", false, "acc_err_input", "", e.message); }
   pin.value = "";
+  loadOfficials();
 });
+// The officials, with their lock-outs; a row's button fills the form.
+let officials = [];
+async function loadOfficials() {
+  try { officials = await api("/api/tech/officials"); } catch (e) { return; }
+  drawOfficials();
+}
+function drawOfficials() {
+  document.querySelector("#official-list tbody").replaceChildren(...officials.map(o => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = o.id;
+    if (o.locked) tr.className = "locked";
+    const td = (s) => { const c = document.createElement("td"); c.textContent = s; return c; };
+    const st = td(o.locked ? t("acc_locked") : o.failures ? t("acc_failures").replace("{}", o.failures) : t("acc_ok"));
+    st.className = "state"; st.dataset.locked = o.locked ? "true" : "false";
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "small reset"; b.textContent = t("acc_reset");
+    b.addEventListener("click", () => { document.getElementById("off-id").value = o.id; document.getElementById("off-pin").focus(); });
+    const acts = document.createElement("td"); acts.append(b);
+    tr.append(td(o.id), st, acts);
+    return tr;
+  }));
+}
 // The officials' part is there on an e-ID counter only.
-api("/api/config").then(c => { document.getElementById("officials").hidden = !c.counter; }).catch(() => {});
-document.addEventListener("langchange", () => { draw(); resay(); });
+api("/api/config").then(c => {
+  document.getElementById("officials").hidden = !c.counter;
+  if (c.counter) loadOfficials();
+}).catch(() => {});
+document.addEventListener("langchange", () => { draw(); drawOfficials(); resay(); });
 load();
