@@ -22,6 +22,7 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/internal/logring"
 	"github.com/guichet/guichet/internal/qr"
 )
 
@@ -94,6 +95,12 @@ type Server struct {
 	Tamper Tamper
 	// Clock is the time of the sessions (default time.Now), for tests.
 	Clock func() time.Time
+	// Logs are the daemon's last log records, redacted, for the
+	// technician's page of logs; nil leaves its route out.
+	Logs *logring.Ring
+	// Queue lists and moves past the rejected records for the
+	// technician (techlogs.go); nil leaves its routes out.
+	Queue Queue
 
 	sessOnce sync.Once
 	sess     *sessions
@@ -132,6 +139,7 @@ func (s *Server) mux() *http.ServeMux {
 	s.sessionRoutes(mux)
 	s.techRoutes(mux)
 	s.tamperRoutes(mux)
+	s.techLogRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
 			"signin": s.Staff != nil})

@@ -29,6 +29,7 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/health"
+	"github.com/guichet/guichet/internal/logring"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
@@ -62,6 +63,9 @@ type Status struct {
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	started := time.Now()
+	// The technician's page shows the last records, redacted.
+	logs := logring.New(500)
+	log = slog.New(logs.Handler(log.Handler()))
 	devs, err := OpenDevices(ctx, cfg)
 	if err != nil {
 		return err
@@ -257,6 +261,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 				Devices: DeviceStates(board.Devices()), Tamper: tampered.State()}
 		},
 		Staff: people, Tamper: tampered, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
+	srv.Logs, srv.Queue = logs, store
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
