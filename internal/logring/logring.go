@@ -33,6 +33,8 @@ var safeKeys = map[string]bool{
 	"store": true, "topic": true, "broker": true, "brokers": true, "not_after": true, "key_file": true,
 	"path": true, "method": true, "line": true, "display": true, "reader": true, "hardware": true,
 	"scheme": true, "result": true, "peripheral": true, "job": true, "level": true, "event": true,
+	"payment": true, "activation": true, "id": true, "role": true, "site": true, "reason": true, "command": true,
+	"why": true, "outcome": true,
 }
 
 // Safe reports whether an attribute's key is on the allow-list.
