@@ -101,6 +101,9 @@ type Server struct {
 	// Queue lists and moves past the rejected records for the
 	// technician (techlogs.go); nil leaves its routes out.
 	Queue Queue
+	// Firmware updates the peripherals' firmware for the technician
+	// (techfirmware.go); nil: the page says no peripheral takes one.
+	Firmware *Firmware
 
 	sessOnce sync.Once
 	sess     *sessions
@@ -140,6 +143,7 @@ func (s *Server) mux() *http.ServeMux {
 	s.techRoutes(mux)
 	s.tamperRoutes(mux)
 	s.techLogRoutes(mux)
+	s.techFirmwareRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
 			"signin": s.Staff != nil})
