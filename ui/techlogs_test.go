@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/internal/logring"
@@ -213,5 +212,4 @@ func TestTechSkipRejected(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"rejected":[]`) || !strings.Contains(body, "technician:"+technicianID) {
 		t.Errorf("after: %d %s", code, body)
 	}
-	_ = time.Second
 }
