@@ -3,6 +3,8 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +12,11 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/guichet/guichet/firmware-bridge/manifest"
 	"github.com/guichet/guichet/internal/browsertest"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/ui"
 )
 
 // techPage signs a browser's tab in as the technician (POST
@@ -69,5 +73,59 @@ func TestTechLogsPage(t *testing.T) {
 	screenshot(t, p, "tech-logs-skipped-en")
 	if st := r.ob.Stats(); st.Acked != 1 || st.Blocked != 0 {
 		t.Errorf("queue after the page's skip: %+v", st)
+	}
+}
+
+// TestTechFirmwarePage: the technician picks a signed release in the
+// firmware directory and starts the update of the emulated peripheral (on
+// a pseudo-terminal, paced at a serial line's speed); the page draws the
+// progress, then says it is installed; a downgrade is refused, said so.
+func TestTechFirmwarePage(t *testing.T) {
+	emu, port := fwPeripheral(t, 57600)
+	dir := t.TempDir()
+	fw := newFirmware(t, port, dir)
+	r := newTechRig(t, func(s *ui.Server) { s.Firmware = fw })
+	mb, img := fwRelease(t, fwKey(1), manifest.Version{Major: 2, Minor: 1}, 3, 48000)
+	writeRelease(t, dir, "sam-2.1.0.bin", mb, img)
+	mbOld, imgOld := fwRelease(t, fwKey(1), manifest.Version{Major: 1, Minor: 5}, 1, 5000)
+	writeRelease(t, dir, "sam-1.5.0.bin", mbOld, imgOld)
+
+	b := browsertest.Start(t)
+	p := r.techPage(t, b, "/tech-firmware.html")
+	p.waitFor(`document.getElementById("fw-release").options.length === 3`, 10*time.Second, "the releases of the directory")
+	p.setLang("en")
+	p.run("start the update to 2.1.0", chromedp.SetValue("#fw-release", "sam-2.1.0.bin", chromedp.ByID), chromedp.Click("#fw-start", chromedp.ByID))
+	p.waitFor(`(() => { const b = document.getElementById("fw-progress"); return b.value > 0 && b.value < b.max && document.getElementById("fw-job").dataset.state === "running"; })()`,
+		30*time.Second, "the progress bar moving")
+	screenshot(t, p, "tech-firmware-running-en")
+	p.waitFor(`document.getElementById("fw-result").dataset.status === "done"`, 60*time.Second, "the update done")
+	var bar struct{ Value, Max float64 }
+	p.eval(`(() => { const b = document.getElementById("fw-progress"); return {Value: b.value, Max: b.max}; })()`, &bar)
+	if bar.Max != 48000 || bar.Value != bar.Max {
+		t.Errorf("progress at the end: %+v", bar)
+	}
+	if s := emu.State(); s.Version != (manifest.Version{Major: 2, Minor: 1}) || s.Counter != 3 {
+		t.Fatalf("emulator after the page's update: %+v", s)
+	}
+	inLanguages(t, p, "tech-firmware-done", func(lang string) string {
+		return fmt.Sprintf(`document.documentElement.lang === %q && document.getElementById("fw-result").dataset.status === "done"`, lang)
+	})
+	p.run("start the downgrade to 1.5.0", chromedp.SetValue("#fw-release", "sam-1.5.0.bin", chromedp.ByID), chromedp.Click("#fw-start", chromedp.ByID))
+	p.waitFor(`document.getElementById("fw-result").dataset.status === "refused-downgrade"`, 30*time.Second, "the downgrade refused")
+	screenshot(t, p, "tech-firmware-refused-fr")
+	if s := emu.State(); s.Version != (manifest.Version{Major: 2, Minor: 1}) {
+		t.Errorf("emulator after the refused downgrade: %+v", s)
+	}
+}
+
+// writeRelease puts a signed release in the firmware directory, as the
+// technician's USB stick or `guichet firmware` would.
+func writeRelease(t *testing.T, dir, name string, mb, img []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".manifest"), mb, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
