@@ -104,6 +104,9 @@ type Server struct {
 	// Firmware updates the peripherals' firmware for the technician
 	// (techfirmware.go); nil: the page says no peripheral takes one.
 	Firmware *Firmware
+	// Provision enrols the appliance from the technician's page
+	// (techprovision.go); nil leaves its routes out.
+	Provision *Provisioner
 
 	sessOnce sync.Once
 	sess     *sessions
@@ -144,6 +147,7 @@ func (s *Server) mux() *http.ServeMux {
 	s.tamperRoutes(mux)
 	s.techLogRoutes(mux)
 	s.techFirmwareRoutes(mux)
+	s.techProvisionRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
 			"signin": s.Staff != nil})
