@@ -28,6 +28,7 @@ import (
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
+	"github.com/guichet/guichet/firmware-bridge/dfu"
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/logring"
@@ -262,6 +263,18 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		},
 		Staff: people, Tamper: tampered, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
 	srv.Logs, srv.Queue = logs, store
+	// The technician's page enrols the box as `guichet provision` does
+	// (used after a restart), and updates the peripherals listed in
+	// devices.firmware with the releases in state_dir/firmware.
+	srv.Provision = &ui.Provisioner{Key: id, RecordKey: key.Public().(ed25519.PublicKey), StateDir: cfg.StateDir, Device: cfg.Device.ID}
+	if len(cfg.Devices.Firmware) > 0 {
+		fw := &ui.Firmware{Dir: filepath.Join(cfg.StateDir, "firmware"), Options: dfu.Options{Logger: log}}
+		for _, p := range cfg.Devices.Firmware {
+			fw.Peripherals = append(fw.Peripherals, ui.FirmwarePeripheral{Name: p.Name, Port: p.Port, Baud: p.Baud})
+		}
+		srv.Firmware = fw
+		defer fw.Close()
+	}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
