@@ -87,8 +87,9 @@ async function provScans() {
     try {
       const s = await api("/api/tech/scans?after=" + after);
       after = s.n;
-      if (s.code && looksLikeCode(s.code)) {
-        document.getElementById("prov-code").value = s.code.trim();
+      const text = s.code && s.code.text; // a codereader.Code: format, text, source
+      if (text && looksLikeCode(text)) {
+        document.getElementById("prov-code").value = text.trim().replace(/^\][A-Za-z][0-9]/, ""); // the scanner's symbology prefix
         const out = document.getElementById("prov-result");
         out.hidden = false; out.className = "result found"; out.dataset.status = "scanned"; out.textContent = t("prov_scanned");
       }
