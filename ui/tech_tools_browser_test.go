@@ -2,6 +2,10 @@ package ui_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +16,11 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/firmware-bridge/manifest"
 	"github.com/guichet/guichet/internal/browsertest"
+	"github.com/guichet/guichet/provision"
+	"github.com/guichet/guichet/provision/provisiontest"
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/outbox"
 	"github.com/guichet/guichet/ui"
@@ -128,4 +135,55 @@ func writeRelease(t *testing.T, dir, name string, mb, img []byte) {
 	if err := os.WriteFile(filepath.Join(dir, name+".manifest"), mb, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestTechProvisionPage enrols the appliance from the technician's page
+// against a real provisioning broker and test platform: the code the
+// platform printed is read by the appliance's scanner (with the
+// scanner's symbology prefix), fills the field, and the enrolment is
+// done, the page asking for the restart; a second code, typed, over the
+// enrolment is refused unless re-enrolment is ticked.
+func TestTechProvisionPage(t *testing.T) {
+	ca := provisiontest.NewCA(t, "platform CA")
+	br := provisiontest.StartBroker(t, ca)
+	plat := provisiontest.StartPlatform(t, br, ca)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _, _ := ed25519.GenerateKey(nil)
+	state := filepath.Join(dir, "state")
+	prov := &ui.Provisioner{Key: memKey{k}, RecordKey: rk, StateDir: state, Device: "till-7", Broker: br.ProvisionURL(), Timeout: 20 * time.Second}
+	r := newTechRig(t, func(s *ui.Server) { s.Provision = prov })
+
+	b := browsertest.Start(t)
+	p := r.techPage(t, b, "/tech-provision.html")
+	p.waitFor(`document.getElementById("prov-broker").value !== "" && document.getElementById("prov-state").children.length > 0`, 10*time.Second, "the enrolment's state")
+	p.run("the CA file", chromedp.SendKeys("#prov-ca", caFile, chromedp.ByID))
+	inLanguages(t, p, "tech-provision-idle", func(lang string) string {
+		return fmt.Sprintf(`document.documentElement.lang === %q`, lang)
+	})
+	p.setLang("en")
+	// Give the page's long poll of the scans the time to start.
+	time.Sleep(500 * time.Millisecond)
+	r.srv.Scans.Add(codereader.Code{Format: "QR_CODE", Text: "]Q1" + plat.Code.String() + "\r\n", Source: "scanner"})
+	p.waitFor(`document.getElementById("prov-result").dataset.status === "scanned" && document.getElementById("prov-code").value === `+fmt.Sprintf("%q", plat.Code.String()), 10*time.Second, "the scanned code in the field")
+	p.run("enrol", chromedp.Click("#prov-submit", chromedp.ByID))
+	p.waitFor(`document.getElementById("prov-result").dataset.status === "enrolled"`, 30*time.Second, "enrolled")
+	if res := p.text("#prov-result"); !strings.Contains(res, "shop1/till-7") {
+		t.Errorf("result: %q", res)
+	}
+	if e, err := provision.LoadEnrolment(state); err != nil || e.Device != "till-7" {
+		t.Fatalf("enrolment on disk: %+v %v", e, err)
+	}
+	p.run("show the outcome", chromedp.Evaluate(`document.getElementById("prov-result").scrollIntoView({block: "center"})`, nil))
+	inLanguages(t, p, "tech-provision-enrolled", func(lang string) string {
+		return fmt.Sprintf(`document.documentElement.lang === %q && document.getElementById("prov-result").dataset.status === "enrolled"`, lang)
+	})
+	p.run("a second code, typed", clear("prov-code"), chromedp.SendKeys("#prov-code", "0000-0000-0000-0000", chromedp.ByID), chromedp.Click("#prov-submit", chromedp.ByID))
+	p.waitFor(`document.getElementById("prov-result").dataset.status === "enrolled" && document.getElementById("prov-result").className.includes("error")`, 15*time.Second, "refused: enrolled already")
+	p.run("show the refusal", chromedp.Evaluate(`document.getElementById("prov-result").scrollIntoView({block: "center"})`, nil))
+	screenshot(t, p, "tech-provision-refused-fr")
 }
