@@ -61,12 +61,21 @@ type Status struct {
 	Tamper tamper.State `json:"tamper"`
 }
 
+// LogRecords is how many of its last log records the daemon keeps for
+// the technician's page.
+const LogRecords = 500
+
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	started := time.Now()
 	// The technician's page shows the last records, redacted.
-	logs := logring.New(500)
-	log = slog.New(logs.Handler(log.Handler()))
+	// guichetd installs the ring in its default logger, for the
+	// components that log through slog.Default(); else it starts here.
+	logs := logring.Of(log.Handler())
+	if logs == nil {
+		logs = logring.New(LogRecords)
+		log = slog.New(logs.Handler(log.Handler()))
+	}
 	devs, err := OpenDevices(ctx, cfg)
 	if err != nil {
 		return err

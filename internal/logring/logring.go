@@ -105,6 +105,17 @@ func (r *Ring) Handler(next slog.Handler) slog.Handler {
 	return &handler{ring: r, next: next}
 }
 
+// Of returns the ring that h keeps records in, or nil when h is not a
+// ring's handler: a program that installs the ring itself (so that the
+// default logger feeds it too) hands the logger on, and the daemon finds
+// its ring there.
+func Of(h slog.Handler) *Ring {
+	if rh, ok := h.(*handler); ok {
+		return rh.ring
+	}
+	return nil
+}
+
 type handler struct {
 	ring  *Ring
 	next  slog.Handler

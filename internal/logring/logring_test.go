@@ -108,3 +108,14 @@ func BenchmarkHandle(b *testing.B) {
 	benchfig.Report(b, "log_record_ns", perRecord(bare), "ns")
 	benchfig.Report(b, "logring_record_ns", perRecord(ring), "ns")
 }
+
+func TestOf(t *testing.T) {
+	r := New(2)
+	h := r.Handler(slog.NewTextHandler(io.Discard, nil))
+	if Of(h) != r || Of(h.WithAttrs([]slog.Attr{slog.Int("seq", 1)})) != r || Of(h.WithGroup("g")) != r {
+		t.Error("the ring not found behind its handler")
+	}
+	if Of(slog.NewTextHandler(io.Discard, nil)) != nil {
+		t.Error("a ring found behind a text handler")
+	}
+}
