@@ -213,3 +213,36 @@ func TestTechSkipRejected(t *testing.T) {
 		t.Errorf("after: %d %s", code, body)
 	}
 }
+
+// TestTechSkipOverTheSocket: on the Unix socket (guichet, the
+// administrators' group) the logs and the skip need no session, and the
+// audit names the local user.
+func TestTechSkipOverTheSocket(t *testing.T) {
+	r := newTechRig(t, nil)
+	ctx := context.Background()
+	for i := range 2 {
+		if _, err := r.ob.Append(ctx, outbox.Record{Key: fmt.Sprintf("k-%d", i), Type: "test", Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := r.ob.Identity()
+	if err := r.ob.NoteRejections(ctx, id, []envelope.Reject{{Seq: 1, Reason: "bad signature", Code: envelope.RejectChain}}); err != nil {
+		t.Fatal(err)
+	}
+	local := httptest.NewServer(r.srv.LocalHandler())
+	t.Cleanup(local.Close)
+	resp, err := http.Get(local.URL + "/api/tech/logs")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("logs over the socket: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(local.URL+"/api/tech/rejected/"+id.String()+"/1/skip", "application/json", strings.NewReader(`{"reason":"ticket 9"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("skip over the socket: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	aud, _ := r.ob.Audit(ctx)
+	if last := aud[len(aud)-1]; last.Event != "skip" || !strings.Contains(last.Detail, `"local:`) || !strings.Contains(last.Detail, "ticket 9") {
+		t.Errorf("audit %+v", last)
+	}
+}
