@@ -121,6 +121,40 @@ type Devices struct {
 	// FaceCamera looks at the citizen at an e-ID counter: a camera
 	// driver (v4l2, video or folder) and its options.
 	FaceCamera Driver `yaml:"face_camera"`
+	// Firmware lists the serial peripherals whose firmware the
+	// technician's page updates (docs/firmware-bridge.md); the signed
+	// releases it offers are in state_dir/firmware.
+	Firmware []FirmwarePort `yaml:"firmware"`
+}
+
+// FirmwarePort is a serial peripheral that takes firmware updates.
+type FirmwarePort struct {
+	// Name is what the technician's page shows ("sam").
+	Name string `yaml:"name"`
+	// Port is its serial device; Baud the line's rate (default 115200).
+	Port string `yaml:"port"`
+	Baud int    `yaml:"baud"`
+}
+
+func validateFirmware(ps []FirmwarePort) error {
+	seen := map[string]bool{}
+	for i, p := range ps {
+		f := fmt.Sprintf("devices.firmware[%d]", i)
+		if err := validID(f+".name", p.Name); err != nil {
+			return err
+		}
+		if seen[p.Name] {
+			return fieldErr(f+".name", "%q is listed twice", p.Name)
+		}
+		seen[p.Name] = true
+		if !filepath.IsAbs(p.Port) {
+			return fieldErr(f+".port", "must be an absolute path such as /dev/ttyUSB0, not %q", p.Port)
+		}
+		if p.Baud != 0 && (p.Baud < 1200 || p.Baud > 4000000) {
+			return fieldErr(f+".baud", "must be between 1200 and 4000000, not %d", p.Baud)
+		}
+	}
+	return nil
 }
 
 // Drawer says what opens the cash drawer.
@@ -516,6 +550,9 @@ func (c *Daemon) Validate() error {
 		}
 	}
 	if err := c.Devices.Drawer.validate(&c.Devices); err != nil {
+		return err
+	}
+	if err := validateFirmware(c.Devices.Firmware); err != nil {
 		return err
 	}
 	if _, _, err := splitHostPort(c.UI.Listen); err != nil {

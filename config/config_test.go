@@ -256,3 +256,26 @@ func TestDrawerAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestFirmwarePorts: the peripherals the technician's page updates are
+// checked at start, errors naming the field.
+func TestFirmwarePorts(t *testing.T) {
+	c, err := LoadDaemon(writeConf(t, minimal+"devices: {firmware: [{name: sam, port: /dev/ttyUSB0}, {name: scanner, port: /dev/ttyACM0, baud: 57600}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Devices.Firmware) != 2 || c.Devices.Firmware[1].Baud != 57600 {
+		t.Fatalf("firmware %+v", c.Devices.Firmware)
+	}
+	for _, tc := range []struct{ conf, want string }{
+		{"devices: {firmware: [{port: /dev/ttyUSB0}]}\n", "devices.firmware[0].name"},
+		{"devices: {firmware: [{name: sam, port: ttyUSB0}]}\n", "devices.firmware[0].port"},
+		{"devices: {firmware: [{name: sam, port: /dev/ttyUSB0, baud: 12}]}\n", "devices.firmware[0].baud"},
+		{"devices: {firmware: [{name: sam, port: /dev/a}, {name: sam, port: /dev/b}]}\n", "devices.firmware[1].name"},
+		{"devices: {firmware: [{name: sam, port: /dev/a, speed: 9600}]}\n", "speed"},
+	} {
+		if _, err := LoadDaemon(writeConf(t, minimal+tc.conf)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.conf, err, tc.want)
+		}
+	}
+}

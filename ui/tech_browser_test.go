@@ -29,17 +29,17 @@ import (
 	"github.com/guichet/guichet/ui"
 )
 
-// techRig is the UI over a real store and real accounts, with a
+// screenRig is the UI over a real store and real accounts, with a
 // self-test whose printer check fails with a hint, and a status with a
 // degraded scanner: the technician's screen has something to show.
-type techRig struct {
+type screenRig struct {
 	ob    *outbox.Store
 	staff *staff.Staff
 	http  *httptest.Server
 	runs  atomic.Int32 // self-tests run
 }
 
-func newTechRig(t *testing.T) *techRig {
+func newScreenRig(t *testing.T) *screenRig {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	ob, err := outbox.Open(filepath.Join(t.TempDir(), "outbox.db"), outbox.Identity{Tenant: "shop1", Device: "till1", Key: key})
@@ -47,7 +47,7 @@ func newTechRig(t *testing.T) *techRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ob.Close() })
-	r := &techRig{ob: ob, staff: seedStaff(t, ob)}
+	r := &screenRig{ob: ob, staff: seedStaff(t, ob)}
 	if err := r.staff.Add(context.Background(), technicianID, "赵敏", staff.Technician, technicianPIN); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func newTechRig(t *testing.T) *techRig {
 	return r
 }
 
-func (r *techRig) url(path string) string { return r.http.URL + path }
+func (r *screenRig) url(path string) string { return r.http.URL + path }
 
 // techSignIn fills the technician's sign-in on p.
 func (p *page) techSignIn(id, pin string) {
@@ -102,7 +102,7 @@ func (p *page) techSignIn(id, pin string) {
 // technician's session at the till goes to the cashier's sign-in, and a
 // cashier's on the technician's pages to the technician's.
 func TestTechnicianScreenInBrowser(t *testing.T) {
-	r := newTechRig(t)
+	r := newScreenRig(t)
 	ctx := context.Background()
 	// The cashier locks the account out with wrong PINs.
 	for range 3 {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/guichet/guichet/checkout"
 	"github.com/guichet/guichet/device/display"
+	"github.com/guichet/guichet/internal/logring"
 	"github.com/guichet/guichet/internal/qr"
 )
 
@@ -97,6 +98,18 @@ type Server struct {
 	Audit Audit
 	// Clock is the time of the sessions (default time.Now), for tests.
 	Clock func() time.Time
+	// Logs are the daemon's last log records, redacted, for the
+	// technician's page of logs; nil leaves its route out.
+	Logs *logring.Ring
+	// Queue lists and moves past the rejected records for the
+	// technician (techlogs.go); nil leaves its routes out.
+	Queue Queue
+	// Firmware updates the peripherals' firmware for the technician
+	// (techfirmware.go); nil: the page says no peripheral takes one.
+	Firmware *Firmware
+	// Provision enrols the appliance from the technician's page
+	// (techprovision.go); nil leaves its routes out.
+	Provision *Provisioner
 
 	sessOnce sync.Once
 	sess     *sessions
@@ -136,6 +149,9 @@ func (s *Server) mux() *http.ServeMux {
 	s.techRoutes(mux)
 	s.techStaffRoutes(mux)
 	s.tamperRoutes(mux)
+	s.techLogRoutes(mux)
+	s.techFirmwareRoutes(mux)
+	s.techProvisionRoutes(mux)
 	mux.HandleFunc("GET /api/config", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"languages": s.Languages, "counter": s.Counter != nil, "verifier": s.Verifier != nil, "printer": s.Receipts != nil,
 			"signin": s.Staff != nil})

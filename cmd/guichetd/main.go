@@ -19,6 +19,7 @@ import (
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/daemon"
 	"github.com/guichet/guichet/internal/logging"
+	"github.com/guichet/guichet/internal/logring"
 )
 
 func main() {
@@ -30,7 +31,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "guichetd:", err)
 		os.Exit(2)
 	}
+	// The technician's page shows the last records, redacted: the ring
+	// is in the default logger too, which some components fall back on.
 	log := logging.New(os.Stderr, cfg.LogLevel)
+	log = slog.New(logring.New(daemon.LogRecords).Handler(log.Handler()))
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

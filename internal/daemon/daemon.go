@@ -28,8 +28,10 @@ import (
 	"github.com/guichet/guichet/eid/audit"
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
+	"github.com/guichet/guichet/firmware-bridge/dfu"
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
+	"github.com/guichet/guichet/internal/logring"
 	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
@@ -59,9 +61,21 @@ type Status struct {
 	Tamper tamper.State `json:"tamper"`
 }
 
+// LogRecords is how many of its last log records the daemon keeps for
+// the technician's page.
+const LogRecords = 500
+
 // Run runs the appliance until ctx ends.
 func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	started := time.Now()
+	// The technician's page shows the last records, redacted.
+	// guichetd installs the ring in its default logger, for the
+	// components that log through slog.Default(); else it starts here.
+	logs := logring.Of(log.Handler())
+	if logs == nil {
+		logs = logring.New(LogRecords)
+		log = slog.New(logs.Handler(log.Handler()))
+	}
 	devs, err := OpenDevices(ctx, cfg)
 	if err != nil {
 		return err
@@ -257,6 +271,19 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 				Devices: DeviceStates(board.Devices()), Tamper: tampered.State()}
 		},
 		Staff: people, Tamper: tampered, Audit: al, IdleSignOut: cfg.UI.IdleSignOut.D(), Hosts: listenHosts(cfg.UI.Listen)}
+	srv.Logs, srv.Queue = logs, store
+	// The technician's page enrols the box as `guichet provision` does
+	// (used after a restart), and updates the peripherals listed in
+	// devices.firmware with the releases in state_dir/firmware.
+	srv.Provision = &ui.Provisioner{Key: id, RecordKey: key.Public().(ed25519.PublicKey), StateDir: cfg.StateDir, Device: cfg.Device.ID}
+	if len(cfg.Devices.Firmware) > 0 {
+		fw := &ui.Firmware{Dir: filepath.Join(cfg.StateDir, "firmware"), Options: dfu.Options{Logger: log}}
+		for _, p := range cfg.Devices.Firmware {
+			fw.Peripherals = append(fw.Peripherals, ui.FirmwarePeripheral{Name: p.Name, Port: p.Port, Baud: p.Baud})
+		}
+		srv.Firmware = fw
+		defer fw.Close()
+	}
 
 	if devs.Printer != nil {
 		rc := cfg.Checkout.Receipt
