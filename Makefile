@@ -9,7 +9,7 @@ APT_PACKAGES := gcc g++ pkg-config libopencv-dev opencv-data libzxing-dev \
 	mosquitto mosquitto-clients nats-server \
 	pcscd vsmartcard-vpcd libpcsclite-dev util-linux iproute2 \
 	chromium fonts-noto-cjk fonts-wqy-microhei zbar-tools zxing-cpp-tools sqlite3 \
-	swtpm swtpm-tools
+	swtpm swtpm-tools systemd
 
 GO_TEST_TIMEOUT ?= 20m
 UI_PORT ?= 8080
