@@ -347,7 +347,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	}
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String(), "socket", cfg.UI.Socket)
 	// Under systemd (Type=notify): ready now that the UI and the socket
-	// listen and every part runs.
+	// listen and every part runs; the watchdog is pinged while the UI
+	// answers.
 	notify := sdnotify.FromEnv()
 	if _, err := notify.Notify(sdnotify.Ready); err != nil {
 		log.Warn("readiness not notified", "err", err)
@@ -355,7 +356,8 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		notify.RunWatchdog(ctx, sdnotify.WatchdogInterval(), nil)
+		every := sdnotify.WatchdogInterval()
+		notify.RunWatchdog(ctx, every, uiAlive(ctx, ln.Addr(), every, log))
 	}()
 	var runErr error
 	select {

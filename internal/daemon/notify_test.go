@@ -42,7 +42,7 @@ func TestDaemonNotifiesSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("NOTIFY_SOCKET", notifyPath)
-	t.Setenv("WATCHDOG_USEC", "40000") // pings every 20ms
+	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100ms, each after a GET of the UI
 	t.Setenv("WATCHDOG_PID", "")
 
 	ctx, cancel := context.WithCancel(context.Background())
