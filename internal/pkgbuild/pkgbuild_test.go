@@ -2,6 +2,7 @@ package pkgbuild
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/guichet/guichet/config"
 )
 
 var (
@@ -275,13 +278,7 @@ func TestLibraryDepends(t *testing.T) {
 // The appliance's real build links OpenCV, ZXing and pcsclite: each
 // gives its Debian package.
 func TestLibraryDependsOfGuichetd(t *testing.T) {
-	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/guichet/guichet/cmd/guichetd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build guichetd: %v\n%s", err, out)
-	}
-	d, err := LibraryDepends(filepath.Join(bin, "guichetd"))
+	d, err := LibraryDepends(guichetd(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,5 +291,61 @@ func TestLibraryDependsOfGuichetd(t *testing.T) {
 	out, err := exec.Command("dpkg-query", append([]string{"-W", "-f=${Package}\n"}, d...)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("dpkg-query %v: %v\n%s", d, err, out)
+	}
+}
+
+var (
+	guichetdOnce sync.Once
+	guichetdBin  string
+	guichetdErr  error
+)
+
+// guichetd builds the real guichetd (cgo) once.
+func guichetd(t *testing.T) string {
+	t.Helper()
+	guichetdOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pkgbuild-guichetd")
+		if err != nil {
+			guichetdErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", dir, "github.com/guichet/guichet/cmd/guichetd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			guichetdErr = fmt.Errorf("go build guichetd: %v\n%s", err, out)
+			return
+		}
+		guichetdBin = filepath.Join(dir, "guichetd")
+	})
+	if guichetdErr != nil {
+		t.Fatal(guichetdErr)
+	}
+	return guichetdBin
+}
+
+// TestShippedConfigs: the conffiles the packages ship are valid as they
+// stand, so a fresh install starts (the unit's ExecStartPre runs
+// guichetd --check).
+func TestShippedConfigs(t *testing.T) {
+	etc := filepath.Join(root(t), "deploy", "package", "etc")
+	out, err := exec.Command(guichetd(t), "--config", filepath.Join(etc, "guichetd.yaml"), "--check").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "configuration ok") {
+		t.Errorf("guichetd --check of the shipped guichetd.yaml: %v\n%s", err, out)
+	}
+	cfg, err := config.LoadDaemon(filepath.Join(etc, "guichetd.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/var/lib/guichet" || cfg.UI.Listen != "127.0.0.1:8080" || cfg.UI.Socket != "/run/guichet/api.sock" {
+		t.Errorf("guichetd.yaml: state_dir %s, ui.listen %s, ui.socket %s: not where the unit, tmpfiles.d and the kiosk expect them", cfg.StateDir, cfg.UI.Listen, cfg.UI.Socket)
+	}
+	if _, err := config.LoadPlatform(filepath.Join(etc, "platform.yaml")); err != nil {
+		t.Errorf("platform.yaml: %v", err)
+	}
+	// The check can fail: a broken copy is refused.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("device: {id: till-1}\nhardware: sim\n"), 0o644)
+	if out, err := exec.Command(guichetd(t), "--config", bad, "--check").CombinedOutput(); err == nil {
+		t.Errorf("guichetd --check passed an incomplete configuration:\n%s", out)
 	}
 }
