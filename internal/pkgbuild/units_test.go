@@ -146,6 +146,10 @@ func TestUnitsHardened(t *testing.T) {
 			t.Errorf("kiosk ExecStart lacks %q: %s", w, start)
 		}
 	}
+	// The browser reaches the loopback only.
+	if strings.Join(k["IPAddressDeny"], " ") != "any" || strings.Join(k["IPAddressAllow"], " ") != "localhost" {
+		t.Errorf("kiosk: IPAddressDeny=%v IPAddressAllow=%v, want any and localhost", k["IPAddressDeny"], k["IPAddressAllow"])
+	}
 	if k["Restart"][0] != "always" || k["RuntimeDirectory"][0] != "guichet-kiosk" {
 		t.Errorf("kiosk: Restart=%v RuntimeDirectory=%v", k["Restart"], k["RuntimeDirectory"])
 	}
