@@ -324,8 +324,8 @@ func guichetd(t *testing.T) string {
 }
 
 // TestShippedConfigs: the conffiles the packages ship are valid as they
-// stand, so a fresh install starts (the unit's ExecStartPre runs
-// guichetd --check).
+// stand, so a fresh install starts, and the technician's check
+// (guichetd --check) passes on it.
 func TestShippedConfigs(t *testing.T) {
 	etc := filepath.Join(root(t), "deploy", "package", "etc")
 	out, err := exec.Command(guichetd(t), "--config", filepath.Join(etc, "guichetd.yaml"), "--check").CombinedOutput()
