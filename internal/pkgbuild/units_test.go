@@ -18,7 +18,9 @@ func verifyRoot(t testing.TB) string {
 	t.Helper()
 	r := t.TempDir()
 	sys := filepath.Join(r, "lib", "systemd", "system")
-	os.MkdirAll(filepath.Dir(sys), 0o755)
+	if err := os.MkdirAll(filepath.Dir(sys), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("cp", "-r", "/lib/systemd/system/.", sys).CombinedOutput(); err != nil {
 		t.Fatalf("copying Debian's units: %v\n%s", err, out)
 	}
