@@ -1,6 +1,7 @@
 package pkgbuild
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -229,6 +230,21 @@ func TestKioskPackage(t *testing.T) {
 	}
 	if a := strings.TrimSpace(dpkgDeb(t, "-f", deb, "Architecture")); a != "all" {
 		t.Errorf("Architecture %s", a)
+	}
+	// Chromium's policies keep the browser on the appliance's origin.
+	b, err := os.ReadFile(filepath.Join(root(t), "deploy", "package", "chromium", "guichet-kiosk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pol struct {
+		URLBlocklist, URLAllowlist []string
+		DeveloperToolsAvailability int
+	}
+	if err := json.Unmarshal(b, &pol); err != nil {
+		t.Fatalf("guichet-kiosk.json: %v", err)
+	}
+	if !slices.Equal(pol.URLBlocklist, []string{"*"}) || !slices.Equal(pol.URLAllowlist, []string{"http://127.0.0.1:8080"}) || pol.DeveloperToolsAvailability != 2 {
+		t.Errorf("policies: blocklist %v, allowlist %v, developer tools %d", pol.URLBlocklist, pol.URLAllowlist, pol.DeveloperToolsAvailability)
 	}
 }
 
