@@ -9,12 +9,12 @@ APT_PACKAGES := gcc g++ pkg-config libopencv-dev opencv-data libzxing-dev \
 	mosquitto mosquitto-clients nats-server \
 	pcscd vsmartcard-vpcd libpcsclite-dev util-linux iproute2 \
 	chromium fonts-noto-cjk fonts-wqy-microhei zbar-tools zxing-cpp-tools sqlite3 \
-	swtpm swtpm-tools
+	swtpm swtpm-tools systemd
 
 GO_TEST_TIMEOUT ?= 20m
 UI_PORT ?= 8080
 
-.PHONY: all deps build demo test vet fmt-check unit bench fuzz fault-test clean
+.PHONY: all deps build demo test vet fmt-check unit bench fuzz fault-test clean package
 
 all: build
 
@@ -59,7 +59,21 @@ fuzz: deps
 		done; \
 	done
 
+# package builds the Debian packages into dist/ with nfpm as a Go library
+# (internal/pkgbuild): guichet and guichet-platform for amd64, the pure-Go
+# guichet-platform for arm64, guichet for arm64 when `make build-arm64`
+# left bin/linux_arm64/{guichetd,guichet}, and guichet-kiosk (all).
+# VERSION=1.2.3 sets the version (default: git describe, or 0.0.0+gitHASH).
+VERSION ?=
+PKG_LDFLAGS := -s -w
+package: deps
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='$(PKG_LDFLAGS)' -o bin/linux_amd64/ ./cmd/guichetd ./cmd/guichet
+	for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags='$(PKG_LDFLAGS)' -o bin/linux_$$arch/ ./cmd/guichet-platform || exit 1; \
+	done
+	go run ./internal/pkgbuild/build -version '$(VERSION)' -bin bin -out dist
+
 clean:
-	rm -rf bin var
+	rm -rf bin var dist
 include deploy/make/fault.mk
 include deploy/make/qemu.mk

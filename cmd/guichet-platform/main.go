@@ -57,6 +57,7 @@ import (
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/logging"
+	"github.com/guichet/guichet/internal/sdnotify"
 	"github.com/guichet/guichet/platform"
 	"github.com/guichet/guichet/platform/admin"
 	"github.com/guichet/guichet/platform/authz"
@@ -182,6 +183,19 @@ func serve(ctx context.Context, cfg *config.Platform, stderr io.Writer) error {
 		log.Info("admin endpoint", "url", "http://"+ln.Addr().String(), "paths", "/devices /metrics")
 	}
 	log.Info("guichet-platform running", "instance", cfg.Instance, "brokers", cfg.Broker.URLs)
+	// Under systemd (Type=notify): ready once the store is open and the
+	// admin endpoint listens (the broker may come later: the server
+	// retries); then the watchdog's pings, and STOPPING=1 at the end.
+	notify := sdnotify.FromEnv()
+	if _, err := notify.Notify(sdnotify.Ready); err != nil {
+		log.Warn("readiness not notified", "err", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		notify.RunWatchdog(ctx, sdnotify.WatchdogInterval(), nil)
+		notify.Notify(sdnotify.Stopping)
+	}()
 	err = srv.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -32,6 +32,7 @@ import (
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
 	"github.com/guichet/guichet/internal/logring"
+	"github.com/guichet/guichet/internal/sdnotify"
 	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
@@ -372,11 +373,25 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		}()
 	}
 	log.Info("guichetd running", "device", cfg.Device.ID, "hardware", cfg.Hardware, "ui", "http://"+ln.Addr().String(), "socket", cfg.UI.Socket)
+	// Under systemd (Type=notify): ready now that the UI and the socket
+	// listen and every part runs; the watchdog is pinged while the UI
+	// answers.
+	notify := sdnotify.FromEnv()
+	if _, err := notify.Notify(sdnotify.Ready); err != nil {
+		log.Warn("readiness not notified", "err", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		every := sdnotify.WatchdogInterval()
+		notify.RunWatchdog(ctx, every, uiAlive(ctx, ln.Addr(), every, log))
+	}()
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	notify.Notify(sdnotify.Stopping)
 	cancel()
 	wg.Wait()
 	log.Info("guichetd stopped", "queue_depth", store.Stats().Depth)
