@@ -26,7 +26,6 @@ import (
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/eid/audit"
-	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/internal/health"
 	"github.com/guichet/guichet/internal/keys"
@@ -187,7 +186,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}}
 	// The e-ID counter and the QR verifier, where configured.
-	var dk *counter.Desk
+	var dk *eidDesk
 	if cfg.EID.Counter {
 		var closeDesk func()
 		if dk, closeDesk, err = openDesk(ctx, cfg, store, al, tampered.Check, devs.CardReader, log); err != nil {
@@ -210,7 +209,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	router.HandleResults(co.OnQRResult, checkout.QRResultTypes...)
 	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
 	if dk != nil {
-		router.HandleResults(dk.Service().OnResult, counter.RecordType)
+		dk.route(router)
 	}
 	if tr != nil {
 		router.HandleCommands(func(_ context.Context, cmd *envelope.Command) error { return tr.ApplyLists(cmd.Args) }, credential.CommandLists)
@@ -276,7 +275,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		}
 	}
 	if dk != nil {
-		srv.Counter, srv.Officials = dk, dk
+		dk.serve(srv)
 		if srv.TechnicianToken, err = ui.LoadTechnicianToken(cfg.StateDir); err != nil {
 			return err
 		}

@@ -15,7 +15,9 @@ import (
 	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/face"
 	"github.com/guichet/guichet/eid/vault"
+	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
+	"github.com/guichet/guichet/ui"
 )
 
 // openDesk opens what the e-ID counter needs, as the configuration names
@@ -24,7 +26,7 @@ import (
 // also holds the officials' PINs, and the audit log the store's, shared
 // with the tamper switch, whose lock refuses activations. closeDesk
 // releases the desk, then the face models.
-func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, al *audit.Log, lock func() error, reader cardreader.Reader, log *slog.Logger) (_ *counter.Desk, closeDesk func(), err error) {
+func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, al *audit.Log, lock func() error, reader cardreader.Reader, log *slog.Logger) (_ *eidDesk, closeDesk func(), err error) {
 	subjectKey, err := readSubjectKey(cfg.EID.SubjectKeyFile)
 	if err != nil {
 		return nil, nil, err
@@ -85,5 +87,14 @@ func openDesk(ctx context.Context, cfg *config.Daemon, store *outbox.Store, al *
 	if err := dk.Service().Sweep(ctx); err != nil {
 		return nil, nil, err
 	}
-	return dk, closeDesk, nil
+	return &eidDesk{dk}, closeDesk, nil
 }
+
+// eidDesk is the e-ID counter's desk, as the daemon wires it.
+type eidDesk struct{ *counter.Desk }
+
+// route hands the desk the platform's results to its activations.
+func (d *eidDesk) route(r *link.Router) { r.HandleResults(d.Service().OnResult, counter.RecordType) }
+
+// serve gives the UI the desk's screens and its officials.
+func (d *eidDesk) serve(srv *ui.Server) { srv.Counter, srv.Officials = d.Desk, d.Desk }
