@@ -128,6 +128,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	// Disk kept for the platform's acks when the disk fills (docs/operations.md).
+	if err := store.KeepReserve(filepath.Join(cfg.StateDir, "outbox.db"), storeReserve); err != nil {
+		log.Warn("disk full at start: new payments are refused until acks free space", "err", err)
+	}
 
 	screen := displaysim.New()
 	show := func(s display.Screen) {

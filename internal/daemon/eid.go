@@ -52,3 +52,7 @@ func openTrust(cfg *config.Daemon, log *slog.Logger) (*credential.Trust, error) 
 	}
 	return t, nil
 }
+
+// storeReserve is the disk the store keeps for acks on a full disk
+// (outbox.KeepReserve).
+const storeReserve = 16 << 20
