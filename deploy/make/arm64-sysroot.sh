@@ -68,6 +68,11 @@ find "$tmp" -type l -lname '/*' | while read -r l; do
 	in=${l#"$tmp"}
 	ln -sfn "$(realpath -ms --relative-to="$(dirname "$in")" "$(readlink "$l")")" "$l"
 done
+# What the packages' maintainer scripts would have made: the BLAS and
+# LAPACK links that update-alternatives chooses.
+for alt in blas/libblas.so.3 lapack/liblapack.so.3; do
+	ln -sfn "$alt" "$tmp/usr/lib/aarch64-linux-gnu/$(basename "$alt")"
+done
 # opencv4.pc names all 55 modules; guichetd links only those above, whose
 # runtime dependencies are the ones fetched.
 pc="$tmp/usr/lib/aarch64-linux-gnu/pkgconfig/opencv4.pc"

@@ -33,7 +33,7 @@ ARM64_ENV := CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
 	PKG_CONFIG_LIBDIR=$(ARM64_LIBDIR)/pkgconfig:$(ARM64_SYSROOT)/usr/share/pkgconfig \
 	PKG_CONFIG_PATH= \
 	CGO_CPPFLAGS="-I$(ARM64_SYSROOT)/usr/include -I$(ARM64_SYSROOT)/usr/include/aarch64-linux-gnu" \
-	CGO_LDFLAGS="-L$(ARM64_LIBDIR) -Wl,--as-needed -Wl,-rpath-link,$(ARM64_LIBDIR) -Wl,-rpath-link,$(ARM64_SYSROOT)/lib/aarch64-linux-gnu"
+	CGO_LDFLAGS="-L$(ARM64_LIBDIR) -Wl,--as-needed -Wl,-rpath-link,$(ARM64_LIBDIR) -Wl,-rpath-link,$(ARM64_SYSROOT)/lib/aarch64-linux-gnu -Wl,-rpath-link,$(ARM64_SYSROOT)/usr/lib"
 
 .PHONY: arm64-deps arm64-sysroot build-arm64 build-arm64-noopencv noopencv-check arm64-test
 
