@@ -29,7 +29,35 @@ const idleWindow = time.Minute
 // of one core. Targets: under 60 MB and under 1 %. The anchor is
 // mosquitto, measured over the same minute on the same machine.
 func BenchmarkGuichetdIdle(b *testing.B) {
-	root := brokertest.Root(b)
+	frames := filepath.Join(brokertest.Root(b), "deploy/demo/frames")
+	// The devices of deploy/demo/guichetd.yaml.tmpl as demo.sh fills it.
+	benchIdle(b, "guichetd", fmt.Sprintf(`devices:
+  code_readers: [{driver: camera, options: {camera: folder, camera_options: {path: "%[1]s", fps: 2}, dedupe: 30s}}]
+  card_reader: {driver: sim}
+  face_camera: {driver: folder, options: {path: "%[1]s", fps: 8}}
+  printer: {driver: sim}
+  drawer: {via: printer}
+eid: {counter: true, subject_key_file: "{{DIR}}/device/subject.key", challenge: turn_left, frame_rate: 8}
+`, frames))
+}
+
+// BenchmarkGuichetdIdleScannerOnly is the same till without the camera
+// and the e-ID counter (a hand-held scanner instead, simulated): the
+// difference is what the camera's decoding and the face models cost at
+// rest.
+func BenchmarkGuichetdIdleScannerOnly(b *testing.B) {
+	benchIdle(b, "guichetd_scanner", `devices:
+  code_readers: [{driver: sim, options: {codes: ["134567890123456789"]}}]
+  card_reader: {driver: sim}
+  printer: {driver: sim}
+  drawer: {via: printer}
+`)
+}
+
+// benchIdle measures guichetd idle with devices (YAML; {{DIR}} is the
+// test's directory), reporting figures under name, and mosquitto's
+// beside them.
+func benchIdle(b *testing.B, name, devices string) {
 	dir := b.TempDir()
 	broker := brokertest.StartMosquitto(b)
 	uiPort := brokertest.FreePort(b)
@@ -45,23 +73,14 @@ admin: "127.0.0.1:%[3]d"
 		b.Fatal(err)
 	}
 	write(b, filepath.Join(dir, "device", "subject.key"), strings.Repeat("k", 32))
-	frames := filepath.Join(root, "deploy/demo/frames")
-	// The devices of deploy/demo/guichetd.yaml.tmpl as demo.sh fills it.
 	write(b, devConf, fmt.Sprintf(`device: {id: till-1, tenant: shop-1, site: shop-001}
 state_dir: %[1]s/device
 broker: {urls: ["%[2]s"]}
 platform_key_file: %[1]s/platform/platform.key.pub
 hardware: sim
-devices:
-  code_readers: [{driver: camera, options: {camera: folder, camera_options: {path: "%[4]s", fps: 2}, dedupe: 30s}}]
-  card_reader: {driver: sim}
-  face_camera: {driver: folder, options: {path: "%[4]s", fps: 8}}
-  printer: {driver: sim}
-  drawer: {via: printer}
-eid: {counter: true, subject_key_file: "%[1]s/device/subject.key", challenge: turn_left, frame_rate: 8}
-ui: {listen: "127.0.0.1:%[3]d"}
+`, dir, broker.URL())+strings.ReplaceAll(devices, "{{DIR}}", dir)+fmt.Sprintf(`ui: {listen: "127.0.0.1:%[1]d"}
 checkout: {currency: CNY, wait_online: 3s}
-`, dir, broker.URL(), uiPort, frames))
+`, uiPort))
 	run := func(prog string, args ...string) string {
 		var out, errb bytes.Buffer
 		cmd := exec.Command(filepath.Join(binDir, prog), args...)
@@ -96,7 +115,7 @@ checkout: {currency: CNY, wait_online: 3s}
 	time.Sleep(10 * time.Second)
 
 	b.ResetTimer()
-	procs := map[string]int{"guichetd": daemon.Process.Pid, "mosquitto": broker.PID()}
+	procs := map[string]int{name: daemon.Process.Pid, "mosquitto": broker.PID()}
 	before := map[string]time.Duration{}
 	for name, pid := range procs {
 		before[name] = cpuTime(b, pid)
@@ -104,11 +123,11 @@ checkout: {currency: CNY, wait_online: 3s}
 	t0 := time.Now()
 	time.Sleep(idleWindow)
 	wall := time.Since(t0)
-	for _, name := range []string{"guichetd", "mosquitto"} {
-		pid := procs[name]
-		used := cpuTime(b, pid) - before[name]
-		benchfig.Report(b, name+"_idle_cpu_pct", 100*used.Seconds()/wall.Seconds(), "%")
-		benchfig.Report(b, name+"_idle_rss_mb", float64(rssKB(b, pid))/1024, "MB")
+	for _, p := range []string{name, "mosquitto"} {
+		pid := procs[p]
+		used := cpuTime(b, pid) - before[p]
+		benchfig.Report(b, p+"_idle_cpu_pct", 100*used.Seconds()/wall.Seconds(), "%")
+		benchfig.Report(b, p+"_idle_rss_mb", float64(rssKB(b, pid))/1024, "MB")
 	}
 	if err := daemon.Process.Signal(syscall.Signal(0)); err != nil {
 		b.Fatalf("guichetd died while idle: %v", err)
