@@ -77,3 +77,4 @@ clean:
 	rm -rf bin var dist
 include deploy/make/fault.mk
 include deploy/make/qemu.mk
+include deploy/make/arm64.mk

@@ -10,8 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/guichet/guichet/device/cardreader"
-	_ "github.com/guichet/guichet/device/cardreader/pcsc" // registers card reader "pcsc"
-	_ "github.com/guichet/guichet/device/cardreader/sam"  // registers card reader "sam"
+	_ "github.com/guichet/guichet/device/cardreader/sam" // registers card reader "sam"
 	"github.com/guichet/guichet/eid/icao"
 	"github.com/guichet/guichet/internal/atomicfile"
 )

@@ -165,3 +165,12 @@ func WaitPort(t testing.TB, port int, log fmt.Stringer) {
 	}
 	t.Fatalf("brokertest: nothing listens on port %d after 10s; log:\n%s", port, log)
 }
+
+// PID is the broker process's id, for measuring it beside the programs
+// under test; 0 when it is not running.
+func (m *Mosquitto) PID() int {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}

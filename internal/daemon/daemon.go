@@ -26,7 +26,6 @@ import (
 	displaysim "github.com/guichet/guichet/device/display/sim"
 	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/eid/audit"
-	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/eid/credential"
 	"github.com/guichet/guichet/firmware-bridge/dfu"
 	"github.com/guichet/guichet/internal/health"
@@ -144,6 +143,10 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	// Disk kept for the platform's acks when the disk fills (docs/operations.md).
+	if err := store.KeepReserve(filepath.Join(cfg.StateDir, "outbox.db"), storeReserve); err != nil {
+		log.Warn("disk full at start: new payments are refused until acks free space", "err", err)
+	}
 
 	screen := displaysim.New()
 	show := func(s display.Screen) {
@@ -202,7 +205,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 			}
 		}}
 	// The e-ID counter and the QR verifier, where configured.
-	var dk *counter.Desk
+	var dk *eidDesk
 	if cfg.EID.Counter {
 		var closeDesk func()
 		if dk, closeDesk, err = openDesk(ctx, cfg, store, al, tampered.Check, devs.CardReader, log); err != nil {
@@ -225,7 +228,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 	router.HandleResults(co.OnQRResult, checkout.QRResultTypes...)
 	router.HandleCommands(co.ApplyCommand, checkout.Commands...)
 	if dk != nil {
-		router.HandleResults(dk.Service().OnResult, counter.RecordType)
+		dk.route(router)
 	}
 	if tr != nil {
 		router.HandleCommands(func(_ context.Context, cmd *envelope.Command) error { return tr.ApplyLists(cmd.Args) }, credential.CommandLists)
@@ -304,7 +307,7 @@ func Run(ctx context.Context, cfg *config.Daemon, log *slog.Logger) error {
 		}
 	}
 	if dk != nil {
-		srv.Counter, srv.Officials = dk, dk
+		dk.serve(srv)
 		if srv.TechnicianToken, err = ui.LoadTechnicianToken(cfg.StateDir); err != nil {
 			return err
 		}

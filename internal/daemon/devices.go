@@ -9,20 +9,16 @@ import (
 
 	"github.com/guichet/guichet/config"
 	"github.com/guichet/guichet/device"
-	"github.com/guichet/guichet/device/camera"
 	"github.com/guichet/guichet/device/cardreader"
 	"github.com/guichet/guichet/device/codereader"
 	"github.com/guichet/guichet/device/display"
 	"github.com/guichet/guichet/device/gpio"
 	"github.com/guichet/guichet/device/printer"
 
-	// Drivers shipped with the appliance, registered by name.
-	_ "github.com/guichet/guichet/device/camera/sim"
-	_ "github.com/guichet/guichet/device/camera/v4l2"
-	_ "github.com/guichet/guichet/device/cardreader/pcsc"
+	// Drivers shipped with the appliance, registered by name; those that
+	// need OpenCV or cgo are in drivers_*.go, by build tag.
 	_ "github.com/guichet/guichet/device/cardreader/sam"
 	_ "github.com/guichet/guichet/device/cardreader/sim"
-	_ "github.com/guichet/guichet/device/codereader/codescan"
 	_ "github.com/guichet/guichet/device/codereader/scanner"
 	_ "github.com/guichet/guichet/device/codereader/sim"
 	_ "github.com/guichet/guichet/device/display/ssd1306"
@@ -218,15 +214,7 @@ func CheckDevices(ctx context.Context, cfg *config.Daemon) ([]Outcome, error) {
 	d, outs := openAll(ctx, cfg)
 	d.Close()
 	if cfg.EID.Counter {
-		const field = "devices.face_camera"
-		fc := cfg.Devices.FaceCamera
-		c, err := camera.Drivers.Open(ctx, fc.Driver, &fc.Options)
-		if err != nil {
-			outs = append(outs, Outcome{Field: field, Driver: fc.Driver, Err: device.At(field, err)})
-		} else {
-			c.Close()
-			outs = append(outs, Outcome{Field: field, Driver: fc.Driver})
-		}
+		outs = append(outs, checkFaceCamera(ctx, cfg))
 	}
 	return outs, failures(outs)
 }

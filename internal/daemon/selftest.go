@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/config"
-	"github.com/guichet/guichet/device/codereader/codescan"
 	"github.com/guichet/guichet/internal/selftest"
 	"github.com/guichet/guichet/provision"
 	"github.com/guichet/guichet/provision/identity"
@@ -138,9 +137,9 @@ func deviceChecks(cfg *config.Daemon, devs *Devices, outs []Outcome, taps []*sel
 		name := fmt.Sprintf("code reader %d", i)
 		what := fmt.Sprintf("code reader %d (%s)", i, cfg.Devices.CodeReaders[i].Driver)
 		var frames func() int
-		if cs, ok := r.(*codescan.Reader); ok {
+		if f, ok := cameraFrames(r); ok {
 			name, what = fmt.Sprintf("camera %d", i), fmt.Sprintf("camera %d", i)
-			frames = func() int { return cs.Stats().Grabbed }
+			frames = f
 		}
 		checks = append(checks, selftest.CodeReader(name, what, taps[opened], frames, minFPS, codeWindow, testCardSeen))
 		opened++

@@ -103,6 +103,9 @@ type Store struct {
 	boot     uint32
 	opened   time.Time
 
+	// res is the disk space kept for acks (reserve.go).
+	res reserve
+
 	wakeMu sync.Mutex
 	wake   chan struct{}
 
@@ -373,10 +376,43 @@ func (s *Store) failPending() {
 }
 
 func (s *Store) commit(batch []*request) {
+	batch = s.refuseWhileFull(batch)
+	if len(batch) == 0 {
+		return
+	}
+	appended, err := s.commitTx(batch)
+	if err != nil && s.onDiskFull(err) {
+		// The reserve is given back: the acks of the batch go through on
+		// its space; its new records and writes are refused.
+		acks, others := splitAcks(batch)
+		for _, req := range others {
+			req.err = fmt.Errorf("%w (%v)", ErrDiskFull, err)
+			close(req.done)
+		}
+		batch, appended, err = acks, false, nil
+		if len(batch) == 0 {
+			return
+		}
+		_, err = s.commitTx(batch)
+	}
+	s.afterAcks()
+	for _, req := range batch {
+		if err != nil {
+			req.err = err
+		}
+		close(req.done)
+	}
+	if appended && err == nil {
+		s.signal()
+	}
+}
+
+// commitTx commits batch in one transaction and, committed, moves the
+// store's counters on; it answers no request.
+func (s *Store) commitTx(batch []*request) (appended bool, err error) {
 	seq, hash := s.lastSeq.Load(), s.lastHash
 	acked := s.acked.Load()
-	appended := false
-	err := func() error {
+	err = func() error {
 		tx, err := s.w.Begin()
 		if err != nil {
 			return err
@@ -459,15 +495,7 @@ func (s *Store) commit(batch []*request) {
 	} else {
 		err = fmt.Errorf("outbox: commit: %w", err)
 	}
-	for _, req := range batch {
-		if err != nil {
-			req.err = err
-		}
-		close(req.done)
-	}
-	if appended && err == nil {
-		s.signal()
-	}
+	return appended, err
 }
 
 // one does req's append and writes; the caller undoes them on error.
