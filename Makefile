@@ -63,3 +63,4 @@ clean:
 	rm -rf bin var
 include deploy/make/fault.mk
 include deploy/make/qemu.mk
+include deploy/make/package-test.mk

@@ -1,7 +1,10 @@
 package pkgtest
 
 import (
+	"context"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +52,23 @@ func TestDependsOfPackages(t *testing.T) {
 	if slices.Contains(r.Packages, "guichet") {
 		t.Errorf("root has the package under test: %v", r.Packages)
 	}
+}
+
+// TestRootImage builds the root the package tests boot, if it is not in
+// the cache yet (make package-root), and checks it is an ext4 image.
+func TestRootImage(t *testing.T) {
+	_, old, new := packages(t)
+	r, err := ForDebs(append(old, new...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := r.Image(context.Background(), DefaultCache(), testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("dumpe2fs", "-h", img).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "guichet-root") {
+		t.Fatalf("%s is not the root's ext4 image: %v\n%s", img, err, out)
+	}
+	t.Logf("root %s", img)
 }
