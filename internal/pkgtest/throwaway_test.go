@@ -42,6 +42,22 @@ Restart=on-failure
 WantedBy=multi-user.target
 `
 
+const throwawayKioskUnit = `[Unit]
+Description=guichet kiosk
+After=guichetd.service
+[Service]
+User=guichet-kiosk
+RuntimeDirectory=guichet-kiosk
+RuntimeDirectoryMode=0700
+Environment=XDG_RUNTIME_DIR=/run/guichet-kiosk HOME=/run/guichet-kiosk
+ExecStartPre=/bin/rm -rf /run/guichet-kiosk/profile
+ExecStart=/usr/bin/cage -d -- /usr/bin/chromium --kiosk --ozone-platform=wayland --user-data-dir=/run/guichet-kiosk/profile --no-first-run --noerrdialogs --disable-session-crashed-bubble http://127.0.0.1:8080/
+Restart=always
+RestartSec=2
+[Install]
+WantedBy=graphical.target
+`
+
 func throwawayPostinst(name, user, unit string) string {
 	return fmt.Sprintf(`#!/bin/sh
 set -e
@@ -143,8 +159,15 @@ func throwawayPackages(t testing.TB, bin, version, out string) []string {
 		name: "guichet-kiosk", arch: "all", desc: "guichet kiosk (test build)",
 		depends: []string{"cage", "chromium", "systemd"},
 		files: map[string]string{
-			"usr/share/doc/guichet-kiosk/README": "test build\n",
+			"lib/systemd/system/guichet-kiosk.service":         throwawayKioskUnit,
+			"usr/lib/sysusers.d/guichet-kiosk.conf":            "u guichet-kiosk - \"guichet kiosk\" /run/guichet-kiosk /usr/sbin/nologin\n",
+			"etc/chromium/policies/managed/guichet-kiosk.json": `{"URLBlocklist": ["*"], "URLAllowlist": ["http://127.0.0.1:8080"]}` + "\n",
+			"DEBIAN/postinst": strings.Replace(throwawayPostinst("guichet-kiosk", "guichet-kiosk", "guichet-kiosk.service"),
+				"\tsystemd-tmpfiles --create /usr/lib/tmpfiles.d/guichet-kiosk.conf\n", "", 1),
+			"DEBIAN/prerm":  throwawayPrerm("guichet-kiosk.service"),
+			"DEBIAN/postrm": throwawayPostrm("/run/guichet-kiosk"),
 		},
+		conf: []string{"/etc/chromium/policies/managed/guichet-kiosk.json"},
 	}}
 	var paths []string
 	for _, p := range pkgs {
