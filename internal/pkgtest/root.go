@@ -141,7 +141,11 @@ func (r Root) build(ctx context.Context, dir string, log io.Writer) (err error) 
 	if err := run("mount", "-t", "proc", "proc", proc); err != nil {
 		return err
 	}
+	mounted := true
 	defer func() {
+		if !mounted {
+			return
+		}
 		if uerr := exec.Command("umount", "-l", proc).Run(); uerr != nil && err == nil {
 			err = fmt.Errorf("pkgtest: umount %s: %w", proc, uerr)
 		}
@@ -161,6 +165,7 @@ func (r Root) build(ctx context.Context, dir string, log io.Writer) (err error) 
 	if err := exec.Command("umount", proc).Run(); err != nil {
 		return fmt.Errorf("pkgtest: umount %s: %w", proc, err)
 	}
+	mounted = false
 	if err := finish(tree); err != nil {
 		return err
 	}
