@@ -183,7 +183,12 @@ func (v *vm) try(script string) (string, int) {
 	v.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+	start := time.Now()
 	out, status, err := v.m.Exec(ctx, script)
+	if d := time.Since(start); d > 5*time.Second {
+		first, _, _ := strings.Cut(strings.TrimSpace(script), "\n")
+		v.tb.Logf("guest: %v: %.60s", d.Round(100*time.Millisecond), first)
+	}
 	if err != nil {
 		v.tb.Fatalf("guest: %s: %v\n%s", script, err, out)
 	}

@@ -134,7 +134,7 @@ func throwawayPackages(t testing.TB, bin, version, out string) []string {
 			"usr/bin/guichetd": "@" + filepath.Join(bin, "guichetd"), "usr/bin/guichet": "@" + filepath.Join(bin, "guichet"),
 			"lib/systemd/system/guichetd.service": throwawayUnit,
 			"usr/lib/sysusers.d/guichet.conf":     "g guichet -\nu guichet - \"guichet\" /var/lib/guichet /usr/sbin/nologin\n",
-			"usr/lib/tmpfiles.d/guichet.conf":     "d /var/lib/guichet 0700 guichet guichet -\nd /etc/guichet 0750 root guichet -\n",
+			"usr/lib/tmpfiles.d/guichet.conf":     "d /var/lib/guichet 0700 guichet guichet -\nd /etc/guichet 0755 root root -\n",
 			"etc/guichet/guichetd.yaml":           "device: {id: till-1}\nstate_dir: /var/lib/guichet\nbroker: {urls: [\"tcp://127.0.0.1:1883\"]}\nplatform_key: \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\nhardware: sim\nui: {socket: /run/guichet/api.sock}\n",
 			"DEBIAN/postinst":                     throwawayPostinst("guichet", "guichet", "guichetd.service"),
 			"DEBIAN/prerm":                        throwawayPrerm("guichetd.service"),
