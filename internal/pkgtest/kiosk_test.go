@@ -75,10 +75,10 @@ func TestKiosk(t *testing.T) {
 // appliance's UI (127.0.0.1:8080) and returns what ss says of it.
 func (v *vm) waitPage() string {
 	v.tb.Helper()
-	out, status := v.try(`for i in $(seq 900); do
+	out, status := v.try(`end=$(($(date +%s) + 180)); while [ $(date +%s) -lt $end ]; do
 	c=$(ss -Htnp state established '( dport = :8080 )' | grep chrom) && { echo "$c"; exit 0; }
-	sleep 0.2; done
-ps -ef | grep -E 'cage|chrom' | grep -v grep; journalctl -b --no-pager -u guichet-kiosk | tail -n 40; exit 1`)
+	sleep 1; done
+ps -ef | grep -E 'cage|chrom' | grep -v grep; systemctl status --no-pager guichet-kiosk; journalctl -b --no-pager -u guichet-kiosk | tail -n 60; exit 1`)
 	if status != 0 {
 		v.tb.Fatalf("Chromium never connected to the appliance's UI:\n%s", out)
 	}

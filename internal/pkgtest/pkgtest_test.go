@@ -69,9 +69,10 @@ func packages(tb testing.TB) (dir string, old, new []string) {
 			return
 		}
 		root := repoRoot(tb)
-		bin := filepath.Join(built.dir, "bin")
+		// The layout make package uses: bin/linux_ARCH/PROGRAM.
+		bin := filepath.Join(built.dir, "bin", "linux_amd64")
 		build := func(cgo string, out string, pkgs ...string) error {
-			cmd := exec.Command(goBin(), append([]string{"build", "-trimpath", "-o", out}, pkgs...)...)
+			cmd := exec.Command(goBin(), append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, pkgs...)...)
 			cmd.Dir = root
 			cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo, "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-buildvcs=false")
 			if b, err := cmd.CombinedOutput(); err != nil {

@@ -157,7 +157,7 @@ func throwawayPackages(t testing.TB, bin, version, out string) []string {
 		conf: []string{"/etc/guichet/platform.yaml"},
 	}, {
 		name: "guichet-kiosk", arch: "all", desc: "guichet kiosk (test build)",
-		depends: []string{"cage", "chromium", "systemd"},
+		depends: []string{"cage", "chromium", "xwayland", "systemd"},
 		files: map[string]string{
 			"lib/systemd/system/guichet-kiosk.service":         throwawayKioskUnit,
 			"usr/lib/sysusers.d/guichet-kiosk.conf":            "u guichet-kiosk - \"guichet kiosk\" /run/guichet-kiosk /usr/sbin/nologin\n",
