@@ -11,8 +11,9 @@
 # boots.
 #
 # Targets: package-deps (apt packages), package-root (the cached root),
-# package-test (the test). `make test` builds the root first, and its
-# go test ./... runs the test.
+# package-test (the tests). `make test` and `make bench` build the root
+# first; their go test ./... runs the tests and BenchmarkInstallToReady
+# (bench pkg_install_to_ready_s).
 
 PKGTEST_APT_PACKAGES := debootstrap qemu-utils
 PKGTEST_TIMEOUT ?= 15m
@@ -34,3 +35,4 @@ package-test: package-root
 	GUICHET_QEMU_CACHE=$(QEMU_CACHE) go test -count=1 -timeout $(PKGTEST_TIMEOUT) -run '^(TestPackage|TestKiosk)$$' -v ./internal/pkgtest
 
 test: package-root
+bench: package-root
