@@ -16,6 +16,11 @@ import (
 // (go test ./internal/pkgtest -run TestKiosk -screens).
 var screens = flag.Bool("screens", false, "write the kiosk's screenshot to docs/screens")
 
+// kiosk runs TestKiosk (make kiosk-test): Chromium under software
+// emulation adds minutes to the package test's budget, so go test ./...
+// leaves it out.
+var kiosk = flag.Bool("kiosk", false, "run the kiosk's test (make kiosk-test)")
+
 // headless is the drop-in that runs the kiosk's cage on wlroots' headless
 // backend, as on a box without a display: no DRM device (wlroots falls
 // back to its pixman renderer), no input, and no seat or tty to take.
@@ -30,6 +35,9 @@ StandardInput=null
 // Chromium on the appliance's page as the kiosk's user, and comes back
 // when killed, with a screenshot taken in the guest by grim.
 func TestKiosk(t *testing.T) {
+	if !*kiosk {
+		t.Skip("the kiosk's test runs with -kiosk: make kiosk-test")
+	}
 	v := boot(t)
 	_, old, _ := packages(t)
 	var debs []string
