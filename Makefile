@@ -78,3 +78,4 @@ clean:
 include deploy/make/fault.mk
 include deploy/make/qemu.mk
 include deploy/make/arm64.mk
+include deploy/make/package-test.mk

@@ -72,6 +72,21 @@ type Guest struct {
 	// /dev/vda; MakeExt4 makes one. The guest needs the virtio_pci and
 	// virtio_blk modules (see ModuleFiles).
 	Disks []string
+
+	// Root, if set, is a raw ext4 image of a whole Debian system (see
+	// system.go): the guest mounts it as / and starts its /sbin/init
+	// (systemd) as PID 1 instead of running Command, and Machine.Exec
+	// runs scripts in it. Root is /dev/vda, Disks follow it. The image
+	// is never written: the guest's writes go to a temporary overlay.
+	// The guest needs RootModules.
+	Root string
+	// Shares are host directories the guest can mount with 9p.
+	Shares []Share
+	// Memory is the guest's memory in MiB (512 if zero), CPUs its
+	// processors (1 if zero).
+	Memory, CPUs int
+	// Append is added to the kernel's command line.
+	Append string
 }
 
 // Result is what a boot produced.
@@ -155,6 +170,10 @@ type Machine struct {
 	lines  chan string
 	killed atomic.Bool
 
+	// agent is the directory Exec shares with a Root guest's agent.
+	agent string
+	execs int
+
 	// Written by the console reader, read once done is closed.
 	done    chan struct{}
 	res     Result
@@ -175,21 +194,41 @@ func Start(ctx context.Context, g Guest) (*Machine, error) {
 		return nil, fmt.Errorf("qemutest: %w", err)
 	}
 	initrd := filepath.Join(dir, "initrd.cpio")
-	if err := writeInitramfs(initrd, g); err != nil {
+	write := writeInitramfs
+	if g.Root != "" {
+		write = writeRootInitramfs
+	}
+	if err := write(initrd, g); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
+	}
+	mem, cpus := 512, 1
+	if g.Memory > 0 {
+		mem = g.Memory
+	}
+	if g.CPUs > 0 {
+		cpus = g.CPUs
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, g.Timeout)
 	args := []string{
 		"-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
 		"-serial", "stdio", "-monitor", "none",
-		"-machine", "q35", "-cpu", "max", "-smp", "1", "-m", "512",
+		"-machine", "q35", "-cpu", "max", "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
 		"-kernel", g.Kernel, "-initrd", initrd,
 		// quiet and no udev: the kernel prints little and init is a
 		// shell script; panic=-1 turns a panic into a reboot, which
 		// -no-reboot turns into qemu exiting.
-		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init nokaslr mitigations=off tsc=reliable",
+		"-append", strings.TrimSpace("console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init nokaslr mitigations=off tsc=reliable " + g.Append),
+	}
+	var agent string
+	if g.Root != "" {
+		var err error
+		if agent, args, err = rootArgs(dir, g, args); err != nil {
+			cancel()
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
 	for _, d := range g.Disks {
 		if strings.Contains(d, ",") {
@@ -203,10 +242,19 @@ func Start(ctx context.Context, g Guest) (*Machine, error) {
 		// in its own page cache, as a machine losing power would.
 		args = append(args, "-drive", "file="+d+",if=virtio,format=raw,cache=writeback")
 	}
+	for i, sh := range g.Shares {
+		a, err := shareArgs(fmt.Sprintf("share%d", i), sh)
+		if err != nil {
+			cancel()
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		args = append(args, a...)
+	}
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.Stdin = nil
 	cmd.WaitDelay = 5 * time.Second
-	m := &Machine{cmd: cmd, cancel: cancel, ctx: ctx, dir: dir, g: g, lines: make(chan string, 256), done: make(chan struct{})}
+	m := &Machine{cmd: cmd, cancel: cancel, ctx: ctx, dir: dir, g: g, agent: agent, lines: make(chan string, 256), done: make(chan struct{})}
 	cmd.Stderr = &m.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -251,13 +299,24 @@ func (m *Machine) read(out io.Reader) {
 				m.res.ExitStatus, m.exitSet = n, true
 			}
 		}
+		if m.agent != "" {
+			// A Root guest's owner talks to it through Exec and
+			// need not read Lines: a line it does not take now is
+			// dropped, not waited for.
+			select {
+			case m.lines <- line:
+			default:
+			}
+			continue
+		}
 		m.lines <- line
 	}
 }
 
 // Lines delivers the console's lines as they come, and is closed when qemu
 // has gone. A reader that stops reading stalls the guest's console until
-// Wait.
+// Wait; a Root guest's lines that find the channel full are dropped
+// instead (Guest.Console and Result.Console still have them).
 func (m *Machine) Lines() <-chan string { return m.lines }
 
 // Kill cuts the guest's power: qemu gets SIGKILL, and the guest loses what
@@ -324,16 +383,22 @@ poweroff -f
 `
 
 func writeInitramfs(name string, g Guest) error {
+	var ins strings.Builder
+	for _, m := range g.Modules {
+		fmt.Fprintf(&ins, "insmod %s || echo \"insmod %s failed\"\n", m, m)
+	}
+	return writeInitramfsWith(name, g, []byte(fmt.Sprintf(initScript, ins.String(), g.Command)), nil)
+}
+
+// writeInitramfsWith writes an initramfs of busybox, g.Files, extra and
+// the init script.
+func writeInitramfsWith(name string, g Guest, init []byte, extra []Entry) error {
 	bb := g.Busybox
 	if bb == "" {
 		bb = "/bin/busybox"
 	}
 	if err := isStatic(bb); err != nil {
 		return fmt.Errorf("qemutest: busybox: %w (apt-get install busybox-static)", err)
-	}
-	var ins strings.Builder
-	for _, m := range g.Modules {
-		fmt.Fprintf(&ins, "insmod %s || echo \"insmod %s failed\"\n", m, m)
 	}
 	entries := []Entry{
 		{Name: "bin", Mode: fs.ModeDir | 0o755},
@@ -342,14 +407,20 @@ func writeInitramfs(name string, g Guest) error {
 		{Name: "proc", Mode: fs.ModeDir | 0o755},
 		{Name: "sys", Mode: fs.ModeDir | 0o755},
 		{Name: "tmp", Mode: fs.ModeDir | 0o1777},
-		{Name: "init", Mode: 0o755, Data: []byte(fmt.Sprintf(initScript, ins.String(), g.Command))},
+		{Name: "init", Mode: 0o755, Data: init},
 	}
+	entries = append(entries, extra...)
 	data, err := os.ReadFile(bb)
 	if err != nil {
 		return fmt.Errorf("qemutest: %w", err)
 	}
 	entries = append(entries, Entry{Name: "bin/busybox", Mode: 0o755, Data: data})
 	dirs := map[string]bool{"bin": true, "dev": true, "proc": true, "sys": true, "tmp": true}
+	for _, e := range extra {
+		if e.Mode.IsDir() {
+			dirs[e.Name] = true
+		}
+	}
 	for _, f := range g.Files {
 		data, err := os.ReadFile(f.Host)
 		if err != nil {
