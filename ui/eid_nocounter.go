@@ -11,3 +11,6 @@ type Counter interface{ withoutOpenCV() }
 
 // counterRoutes serves nothing: there is no counter in this build.
 func (s *Server) counterRoutes(*http.ServeMux) {}
+
+// techOfficialRoutes serves nothing: no counter, no officials.
+func (s *Server) techOfficialRoutes(*http.ServeMux) {}

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/guichet/guichet/eid/audit"
-	"github.com/guichet/guichet/eid/counter"
 	"github.com/guichet/guichet/staff"
 )
 
@@ -34,27 +33,7 @@ func (s *Server) techStaffRoutes(mux *http.ServeMux) {
 		mux.HandleFunc("POST /api/tech/staff/{id}/pin", s.technician(s.techStaffReset))
 		mux.HandleFunc("DELETE /api/tech/staff/{id}", s.technician(s.techStaffRemove))
 	}
-	if s.Officials != nil {
-		mux.HandleFunc("POST /api/tech/officials/{id}/pin", s.technician(s.techOfficialPIN))
-	}
-	if l, ok := s.Officials.(OfficialsLister); ok {
-		mux.HandleFunc("GET /api/tech/officials", s.technician(func(w http.ResponseWriter, r *http.Request) {
-			as, err := l.ListOfficials(r.Context())
-			if err != nil {
-				s.log().Error("officials list", "err", err)
-				writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
-				return
-			}
-			writeJSON(w, http.StatusOK, as)
-		}))
-	}
-}
-
-// OfficialsLister lists the e-ID counter's officials with their
-// lock-outs (*counter.Desk); Server.Officials that also lists gets the
-// list on the technician's screen.
-type OfficialsLister interface {
-	ListOfficials(ctx context.Context) ([]counter.Account, error)
+	s.techOfficialRoutes(mux)
 }
 
 func (s *Server) techStaffList(w http.ResponseWriter, r *http.Request) {
@@ -142,26 +121,6 @@ func (s *Server) techStaffRemove(w http.ResponseWriter, r *http.Request) {
 	s.log().Info("staff removed", "person", id, "by", callerName(r))
 	s.auditStaff(r, "staff_remove", "ok", id, "")
 	writeJSON(w, http.StatusOK, map[string]string{"removed": id})
-}
-
-// techOfficialPIN enrols an official of the e-ID counter or resets a
-// locked-out official's PIN: the same step, as the counter keeps one PIN
-// record per official.
-func (s *Server) techOfficialPIN(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		PIN string `json:"pin"`
-	}
-	if !decode(w, r, &req) {
-		return
-	}
-	id := r.PathValue("id")
-	if err := s.Officials.SetPIN(r.Context(), id, req.PIN); err != nil {
-		s.eidAnswer(w, counter.Screen{}, err)
-		return
-	}
-	s.log().Info("official PIN set", "official", id, "by", callerName(r))
-	s.auditStaff(r, "official_pin", "ok", id, "")
-	writeJSON(w, http.StatusOK, map[string]string{"official": id})
 }
 
 // auditStaff appends an entry for an account's change: the technician (or the
