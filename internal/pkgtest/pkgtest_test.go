@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/guichet/guichet/internal/benchfig"
+	"github.com/guichet/guichet/internal/pkgbuild"
 	"github.com/guichet/guichet/internal/qemutest"
 )
 
@@ -108,7 +109,19 @@ func packages(tb testing.TB) (dir string, old, new []string) {
 
 // buildPackages makes the packages of version into out.
 func buildPackages(tb testing.TB, root, bin, version, out string) []string {
-	return throwawayPackages(tb, bin, version, out)
+	pkgs, _, err := pkgbuild.Packages(pkgbuild.Options{Root: root, Bin: filepath.Dir(bin), Version: version}, "amd64")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var debs []string
+	for _, p := range pkgs {
+		deb, err := pkgbuild.Build(p, out)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		debs = append(debs, deb)
+	}
+	return debs
 }
 
 // vm is a booted root with the packages shared at /io.
