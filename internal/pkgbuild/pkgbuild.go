@@ -313,7 +313,8 @@ func kiosk(o Options) (Package, error) {
 		content(filepath.Join(pk, "sysusers", "guichet-kiosk.conf"), "/usr/lib/sysusers.d/guichet-kiosk.conf", 0o644, m),
 		conffile(filepath.Join(pk, "chromium", "guichet-kiosk.json"), "/etc/chromium/policies/managed/guichet-kiosk.json", m),
 	}
-	info.Depends = []string{"cage", "chromium", "systemd"}
+	// Debian 12's cage will not start without Xwayland.
+	info.Depends = []string{"cage", "xwayland", "chromium", "systemd"}
 	info.Recommends = []string{"guichet"}
 	info.Scripts = scripts(o.Root, "guichet-kiosk")
 	return Package{Info: info, File: FileName("guichet-kiosk", o.Version, "all")}, nil

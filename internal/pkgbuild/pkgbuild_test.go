@@ -223,7 +223,7 @@ func TestKioskPackage(t *testing.T) {
 		}
 	}
 	deps := strings.Split(strings.TrimSpace(dpkgDeb(t, "-f", deb, "Depends")), ", ")
-	for _, d := range []string{"cage", "chromium"} {
+	for _, d := range []string{"cage", "xwayland", "chromium"} {
 		if !slices.Contains(deps, d) {
 			t.Errorf("Depends %v lacks %s", deps, d)
 		}
