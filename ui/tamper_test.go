@@ -115,6 +115,29 @@ func TestTamperRoutes(t *testing.T) {
 // it (-screens writes status-tamper-LANG.png).
 func TestTamperOnStatusPage(t *testing.T) {
 	ctx := context.Background()
+	r, sw := newTamperedRig(t)
+	b := browsertest.Start(t)
+	// The status page is the till's: the cashier signs in first.
+	p := open(t, b, r.http.URL+"/signin.html?next=/status.html")
+	p.run("sign in", clear("cashier"), chromedp.SendKeys("#cashier", cashierID, chromedp.ByID),
+		clear("pin"), chromedp.SendKeys("#pin", cashierPIN, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID),
+		chromedp.WaitReady("#tamper-banner", chromedp.ByID))
+	want := map[string]string{"zh": "防拆开关被触发，已锁定", "en": "Locked after the tamper switch opened", "fr": "Verrouillé après l'ouverture du boîtier"}
+	short := map[string]string{"zh": "已锁定，等待技术员解除", "en": "Locked until a technician clears it", "fr": "Verrouillé jusqu'au déverrouillage par un technicien"}
+	inLanguages(t, p, "status-tamper", func(lang string) string {
+		return fmt.Sprintf(`(() => { const b = document.getElementById("tamper-banner"); return !b.hidden && b.textContent.startsWith(%q) &&
+			document.getElementById("fact-tamper")?.textContent === %q; })()`, want[lang], short[lang])
+	})
+	if _, err := sw.Clear(ctx, technicianID, technicianPIN); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(`document.getElementById("tamper-banner").hidden && document.getElementById("fact-tamper").textContent === "Boîtier ouvert"`, 10*time.Second, "banner gone after clearing")
+}
+
+// newTamperedRig is the API rig with a technician's account and the tamper
+// switch, opened once: the lock holds, and the status shows it.
+func newTamperedRig(t *testing.T) (*apiRig, *tamper.Switch) {
+	ctx := context.Background()
 	r := newAPIRig(t)
 	if err := r.staff.Add(ctx, technicianID, "赵敏", staff.Technician, technicianPIN); err != nil {
 		t.Fatal(err)
@@ -133,20 +156,5 @@ func TestTamperOnStatusPage(t *testing.T) {
 	if err := sw.Changed(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	b := browsertest.Start(t)
-	// The status page is the till's: the cashier signs in first.
-	p := open(t, b, r.http.URL+"/signin.html?next=/status.html")
-	p.run("sign in", clear("cashier"), chromedp.SendKeys("#cashier", cashierID, chromedp.ByID),
-		clear("pin"), chromedp.SendKeys("#pin", cashierPIN, chromedp.ByID), chromedp.Click("#signin-submit", chromedp.ByID),
-		chromedp.WaitReady("#tamper-banner", chromedp.ByID))
-	want := map[string]string{"zh": "防拆开关被触发，已锁定", "en": "Locked after the tamper switch opened", "fr": "Verrouillé après l'ouverture du boîtier"}
-	short := map[string]string{"zh": "已锁定，等待技术员解除", "en": "Locked until a technician clears it", "fr": "Verrouillé jusqu'au déverrouillage par un technicien"}
-	inLanguages(t, p, "status-tamper", func(lang string) string {
-		return fmt.Sprintf(`(() => { const b = document.getElementById("tamper-banner"); return !b.hidden && b.textContent.startsWith(%q) &&
-			document.getElementById("fact-tamper")?.textContent === %q; })()`, want[lang], short[lang])
-	})
-	if _, err := sw.Clear(ctx, technicianID, technicianPIN); err != nil {
-		t.Fatal(err)
-	}
-	p.waitFor(`document.getElementById("tamper-banner").hidden && document.getElementById("fact-tamper").textContent === "Boîtier ouvert"`, 10*time.Second, "banner gone after clearing")
+	return r, sw
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/guichet/guichet/sync/envelope"
 	"github.com/guichet/guichet/sync/link"
 	"github.com/guichet/guichet/sync/outbox"
-	"github.com/guichet/guichet/tamper"
 	"github.com/guichet/guichet/ui"
 )
 
@@ -223,25 +222,7 @@ func TestTechnicianScreenInBrowser(t *testing.T) {
 // technician clears the tamper lock with their own PIN typed again; a
 // wrong PIN is refused on the page (the session stays) and the lock holds.
 func TestTechClearsTamperInBrowser(t *testing.T) {
-	ctx := context.Background()
-	r := newAPIRig(t)
-	if err := r.staff.Add(ctx, technicianID, "赵敏", staff.Technician, technicianPIN); err != nil {
-		t.Fatal(err)
-	}
-	sw, err := tamper.Open(ctx, tamper.Config{Store: r.ob, Staff: r.staff})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv.Tamper = sw
-	r.srv.Status = func() any {
-		return daemon.Status{Device: "till1", Tenant: "shop1", Hardware: "sim", Queue: r.ob.Stats(), Tamper: sw.State()}
-	}
-	r.http.Close()
-	r.http = httptest.NewServer(r.srv.Handler())
-	t.Cleanup(r.http.Close)
-	if err := sw.Changed(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	r, sw := newTamperedRig(t)
 	b := browsertest.Start(t)
 	p := open(t, b, r.http.URL+"/tech-signin.html?next=/tech.html")
 	p.setLang("en")
