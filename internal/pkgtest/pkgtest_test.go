@@ -109,10 +109,18 @@ func packages(tb testing.TB) (dir string, old, new []string) {
 
 // buildPackages makes the packages of version into out.
 func buildPackages(tb testing.TB, root, bin, version, out string) []string {
-	pkgs, _, err := pkgbuild.Packages(pkgbuild.Options{Root: root, Bin: filepath.Dir(bin), Version: version}, "amd64")
+	// The kiosk's package (architecture all) too: the root holds its
+	// Depends (cage, Chromium) for the kiosk's test.
+	o := pkgbuild.Options{Root: root, Bin: filepath.Dir(bin), Version: version}
+	pkgs, _, err := pkgbuild.Packages(o, "amd64")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	all, _, err := pkgbuild.Packages(o, "all")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pkgs = append(pkgs, all...)
 	var debs []string
 	for _, p := range pkgs {
 		deb, err := pkgbuild.Build(p, out)
